@@ -1,0 +1,48 @@
+-- Successful logins (actions in var login_actions) with the current geolocation of their IP.
+-- Country code falls back to Descope's own `geo` when the IP has no location (private ranges).
+with
+
+audit_events as (
+    select * from {{ ref('stg_descope__audit_events') }}
+),
+
+ip_locations as (
+    select * from {{ ref('stg_geoip__ip_locations') }}
+),
+
+logins as (
+    select *
+    from audit_events
+    where action in (
+        {%- for login_action in var('login_actions') %}
+        '{{ login_action }}'{{ "," if not loop.last }}
+        {%- endfor %}
+    )
+),
+
+logins_geolocated as (
+    select
+        logins.event_id,
+        logins.user_id,
+        logins.occurred_at as login_at,
+        {{ to_utc_date('logins.occurred_at') }} as login_date,
+        logins.action,
+        logins.method,
+        logins.device,
+        logins.is_impersonation,
+        logins.tenant_id,
+        logins.remote_address as ip,
+        ip_locations.city,
+        ip_locations.region,
+        coalesce(ip_locations.country_code, logins.geo_country_code) as country_code,
+        ip_locations.country_name,
+        ip_locations.latitude,
+        ip_locations.longitude,
+        logins._extracted_at,
+        ip_locations._looked_up_at as _geo_looked_up_at
+    from logins
+    left join ip_locations
+        on logins.remote_address = ip_locations.ip
+)
+
+select * from logins_geolocated

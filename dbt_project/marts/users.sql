@@ -1,0 +1,106 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='user_id',
+        incremental_strategy='merge',
+        on_schema_change='append_new_columns',
+        post_hook=[
+            "delete from {{ this }} where user_id in (select user_id from {{ ref('int_users_deleted') }})",
+        ],
+    )
+}}
+-- One row per live Descope user: the latest version of the record, as Descope sent it, with the
+-- login columns computed from all landed login history. Incremental runs recompute only users with
+-- something new since the last build (a new version, a new login, a newer geolocation of the last
+-- login's IP) and merge them on user_id; the post-hook removes users deleted since.
+with
+
+latest_versions as (
+    select * from {{ ref('int_users_deduplicated') }}
+),
+
+login_activity as (
+    select * from {{ ref('int_users_login_activity') }}
+),
+
+deleted_users as (
+    select user_id from {{ ref('int_users_deleted') }}
+),
+
+{% if is_incremental() %}
+watermark as (
+    select
+        {{ minus_minutes(
+            "coalesce(max(_source_extracted_at), cast('1900-01-01 00:00:00' as timestamp))",
+            var("incremental_lookback_minutes")
+        ) }} as since
+    from {{ this }}
+),
+{% endif %}
+
+live_users as (
+    select latest_versions.*
+    from latest_versions
+    left join deleted_users
+        on latest_versions.user_id = deleted_users.user_id
+    where deleted_users.user_id is null
+),
+
+users_with_logins as (
+    select
+        live_users.user_id,
+        live_users.login_ids,
+        live_users.display_name,
+        live_users.given_name,
+        live_users.middle_name,
+        live_users.family_name,
+        live_users.email,
+        live_users.verified_email,
+        live_users.phone,
+        live_users.verified_phone,
+        live_users.role_names,
+        live_users.user_tenants,
+        live_users.status,
+        live_users.external_ids,
+        live_users.picture,
+        live_users.test,
+        live_users.totp,
+        live_users.saml,
+        live_users.oauth,
+        live_users.webauthn,
+        live_users.password,
+        live_users.sso_app_ids,
+        live_users.editable,
+        live_users.scim,
+        live_users.push,
+        live_users.permissions,
+        live_users.custom_attributes,
+        live_users.created_time,
+        live_users.modified_time,
+        login_activity.first_login_time,
+        login_activity.last_login_time,
+        login_activity.last_login_ip,
+        login_activity.last_login_city,
+        login_activity.last_login_region,
+        login_activity.last_login_country,
+        login_activity.last_login_country_name,
+        coalesce(login_activity.login_count, 0) as login_count,
+        greatest(
+            live_users._latest_extracted_at,
+            coalesce(login_activity._logins_extracted_at, live_users._latest_extracted_at),
+            coalesce(login_activity._last_login_geo_looked_up_at, live_users._latest_extracted_at)
+        ) as _source_extracted_at
+    from live_users
+    left join login_activity
+        on live_users.user_id = login_activity.user_id
+),
+
+final as (
+    select *
+    from users_with_logins
+    {% if is_incremental() -%}
+    where _source_extracted_at > (select watermark.since from watermark)
+    {%- endif %}
+)
+
+select * from final

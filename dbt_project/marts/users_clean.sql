@@ -1,0 +1,99 @@
+-- Live, non-test users for analysts: cleaned email and display name, and activity computed at
+-- query time (days are whole UTC calendar days between dates).
+with
+
+users as (
+    select * from {{ ref('users') }}
+),
+
+real_users as (
+    select *
+    from users
+    where not coalesce(test, false)
+),
+
+cleaned as (
+    select
+        user_id,
+        nullif(lower(trim(email)), '') as email,
+        nullif(trim(display_name), '') as display_name,
+        nullif(trim(concat(coalesce(trim(given_name), ''), ' ', coalesce(trim(family_name), ''))), '')
+            as given_family_name,
+        {{ json_string('login_ids', '$[0]') }} as first_login_id,
+        given_name,
+        family_name,
+        phone,
+        verified_email,
+        verified_phone,
+        status,
+        role_names,
+        user_tenants,
+        custom_attributes,
+        created_time,
+        modified_time,
+        first_login_time,
+        last_login_time,
+        last_login_ip,
+        last_login_city,
+        last_login_region,
+        last_login_country,
+        last_login_country_name,
+        login_count
+    from real_users
+),
+
+with_email_parts as (
+    select
+        *,
+        case when strpos(email, '@') > 0 then substr(email, strpos(email, '@') + 1) end as email_domain,
+        case when strpos(email, '@') > 1 then substr(email, 1, strpos(email, '@') - 1) end as email_local_part
+    from cleaned
+),
+
+with_activity as (
+    select
+        *,
+        {{ date_diff_days('created_time', utc_now()) }} as days_since_signup,
+        {{ date_diff_days('last_login_time', utc_now()) }} as days_since_last_login,
+        {{ timestamp_diff_seconds('created_time', 'first_login_time') }} as signup_to_first_login_seconds
+    from with_email_parts
+),
+
+final as (
+    select
+        user_id,
+        email,
+        email_domain,
+        coalesce(display_name, given_family_name, email_local_part, first_login_id) as display_name,
+        given_name,
+        family_name,
+        phone,
+        verified_email,
+        verified_phone,
+        status,
+        role_names,
+        user_tenants,
+        custom_attributes,
+        created_time,
+        modified_time,
+        first_login_time,
+        last_login_time,
+        last_login_ip,
+        last_login_city,
+        last_login_region,
+        last_login_country,
+        last_login_country_name,
+        login_count,
+        days_since_signup,
+        days_since_last_login,
+        signup_to_first_login_seconds,
+        round(signup_to_first_login_seconds / 60.0, 2) as signup_to_first_login_minutes,
+        coalesce(
+            {{ to_utc_date('first_login_time') }} = {{ to_utc_date('created_time') }}, false
+        ) as is_same_day_activation,
+        {{ activity_status('days_since_last_login') }} as user_activity_status,
+        {{ simple_activity_status('days_since_last_login') }} as simple_status
+    from with_activity
+)
+
+select * from final

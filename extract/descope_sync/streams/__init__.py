@@ -1,0 +1,1 @@
+"""One module per stream: users, audit_events, ip_locations. A stream never imports another."""

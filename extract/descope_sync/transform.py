@@ -1,0 +1,108 @@
+"""dbt invocation (dbtRunner, in-process). Nothing dbt-specific lives anywhere else."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from descope_sync.errors import ConfigError, SyncError
+
+log = logging.getLogger(__name__)
+
+
+def project_dir() -> Path:
+    """The dbt project: DBT_PROJECT_DIR, else the repository this package was installed from."""
+    configured = os.environ.get("DBT_PROJECT_DIR")
+    path = Path(configured) if configured else Path(__file__).resolve().parents[2]
+    if not (path / "dbt_project.yml").exists():
+        raise ConfigError(f"no dbt_project.yml in {path}: set DBT_PROJECT_DIR to the descope-sync checkout")
+    return path
+
+
+def profiles_dir(project: Path) -> Path:
+    """DBT_PROFILES_DIR when it holds a profiles.yml, else `.dbt/` made from profiles.example.yml."""
+    configured = os.environ.get("DBT_PROFILES_DIR")
+    if configured and (Path(configured) / "profiles.yml").exists():
+        return Path(configured)
+    target = project / ".dbt"
+    target.mkdir(exist_ok=True)
+    example = project / "profiles.example.yml"
+    profile = target / "profiles.yml"
+    if not profile.exists() or profile.stat().st_mtime < example.stat().st_mtime:
+        shutil.copyfile(example, profile)
+    return target
+
+
+@dataclass
+class DbtOutcome:
+    command: str
+    success: bool
+    counts: Counter = field(default_factory=Counter)
+    failures: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {
+            "command": self.command,
+            "success": self.success,
+            "counts": dict(self.counts),
+            "failures": self.failures,
+            "warnings": self.warnings,
+        }
+
+
+def run_dbt(
+    command: str = "build",
+    *,
+    target: str = "local",
+    full_refresh: bool = False,
+    select: Sequence[str] = (),
+    extra_args: Sequence[str] = (),
+    duckdb_path: str | os.PathLike[str] | None = None,
+    quiet: bool = True,
+) -> DbtOutcome:
+    try:
+        from dbt.cli.main import dbtRunner
+    except ImportError as exc:
+        raise ConfigError("dbt is not installed: pip install 'descope-sync[dbt]' (make install does)") from exc
+    project = project_dir()
+    args = [
+        command,
+        "--project-dir",
+        str(project),
+        "--profiles-dir",
+        str(profiles_dir(project)),
+        "--target",
+        target,
+    ]
+    if full_refresh:
+        args.append("--full-refresh")
+    for item in select:
+        args += ["--select", item]
+    if quiet:
+        args = ["--quiet", "--no-use-colors", *args]
+    args += list(extra_args)
+    if duckdb_path is not None:
+        os.environ["DUCKDB_PATH"] = str(duckdb_path)
+    log.info("dbt %s --target %s%s", command, target, " --full-refresh" if full_refresh else "")
+    result = dbtRunner().invoke(args)
+    outcome = DbtOutcome(command=command, success=bool(result.success))
+    if result.exception is not None:
+        raise SyncError(f"dbt {command} could not run: {result.exception}")
+    for node_result in getattr(result.result, "results", None) or []:
+        status = str(getattr(node_result.status, "value", node_result.status))
+        resource = getattr(node_result.node, "resource_type", "node")
+        resource = str(getattr(resource, "value", resource))
+        outcome.counts[f"{resource}:{status}"] += 1
+        name = getattr(node_result.node, "name", "?")
+        message = (node_result.message or "").strip()
+        if status in ("error", "fail"):
+            outcome.failures.append(f"{resource} {name}: {message}"[:500])
+        elif status == "warn":
+            outcome.warnings.append(f"{resource} {name}: {message}"[:500])
+    return outcome

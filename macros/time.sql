@@ -1,0 +1,123 @@
+{#-
+    Time conventions (docs/design.md): every timestamp is UTC. DuckDB stores naive `timestamp`
+    values that mean UTC; BigQuery stores `TIMESTAMP`. "Now" always comes from utc_now().
+-#}
+
+{#- The current instant, UTC (naive timestamp on DuckDB). -#}
+{% macro utc_now() -%}
+    {{ return(adapter.dispatch('utc_now', 'descope_sync')()) }}
+{%- endmacro %}
+
+{% macro default__utc_now() -%}
+    current_timestamp
+{%- endmacro %}
+
+{% macro duckdb__utc_now() -%}
+    cast(timezone('UTC', current_timestamp) as timestamp)
+{%- endmacro %}
+
+{% macro bigquery__utc_now() -%}
+    current_timestamp()
+{%- endmacro %}
+
+{#- Epoch seconds (integer) -> UTC timestamp. -#}
+{% macro epoch_seconds_to_timestamp(col) -%}
+    {{ return(adapter.dispatch('epoch_seconds_to_timestamp', 'descope_sync')(col)) }}
+{%- endmacro %}
+
+{% macro default__epoch_seconds_to_timestamp(col) -%}
+    make_timestamp(cast({{ col }} as bigint) * 1000000)
+{%- endmacro %}
+
+{% macro duckdb__epoch_seconds_to_timestamp(col) -%}
+    make_timestamp(cast({{ col }} as bigint) * 1000000)
+{%- endmacro %}
+
+{% macro bigquery__epoch_seconds_to_timestamp(col) -%}
+    timestamp_seconds(cast({{ col }} as int64))
+{%- endmacro %}
+
+{#- Epoch milliseconds (integer) -> UTC timestamp. -#}
+{% macro epoch_ms_to_timestamp(col) -%}
+    {{ return(adapter.dispatch('epoch_ms_to_timestamp', 'descope_sync')(col)) }}
+{%- endmacro %}
+
+{% macro default__epoch_ms_to_timestamp(col) -%}
+    make_timestamp(cast({{ col }} as bigint) * 1000)
+{%- endmacro %}
+
+{% macro duckdb__epoch_ms_to_timestamp(col) -%}
+    make_timestamp(cast({{ col }} as bigint) * 1000)
+{%- endmacro %}
+
+{% macro bigquery__epoch_ms_to_timestamp(col) -%}
+    timestamp_millis(cast({{ col }} as int64))
+{%- endmacro %}
+
+{#- Whole calendar days (UTC dates) from `start_ts` to `end_ts`; negative when end is earlier. -#}
+{% macro date_diff_days(start_ts, end_ts) -%}
+    {{ return(adapter.dispatch('date_diff_days', 'descope_sync')(start_ts, end_ts)) }}
+{%- endmacro %}
+
+{% macro default__date_diff_days(start_ts, end_ts) -%}
+    date_diff('day', cast({{ start_ts }} as date), cast({{ end_ts }} as date))
+{%- endmacro %}
+
+{% macro duckdb__date_diff_days(start_ts, end_ts) -%}
+    date_diff('day', cast({{ start_ts }} as date), cast({{ end_ts }} as date))
+{%- endmacro %}
+
+{% macro bigquery__date_diff_days(start_ts, end_ts) -%}
+    date_diff(date({{ end_ts }}), date({{ start_ts }}), day)
+{%- endmacro %}
+
+{#- Whole seconds from `start_ts` to `end_ts`. -#}
+{% macro timestamp_diff_seconds(start_ts, end_ts) -%}
+    {{ return(adapter.dispatch('timestamp_diff_seconds', 'descope_sync')(start_ts, end_ts)) }}
+{%- endmacro %}
+
+{% macro default__timestamp_diff_seconds(start_ts, end_ts) -%}
+    date_diff('second', {{ start_ts }}, {{ end_ts }})
+{%- endmacro %}
+
+{% macro duckdb__timestamp_diff_seconds(start_ts, end_ts) -%}
+    date_diff('second', {{ start_ts }}, {{ end_ts }})
+{%- endmacro %}
+
+{% macro bigquery__timestamp_diff_seconds(start_ts, end_ts) -%}
+    timestamp_diff({{ end_ts }}, {{ start_ts }}, second)
+{%- endmacro %}
+
+{#- `ts` moved back by `minutes` minutes. -#}
+{% macro minus_minutes(ts, minutes) -%}
+    {{ return(adapter.dispatch('minus_minutes', 'descope_sync')(ts, minutes)) }}
+{%- endmacro %}
+
+{% macro default__minus_minutes(ts, minutes) -%}
+    ({{ ts }} - to_minutes(cast({{ minutes }} as bigint)))
+{%- endmacro %}
+
+{% macro duckdb__minus_minutes(ts, minutes) -%}
+    ({{ ts }} - to_minutes(cast({{ minutes }} as bigint)))
+{%- endmacro %}
+
+{% macro bigquery__minus_minutes(ts, minutes) -%}
+    timestamp_sub({{ ts }}, interval {{ minutes }} minute)
+{%- endmacro %}
+
+{#- The UTC date of a timestamp. -#}
+{% macro to_utc_date(ts) -%}
+    {{ return(adapter.dispatch('to_utc_date', 'descope_sync')(ts)) }}
+{%- endmacro %}
+
+{% macro default__to_utc_date(ts) -%}
+    cast({{ ts }} as date)
+{%- endmacro %}
+
+{% macro duckdb__to_utc_date(ts) -%}
+    cast({{ ts }} as date)
+{%- endmacro %}
+
+{% macro bigquery__to_utc_date(ts) -%}
+    date({{ ts }})
+{%- endmacro %}
