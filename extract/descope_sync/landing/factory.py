@@ -15,10 +15,12 @@ def open_writer(settings: Settings) -> LandingWriter:
     if settings.warehouse == "bigquery":
         try:
             from descope_sync.landing.bigquery import BigQueryLandingWriter
-        except ImportError as exc:
-            raise ConfigError(
-                "the BigQuery landing writer needs google-cloud-bigquery: pip install 'descope-sync[bigquery]'"
-            ) from exc
+        except ModuleNotFoundError as exc:
+            if exc.name and exc.name.startswith("google"):
+                raise ConfigError(
+                    "the BigQuery landing writer needs google-cloud-bigquery: pip install 'descope-sync[bigquery]'"
+                ) from None
+            raise ConfigError("this build has no BigQuery landing writer yet; use --target local (DuckDB)") from None
         if not settings.bigquery_project:
             raise ConfigError("BigQuery target: set GCP_PROJECT (or GOOGLE_CLOUD_PROJECT)")
         return BigQueryLandingWriter(

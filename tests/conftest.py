@@ -1,0 +1,76 @@
+"""Shared fixtures: a real simulator on a free loopback port and settings that point at it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from descope_sync.config import Settings, load_settings
+from descope_sync.simulator import ChaosConfig, RateLimits, Simulator, World
+
+FAST_LIMITS = RateLimits(user_search=(200, 60.0), audit_search=(10, 1.0))
+
+
+@pytest.fixture
+def simulator() -> Iterator[Callable[..., Simulator]]:
+    """Factory: simulator(users=..., chaos=..., **server_kwargs) -> a started Simulator."""
+    started: list[Simulator] = []
+
+    def make(
+        users: int = 200,
+        seed: int = 7,
+        chaos: ChaosConfig | None = None,
+        world: World | None = None,
+        **kwargs: Any,
+    ) -> Simulator:
+        kwargs.setdefault("rate_limits", FAST_LIMITS)
+        sim = Simulator(world or World(seed=seed, users=users), chaos=chaos, **kwargs).start()
+        started.append(sim)
+        return sim
+
+    yield make
+    for sim in started:
+        sim.stop()
+
+
+def settings_for(sim: Simulator, duckdb_path: Path, **overrides: Any) -> Settings:
+    values = {
+        "project_id": sim.project_id,
+        "management_key": sim.management_key,
+        "base_url": sim.base_url,
+        "duckdb_path": str(duckdb_path),
+        "warehouse": "duckdb",
+        "max_retry_after_seconds": 5,
+    }
+    values.update(overrides)
+    return load_settings(values, env={})
+
+
+def query(path: Path, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
+def latest_landed_users(path: Path) -> dict[str, dict[str, Any]]:
+    """The newest landed version of each user, by modifiedTime then extraction order (what dbt keeps)."""
+    import json
+
+    rows = query(
+        path,
+        """
+        select user_id, payload from (
+            select user_id, payload, row_number() over (
+                partition by user_id order by modified_at desc nulls last, _extracted_at desc
+            ) as rn
+            from descope_raw.users
+        ) where rn = 1
+        """,
+    )
+    return {user_id: json.loads(payload) for user_id, payload in rows}

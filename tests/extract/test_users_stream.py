@@ -1,0 +1,165 @@
+"""The users stream against the simulator over real HTTP."""
+
+from __future__ import annotations
+
+import pytest
+
+from descope_sync.pipeline import run_extract
+from descope_sync.progress import SilentProgress
+from descope_sync.simulator import ChaosConfig
+from tests.conftest import latest_landed_users, query, settings_for
+
+
+def extract_users(settings):
+    return run_extract(settings, streams=["users"], progress=SilentProgress())
+
+
+def assert_landing_matches_truth(sim, db):
+    truth = sim.world.truth()["users"]
+    landed = latest_landed_users(db)
+    missing = set(truth) - set(landed)
+    assert not missing, f"{len(missing)} live users never landed"
+    stale = [uid for uid, user in truth.items() if landed[uid] != user]
+    assert not stale, f"{len(stale)} users landed with an old version, e.g. {stale[:3]}"
+
+
+def test_full_load_lands_every_user_including_test_and_legacy_users(simulator, tmp_path):
+    sim = simulator(users=400)
+    db = tmp_path / "w.duckdb"
+    summary = extract_users(settings_for(sim, db))
+    assert summary.status == "success"
+    assert_landing_matches_truth(sim, db)
+    truth = sim.world.truth()["users"]
+    assert any(u.get("test") for u in truth.values())
+    assert any("modifiedTime" not in u for u in truth.values())
+    assert query(db, "select count(*) from descope_raw.users where modified_at is null")[0][0] > 0
+    runs = query(db, "select status, mode from descope_raw._sync_runs where stream = 'users'")
+    assert runs == [("success", "full")]
+
+
+def test_incremental_run_picks_up_exactly_the_modified_and_created_users(simulator, tmp_path):
+    sim = simulator(users=300)
+    db = tmp_path / "w.duckdb"
+    settings = settings_for(sim, db)
+    extract_users(settings)
+    modified = {sim.world.modify_user()["userId"] for _ in range(5)}
+    created = {sim.world.create_user()["userId"] for _ in range(3)}
+    second = extract_users(settings)
+    assert second.streams[0].details["mode"] == "incremental"
+    batches = query(db, "select distinct _batch_id from descope_raw.users order by min(_extracted_at) over ()")
+    assert len(batches) == 2
+    last_batch = query(
+        db,
+        "select distinct user_id from descope_raw.users where _batch_id = ?",
+        [f"{second.run_id}:users"],
+    )
+    assert {r[0] for r in last_batch} == modified | created
+    assert_landing_matches_truth(sim, db)
+
+
+def test_a_server_that_silently_returns_fewer_rows_than_limit_loses_nothing(simulator, tmp_path):
+    sim = simulator(users=500, max_page_size=37)
+    db = tmp_path / "w.duckdb"
+    summary = extract_users(settings_for(sim, db))
+    assert summary.streams[0].details["effective_page_size"] == 37
+    assert_landing_matches_truth(sim, db)
+
+
+def test_more_users_in_one_second_than_a_page_holds_are_read_with_verified_offset_pages(simulator, tmp_path):
+    sim = simulator(users=400, max_page_size=4)
+    db = tmp_path / "w.duckdb"
+    summary = extract_users(settings_for(sim, db))
+    assert summary.streams[0].details["dense_windows"] >= 1  # the simulated bulk import
+    assert_landing_matches_truth(sim, db)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_users_created_modified_or_deleted_between_page_requests_are_not_skipped(simulator, tmp_path, seed):
+    chaos = ChaosConfig(seed=seed, p_429=0.0, p_5xx=0.0, p_malformed=0.0, p_mutation=0.6)
+    sim = simulator(users=500, chaos=chaos, max_page_size=40)
+    db = tmp_path / "w.duckdb"
+    settings = settings_for(sim, db)
+    assert extract_users(settings).status == "success"
+    assert sim.stats["mutations"] > 0
+    assert_landing_matches_truth(sim, db)
+    assert extract_users(settings).status == "success"
+    assert_landing_matches_truth(sim, db)
+
+
+def test_429s_5xx_and_malformed_bodies_are_retried_without_losing_users(simulator, tmp_path):
+    chaos = ChaosConfig(seed=5, p_429=0.25, p_5xx=0.2, p_malformed=0.1, p_mutation=0.3, retry_after=1)
+    sim = simulator(users=300, chaos=chaos, max_page_size=50)
+    db = tmp_path / "w.duckdb"
+    summary = extract_users(settings_for(sim, db))
+    assert summary.status == "success"
+    assert_landing_matches_truth(sim, db)
+
+
+def test_a_crash_between_landing_and_cursor_commit_loses_nothing_on_the_next_run(simulator, tmp_path, monkeypatch):
+    from descope_sync.landing.duckdb import DuckDBLandingWriter
+
+    sim = simulator(users=200)
+    db = tmp_path / "w.duckdb"
+    settings = settings_for(sim, db)
+    extract_users(settings)
+    cursor_before = query(db, "select max(cursor_to) from descope_raw._sync_runs where stream='users'")[0][0]
+    changed = {sim.world.modify_user()["userId"] for _ in range(4)}
+
+    original = DuckDBLandingWriter.record_run
+
+    def crash_on_success(self, run):
+        if run.status == "success":
+            raise SystemExit("killed between the load and the cursor commit")
+        return original(self, run)
+
+    monkeypatch.setattr(DuckDBLandingWriter, "record_run", crash_on_success)
+    with pytest.raises(SystemExit):
+        extract_users(settings)
+    monkeypatch.setattr(DuckDBLandingWriter, "record_run", original)
+    cursor_after_crash = query(db, "select max(cursor_to) from descope_raw._sync_runs where stream='users'")[0][0]
+    assert cursor_after_crash == cursor_before  # the watermark did not move
+
+    changed |= {sim.world.modify_user()["userId"] for _ in range(2)}
+    assert extract_users(settings).status == "success"
+    landed = latest_landed_users(db)
+    truth = sim.world.truth()["users"]
+    assert all(landed[uid] == truth[uid] for uid in changed)
+    assert_landing_matches_truth(sim, db)
+
+
+def test_a_user_without_user_id_is_quarantined_and_counted(simulator, tmp_path):
+    sim = simulator(users=50)
+    original = sim.world.search_users
+
+    def with_a_broken_record(*args, **kwargs):
+        result = original(*args, **kwargs)
+        if result["users"]:
+            result = dict(result, users=[*result["users"], {"email": "orphan@example.com", "name": "No Id"}])
+            result["total"] += 1
+        return result
+
+    sim.world.search_users = with_a_broken_record
+    db = tmp_path / "w.duckdb"
+    summary = extract_users(settings_for(sim, db))
+    stream = summary.streams[0]
+    assert stream.status == "success"
+    assert stream.rows_quarantined >= 1
+    rows = query(db, "select stream, reason, payload->>'email' from descope_raw._quarantine")
+    assert rows and rows[0] == ("users", "user record without a userId", "orphan@example.com")
+    assert query(db, "select count(*) from descope_raw.users where user_id is null")[0][0] == 0
+    assert_landing_matches_truth(sim, db)
+
+
+def test_unknown_new_fields_survive_in_the_raw_payload(simulator, tmp_path):
+    from descope_sync.simulator import World
+
+    sim = simulator(world=World(seed=11, users=150, extra_fields=True))
+    db = tmp_path / "w.duckdb"
+    extract_users(settings_for(sim, db))
+    known = {"userId", "loginIds", "email", "name", "status", "createdTime", "modifiedTime"}
+    with_new_fields = [u for u in sim.world.truth()["users"].values() if "lastSeenRegion" in u]
+    assert with_new_fields
+    landed = latest_landed_users(db)
+    for user in with_new_fields:
+        assert landed[user["userId"]] == user
+        assert set(user) - known
