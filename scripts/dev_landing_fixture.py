@@ -2,6 +2,7 @@
 
     python scripts/dev_landing_fixture.py --db /tmp/dev.duckdb --phase 1   # recreate + first load
     python scripts/dev_landing_fixture.py --db /tmp/dev.duckdb --phase 2   # append a second run
+    python scripts/dev_landing_fixture.py --db /tmp/dev.duckdb --phase 3   # one login, nothing else
 
 Phase 1 writes users (with and without modifiedTime, duplicate versions, a same-batch duplicate,
 test users), audit events (LoginSucceed / LoginFlowDone / LoginFailed / impersonation, events
@@ -178,6 +179,7 @@ DELETED_BY_EVENT = "U0005"
 DELETED_BY_SWEEP = "U0006"
 RELOGIN_USER = "U0010"  # unchanged record, logs in again in phase 2
 LATE_GEO_IP = "203.0.113.77"  # logged in during phase 1, geolocated only in phase 2
+RELOGIN_USER_2 = "U0011"  # phase 3: a login and nothing else
 
 
 def phase1(con, now):
@@ -281,10 +283,19 @@ def phase2(con, now):
     del rng
 
 
+def phase3(con, now):
+    """Only a new login of an unchanged user: no user rows, no sweep."""
+    w = Writer(con)
+    t3 = now - dt.timedelta(minutes=1)
+    evs = [audit_event(RELOGIN_USER_2, "LoginSucceed", t3 - dt.timedelta(minutes=2), "198.51.100.9")]
+    w.events(evs, "b3-audit", t3)
+    w.run("audit_events", "success", t3, t3, t3 - dt.timedelta(minutes=5), t3, len(evs), "incremental")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--db", default="warehouse.duckdb")
-    ap.add_argument("--phase", type=int, choices=(1, 2), default=1)
+    ap.add_argument("--phase", type=int, choices=(1, 2, 3), default=1)
     args = ap.parse_args()
     now = utc_now()
     con = duckdb.connect(args.db)
@@ -294,8 +305,10 @@ def main() -> None:
         for table, cols in DDL.items():
             con.execute(f"create table {RAW}.{table} ({cols})")
         phase1(con, now)
-    else:
+    elif args.phase == 2:
         phase2(con, now)
+    else:
+        phase3(con, now)
     for table in DDL:
         n = con.execute(f"select count(*) from {RAW}.{table}").fetchone()[0]
         print(f"{RAW}.{table}: {n} rows")

@@ -13,11 +13,7 @@ ip_locations as (
 logins as (
     select *
     from audit_events
-    where action in (
-        {%- for login_action in var('login_actions') %}
-        '{{ login_action }}'{{ "," if not loop.last }}
-        {%- endfor %}
-    )
+    where action in ({{ quoted_list(var('login_actions')) }})
 ),
 
 logins_geolocated as (

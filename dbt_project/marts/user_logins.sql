@@ -11,6 +11,7 @@
         cluster_by=(['user_id'] if target.type == 'bigquery' else none),
     )
 }}
+-- depends_on: {{ ref('stg_geoip__ip_locations') }}
 -- One row per successful login event with the geolocation of its IP. Incremental runs take the
 -- login events extracted since the last build (minus a lookback; the merge is idempotent) and
 -- re-merge past logins whose IP was geolocated since then (an IP looked up after its login landed,

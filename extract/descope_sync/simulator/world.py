@@ -16,14 +16,17 @@ The world does not speak HTTP; :mod:`.server` does, and holds ``World.lock`` aro
 
 from __future__ import annotations
 
+import base64
 import bisect
 import copy
 import functools
 import hashlib
 import importlib
 import ipaddress
+import itertools
 import json
 import math
+import operator
 import os
 import random
 import threading
@@ -112,8 +115,27 @@ def event_tiebreak(event: dict[str, Any]) -> str:
     return event.get("ID") or event_hash(event)
 
 
+_B64_TO_B62 = str.maketrans({"+": "x", "/": "Q", "=": "7"})
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_quote: Callable[[str], str] = json.encoder.encode_basestring  # type: ignore[attr-defined]
+_EVENT_KEYS_NO_ID = {"projectId", "userId", "action", "occurred", "device", "method", "geo", "remoteAddress",
+                     "externalIds", "tenants", "data", "type"}
+_EVENT_KEYS = _EVENT_KEYS_NO_ID | {"ID"}
+
+
 def _b62(rng: random.Random, n: int) -> str:
-    return "".join(rng.choices(BASE62, k=n))
+    """``n`` base62 characters (from base64 with two symbols folded in: bias is irrelevant here)."""
+    return base64.b64encode(rng.randbytes(n * 3 // 4 + 3)).decode()[:n].translate(_B64_TO_B62)
+
+
+def _cum(weights: Sequence[float]) -> tuple[list[float], float]:
+    cum = list(itertools.accumulate(weights))
+    return cum, cum[-1]
+
+
+def _wchoice(rng: random.Random, population: Sequence[Any], cum: tuple[list[float], float]) -> Any:
+    """A weighted choice (faster than ``Random.choices`` for one draw)."""
+    return population[bisect.bisect_right(cum[0], rng.random() * cum[1])]
 
 
 def _ascii(text: str) -> str:
@@ -137,12 +159,23 @@ class _Rec:
         self.homes: tuple[str, ...] | None = None
 
 
-def _created_key(r: _Rec) -> tuple[int, str]:
-    return (r.created, r.uid)
+_DEVICE_CUM = _cum(DEVICE_WEIGHTS)
+_METHOD_CUM = _cum(METHOD_WEIGHTS)
+_SCRIPTS = list(names.SCRIPT_WEIGHTS)
+_SCRIPT_CUM = _cum(list(names.SCRIPT_WEIGHTS.values()))
+_TENANT_COUNT_CUM = _cum((30, 45, 18, 7))
+_OAUTH_COUNT_CUM = _cum((55, 38, 7))
+_ROLE_COUNT_CUM = _cum((50, 40, 10))
 
 
-def _modified_key(r: _Rec) -> tuple[int, str]:
-    return (r.modified or 0, r.uid)
+_created_key = operator.attrgetter("created", "uid")
+_modified_key = operator.attrgetter("modified", "uid")  # only for users that have a modifiedTime
+_event_key = operator.itemgetter(0, 1)
+
+
+def _rint(rng: random.Random, a: int, b: int) -> int:
+    """``rng.randint(a, b)``, faster (for the hot generation loops)."""
+    return a + int(rng.random() * (b - a + 1))
 
 
 def _created_of(r: _Rec) -> int:
@@ -225,7 +258,7 @@ class World:
         n_ghosts = n_users // 200 if n_users >= 200 else 0
         total = n_users + n_ghosts
         statuses = list(STATUS_WEIGHTS)
-        weights = list(STATUS_WEIGHTS.values())
+        status_cum = _cum(list(STATUS_WEIGHTS.values()))
         n_bulk = min(total, max(5, total * 3 // 100)) if total >= 10 else 0
         bulk = set(rng.sample(range(n_ghosts, total), n_bulk)) if n_bulk else set()
         bulk_second = t0 - rng.randint(30 * DAY, 700 * DAY)
@@ -235,12 +268,12 @@ class World:
             if i in bulk:
                 created, modified = bulk_second, None
             else:
-                created = t0 - rng.randint(2 * DAY, 3 * 365 * DAY)
+                created = t0 - _rint(rng, 2 * DAY, 3 * 365 * DAY)
                 if i < n_ghosts:  # ghosts are deleted inside the window: make them older
                     created = min(created, window_start - DAY)
-                modified = None if rng.random() < 0.15 else rng.randint(created, t0 - DAY)
+                modified = None if rng.random() < 0.15 else _rint(rng, created, t0 - DAY)
             test = rng.random() < 0.03
-            status = "enabled" if test else rng.choices(statuses, weights)[0]
+            status = "enabled" if test else _wchoice(rng, statuses, status_cum)
             rec = _Rec(self._new_uid(rng), self._next_seq(), created, modified, test, status)
             self._recs[rec.uid] = rec
             recs.append(rec)
@@ -265,7 +298,7 @@ class World:
                                       address=self._admin_address(rng), rng=rng))
             self._unindex(rec)
             self._deleted.append(rec.uid)
-        self._events = sorted((self._pack(e) for e in events), key=lambda e: (e[0], e[1]))
+        self._events = sorted((self._pack(e) for e in events), key=_event_key)
 
     def _next_seq(self) -> int:
         self._seq += 1
@@ -277,7 +310,7 @@ class World:
     def _generate(self, rec: _Rec) -> dict[str, Any]:
         """The full user object of ``rec`` from its own RNG (deterministic)."""
         rng = self._user_rng(rec.seq)
-        script = rng.choices(list(names.SCRIPT_WEIGHTS), list(names.SCRIPT_WEIGHTS.values()))[0]
+        script = _wchoice(rng, _SCRIPTS, _SCRIPT_CUM)
         given_names, family_names, family_first = names.SCRIPTS[script]
         given, given_rom = rng.choice(given_names)
         family, family_rom = rng.choice(family_names)
@@ -292,7 +325,7 @@ class World:
             name += " 🌸"
         if rec.test:
             name = f"Test User {rec.seq}"
-        n_tenants = rng.choices((0, 1, 2, 3), (30, 45, 18, 7))[0]
+        n_tenants = _wchoice(rng, (0, 1, 2, 3), _TENANT_COUNT_CUM)
         tenants = rng.sample(self._tenants, n_tenants)
         user_tenants = []
         for t in tenants:
@@ -328,7 +361,7 @@ class World:
             login_ids = [phone]
         else:
             login_ids = [f"{handle}-{rec.seq}"]
-        oauth = {p: True for p in rng.sample(names.OAUTH_PROVIDERS, rng.choices((0, 1, 2), (55, 38, 7))[0])}
+        oauth = {p: True for p in rng.sample(names.OAUTH_PROVIDERS, _wchoice(rng, (0, 1, 2), _OAUTH_COUNT_CUM))}
         custom = {
             "plan": rng.choice(names.PLANS),
             "department": rng.choice(names.DEPARTMENTS),
@@ -346,7 +379,7 @@ class World:
             "phone": phone,
             "verifiedEmail": bool(email) and rng.random() < 0.8,
             "verifiedPhone": bool(phone) and rng.random() < 0.6,
-            "roleNames": rng.sample(names.PROJECT_ROLES, rng.choices((0, 1, 2), (50, 40, 10))[0]),
+            "roleNames": rng.sample(names.PROJECT_ROLES, _wchoice(rng, (0, 1, 2), _ROLE_COUNT_CUM)),
             "userTenants": user_tenants,
             "status": rec.status,
             "externalIds": list(login_ids),
@@ -366,7 +399,7 @@ class World:
             "editable": rng.random() < 0.97,
             "SCIM": rng.random() < 0.05,
             "push": rng.random() < 0.05,
-            "permissions": rng.sample(names.PROJECT_PERMISSIONS, rng.choices((0, 1), (85, 15))[0]),
+            "permissions": rng.sample(names.PROJECT_PERMISSIONS, 1 if rng.random() < 0.15 else 0),
             "OIDC": rng.random() < 0.05,
         }
         if rec.modified is not None:
@@ -380,9 +413,10 @@ class World:
 
     def _homes(self, rec: _Rec) -> tuple[str, ...]:
         if rec.homes is None:
-            digest = hashlib.blake2b(f"{self.seed}:{rec.uid}".encode(), digest_size=8).digest()
-            rng = random.Random(int.from_bytes(digest, "big"))
-            rec.homes = tuple(ip for ip, _ in rng.sample(self._pool, rng.choice((1, 1, 2, 3))))
+            digest = hashlib.blake2b(f"{self.seed}:{rec.uid}".encode(), digest_size=16).digest()
+            count = (1, 1, 2, 3)[digest[0] % 4]
+            picks = [int.from_bytes(digest[1 + 4 * i:5 + 4 * i], "big") % len(self._pool) for i in range(count)]
+            rec.homes = tuple(dict.fromkeys(self._pool[i][0] for i in picks))
         return rec.homes
 
     def _poisson(self, rng: random.Random, lam: float) -> int:
@@ -415,7 +449,7 @@ class World:
         tenants = [t["tenantId"] for t in obj.get("userTenants", [])]
         event: dict[str, Any] = {}
         if rng.random() >= 0.2:
-            event["ID"] = _b62(rng, 24)
+            event["ID"] = "%024x" % rng.getrandbits(96)
         event.update({
             "projectId": self.project_id,
             "userId": rec.uid,
@@ -435,7 +469,18 @@ class World:
         return event
 
     def _pack(self, e: dict[str, Any]) -> tuple:
-        blob = json.dumps(e, ensure_ascii=False, separators=(",", ":")).encode()
+        if e.keys() == _EVENT_KEYS or e.keys() == _EVENT_KEYS_NO_ID:  # fast path: the generator's shape
+            q = _quote
+            blob = (
+                ("{" if "ID" not in e else '{"ID":' + q(e["ID"]) + ",")
+                + f'"projectId":{q(e["projectId"])},"userId":{q(e["userId"])},"action":{q(e["action"])},'
+                f'"occurred":{q(e["occurred"])},"device":{q(e["device"])},"method":{q(e["method"])},'
+                f'"geo":{q(e["geo"])},"remoteAddress":{q(e["remoteAddress"])},'
+                f'"externalIds":[{",".join(map(q, e["externalIds"]))}],'
+                f'"tenants":[{",".join(map(q, e["tenants"]))}],"data":{{}},"type":{q(e["type"])}}}'
+            ).encode()
+        else:
+            blob = _JSON.encode(e).encode()
         return (int(e["occurred"]), event_tiebreak(e), e["action"], e.get("userId"), e.get("device"),
                 e.get("method"), e.get("remoteAddress"), blob)
 
@@ -464,14 +509,14 @@ class World:
         else:
             n = self._poisson(rng, self.logins_per_user / 0.8)
         if n == 0 and rng.random() < 0.03:
-            t = rng.randint(ws, we)
-            out.append(self._event("LoginFailed", rec, t, device=rng.choices(DEVICES, DEVICE_WEIGHTS)[0],
-                                   method=rng.choices(METHODS, METHOD_WEIGHTS)[0],
+            t = _rint(rng, ws, we)
+            out.append(self._event("LoginFailed", rec, t, device=_wchoice(rng, DEVICES, _DEVICE_CUM),
+                                   method=_wchoice(rng, METHODS, _METHOD_CUM),
                                    address=self._address(rec, rng), rng=rng, obj=user_obj()))
         for _ in range(n):
-            t = rng.randint(ws, we)
-            device = rng.choices(DEVICES, DEVICE_WEIGHTS)[0]
-            method = rng.choices(METHODS, METHOD_WEIGHTS)[0]
+            t = _rint(rng, ws, we)
+            device = _wchoice(rng, DEVICES, _DEVICE_CUM)
+            method = _wchoice(rng, METHODS, _METHOD_CUM)
             address = self._address(rec, rng)
             actor = None
             if rng.random() < 0.01:
@@ -480,11 +525,11 @@ class World:
             kw = {"device": device, "method": method, "address": address, "rng": rng, "obj": user_obj()}
             out.append(self._event(action, rec, t, actor=actor, **kw))
             if rng.random() < 0.4:
-                out.append(self._event("LoginStarted", rec, max(ws, t - rng.randint(1_000, 30_000)), **kw))
+                out.append(self._event("LoginStarted", rec, max(ws, t - _rint(rng, 1_000, 30_000)), **kw))
             if rng.random() < 0.08:
-                out.append(self._event("LoginFailed", rec, max(ws, t - rng.randint(30_000, 300_000)), **kw))
+                out.append(self._event("LoginFailed", rec, max(ws, t - _rint(rng, 30_000, 300_000)), **kw))
             if rng.random() < 0.01:
-                out.append(self._event("LoginStartedFailed", rec, max(ws, t - rng.randint(1_000, 30_000)),
+                out.append(self._event("LoginStartedFailed", rec, max(ws, t - _rint(rng, 1_000, 30_000)),
                                        **kw))
 
     # ------------------------------------------------------------------ indexes
@@ -506,7 +551,7 @@ class World:
                 if rec.modified is not None:
                     bisect.insort(self._modified[with_test], rec, key=_modified_key)
 
-    def _remove_from(self, lst: list[_Rec], rec: _Rec, key: Callable[[_Rec], tuple[int, str]]) -> None:
+    def _remove_from(self, lst: list[_Rec], rec: _Rec, key: Callable[[_Rec], Any]) -> None:
         i = bisect.bisect_left(lst, key(rec), key=key)
         if i < len(lst) and lst[i] is rec:
             del lst[i]
@@ -524,7 +569,7 @@ class World:
 
     def _append_event(self, event: dict[str, Any]) -> None:
         packed = self._pack(event)
-        bisect.insort(self._events, packed, key=lambda e: (e[0], e[1]))
+        bisect.insort(self._events, packed, key=_event_key)
         self._ev_version += 1
 
     # ------------------------------------------------------------------ mutations
@@ -619,8 +664,8 @@ class World:
             rec = self._pick(user_id)
             homes = self._homes(rec)
             event = self._event("LoginSucceed" if success else "LoginFailed", rec, self._now_ms(),
-                                device=rng.choices(DEVICES, DEVICE_WEIGHTS)[0],
-                                method=rng.choices(METHODS, METHOD_WEIGHTS)[0],
+                                device=_wchoice(rng, DEVICES, _DEVICE_CUM),
+                                method=_wchoice(rng, METHODS, _METHOD_CUM),
                                 address=rng.choice(homes), rng=rng)
             self._append_event(event)
             return {"op": "login", "userId": rec.uid, "event": event}
@@ -805,7 +850,7 @@ class World:
         """What a perfect extractor + dbt would know; see the module docstring of :mod:`.server`."""
         with self.lock:
             users = {r.uid: self._obj(r) for r in self._created[True]}
-            logins = [json.loads(e[7]) for e in self._events if e[2] in SUCCESS_ACTIONS]
+            packed = [e for e in self._events if e[2] in SUCCESS_ACTIONS]
             deleted = list(self._deleted)
         activity: dict[str, dict[str, Any]] = {
             uid: {"login_count": 0, "first_login_time_ms": None, "last_login_time_ms": None,
@@ -813,11 +858,11 @@ class World:
             for uid in users
         }
         best: dict[str, tuple[int, str]] = {}
-        for event in logins:  # oldest first: (occurred, tie-break) ascending
-            uid = event.get("userId")
-            if uid not in activity or event.get("method") == "Impersonate":
+        logins = [json.loads(e[7]) for e in packed]
+        for e in packed:  # oldest first: (occurred, tie-break) ascending
+            occurred, tiebreak, _, uid, _, method, address, _ = e
+            if uid not in activity or method == "Impersonate":
                 continue
-            occurred, tiebreak = int(event["occurred"]), event_tiebreak(event)
             row = activity[uid]
             row["login_count"] += 1
             if row["first_login_time_ms"] is None or occurred < row["first_login_time_ms"]:
@@ -825,5 +870,5 @@ class World:
             if uid not in best or (occurred, tiebreak) > best[uid]:
                 best[uid] = (occurred, tiebreak)
                 row["last_login_time_ms"] = occurred
-                row["last_login_ip"] = event.get("remoteAddress")
+                row["last_login_ip"] = address
         return {"users": users, "logins": logins, "deleted_user_ids": deleted, "expected_activity": activity}
