@@ -52,8 +52,14 @@ CITIES = [
     ("Lagos", "Lagos", "LA", "NG", "Nigeria", "AF", 6.45, 3.39, "Africa/Lagos"),
 ]
 NAMES = [
-    ("Ana", None, "Souza"), ("Jörg", "K.", "Müller"), ("さくら", None, "山田"), ("Liam", None, "O'Brien"),
-    ("Олег", None, "Петров"), ("Chidi", "E.", "Okafor"), ("Zoë", None, "Smith"), ("محمد", None, "علي"),
+    ("Ana", None, "Souza"),
+    ("Jörg", "K.", "Müller"),
+    ("さくら", None, "山田"),
+    ("Liam", None, "O'Brien"),
+    ("Олег", None, "Петров"),
+    ("Chidi", "E.", "Okafor"),
+    ("Zoë", None, "Smith"),
+    ("محمد", None, "علي"),
 ]
 STATUSES = ["enabled"] * 8 + ["disabled", "invited", "expired"]
 
@@ -142,11 +148,45 @@ def event_id(ev: dict) -> str:
 def ip_row(ip: str, city_idx: int | None, looked_up: dt.datetime, batch: str) -> tuple:
     built = dt.datetime(2018, 7, 3)
     if city_idx is None:
-        return (ip, None, None, None, None, None, None, None, None, None, None, False, "private",
-                "GeoLite2-City", built, looked_up, batch)
+        return (
+            ip,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            False,
+            "private",
+            "GeoLite2-City",
+            built,
+            looked_up,
+            batch,
+        )
     c = CITIES[city_idx]
-    return (ip, c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], 20, c[8], True, None,
-            "GeoLite2-City", built, looked_up, batch)
+    return (
+        ip,
+        c[0],
+        c[1],
+        c[2],
+        c[3],
+        c[4],
+        c[5],
+        c[6],
+        c[7],
+        20,
+        c[8],
+        True,
+        None,
+        "GeoLite2-City",
+        built,
+        looked_up,
+        batch,
+    )
 
 
 class Writer:
@@ -160,8 +200,18 @@ class Writer:
         rows = []
         for ev in evs:
             occurred = dt.datetime.fromtimestamp(int(ev["occurred"]) / 1000, dt.UTC).replace(tzinfo=None)
-            rows.append((event_id(ev), ev["action"], ev.get("userId"), occurred, ev.get("remoteAddress"),
-                         json.dumps(ev, ensure_ascii=False), batch, extracted))
+            rows.append(
+                (
+                    event_id(ev),
+                    ev["action"],
+                    ev.get("userId"),
+                    occurred,
+                    ev.get("remoteAddress"),
+                    json.dumps(ev, ensure_ascii=False),
+                    batch,
+                    extracted,
+                )
+            )
         self.con.executemany(f"insert into {RAW}.audit_events values (?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
     def ips(self, rows):
@@ -199,11 +249,11 @@ def phase1(con, now):
             rows.append((p["userId"], modified, json.dumps(p, ensure_ascii=False), batch, t1))
         if i % 10 == 4 and modified:  # an older version from an earlier batch
             old = dict(p, modifiedTime=p["modifiedTime"] - 3600, givenName="OLD")
-            rows.append((p["userId"], modified - dt.timedelta(hours=1), json.dumps(old), "b0-users",
-                         t1 - dt.timedelta(days=2)))
+            rows.append(
+                (p["userId"], modified - dt.timedelta(hours=1), json.dumps(old), "b0-users", t1 - dt.timedelta(days=2))
+            )
     w.users(rows)
-    w.run("users", "success", t1 - dt.timedelta(minutes=1), t1 + dt.timedelta(seconds=5),
-          None, t1, len(rows), "full")
+    w.run("users", "success", t1 - dt.timedelta(minutes=1), t1 + dt.timedelta(seconds=5), None, t1, len(rows), "full")
 
     # audit events: logins over the last 90 days
     evs = []
@@ -217,24 +267,53 @@ def phase1(con, now):
             action = rng.choice(["LoginSucceed", "LoginSucceed", "LoginFlowDone", "LoginFailed"])
             evs.append(audit_event(uid, action, occurred, rng.choice(ips), with_id=rng.random() > 0.3))
         if i % 17 == 1:  # an admin impersonating the user, later than any real login
-            evs.append(audit_event(uid, "LoginSucceed", t1 - dt.timedelta(minutes=5), "198.51.100.250",
-                                   method="Impersonate"))
+            evs.append(
+                audit_event(uid, "LoginSucceed", t1 - dt.timedelta(minutes=5), "198.51.100.250", method="Impersonate")
+            )
     evs.append(audit_event("U0020", "LoginSucceed", t1 - dt.timedelta(hours=3), LATE_GEO_IP))
     evs.append(audit_event(DELETED_BY_EVENT, "UserDeleted", t1 - dt.timedelta(hours=2), "198.51.100.1"))
     evs.append(audit_event("U0001", "UserModified", t1 - dt.timedelta(hours=2), "198.51.100.1"))
     w.events(evs[: len(evs) // 2], "b1-audit-a", t1)
     # overlapping window: the last 20 events of page one are landed again by the next page
     w.events(evs[len(evs) // 2 - 20 :], "b1-audit-b", t1 + dt.timedelta(seconds=30))
-    w.run("audit_events", "data_loss", t1, t1, t1 - dt.timedelta(days=45), now - dt.timedelta(days=30),
-          0, "incremental", "audit events older than the 30-day retention were never read")
-    w.run("audit_events", "success", t1, t1 + dt.timedelta(seconds=40), t1 - dt.timedelta(days=30), t1,
-          len(evs), "incremental")
+    w.run(
+        "audit_events",
+        "data_loss",
+        t1,
+        t1,
+        t1 - dt.timedelta(days=45),
+        now - dt.timedelta(days=30),
+        0,
+        "incremental",
+        "audit events older than the 30-day retention were never read",
+    )
+    w.run(
+        "audit_events",
+        "success",
+        t1,
+        t1 + dt.timedelta(seconds=40),
+        t1 - dt.timedelta(days=30),
+        t1,
+        len(evs),
+        "incremental",
+    )
 
     seen = sorted({e["remoteAddress"] for e in evs} - {LATE_GEO_IP})
-    w.ips([ip_row(ip, None if ip.startswith(("10.", "192.168.")) else k % len(CITIES),
-                  t1 + dt.timedelta(minutes=1), "b1-geo") for k, ip in enumerate(seen)])
-    con.execute(f"insert into {RAW}._quarantine values (?, ?, ?, ?, ?)",
-                ["users", "missing userId", json.dumps({"email": "ghost@example.com"}), batch, t1])
+    w.ips(
+        [
+            ip_row(
+                ip,
+                None if ip.startswith(("10.", "192.168.")) else k % len(CITIES),
+                t1 + dt.timedelta(minutes=1),
+                "b1-geo",
+            )
+            for k, ip in enumerate(seen)
+        ]
+    )
+    con.execute(
+        f"insert into {RAW}._quarantine values (?, ?, ?, ?, ?)",
+        ["users", "missing userId", json.dumps({"email": "ghost@example.com"}), batch, t1],
+    )
 
 
 def phase2(con, now):
@@ -255,16 +334,19 @@ def phase2(con, now):
         if uid in (DELETED_BY_SWEEP, DELETED_BY_EVENT):
             continue
         if uid in ("U0001", "U0002", "U0015"):  # modified since phase 1
-            p = dict(p, modifiedTime=epoch_s(t2 - dt.timedelta(minutes=30)), status="disabled",
-                     givenName=p.get("givenName", "") + "-v2")
+            p = dict(
+                p,
+                modifiedTime=epoch_s(t2 - dt.timedelta(minutes=30)),
+                status="disabled",
+                givenName=p.get("givenName", "") + "-v2",
+            )
         mt = p.get("modifiedTime")
         modified = dt.datetime.fromtimestamp(mt, dt.UTC).replace(tzinfo=None) if mt else None
         rows.append((uid, modified, json.dumps(p, ensure_ascii=False), "b2-users", t2))
     new = user_payload(rng, N_USERS, t2 - dt.timedelta(hours=2), t2 - dt.timedelta(hours=1))
     rows.append((new["userId"], t2 - dt.timedelta(hours=1), json.dumps(new), "b2-users", t2))
     w.users(rows)
-    w.run("users", "success", t2 - dt.timedelta(minutes=2), t2 + dt.timedelta(seconds=5), None, t2,
-          len(rows), "full")
+    w.run("users", "success", t2 - dt.timedelta(minutes=2), t2 + dt.timedelta(seconds=5), None, t2, len(rows), "full")
 
     evs = [
         audit_event(RELOGIN_USER, "LoginSucceed", t2 - dt.timedelta(minutes=20), "198.51.100.3"),
@@ -277,8 +359,16 @@ def phase2(con, now):
     ).fetchone()[0]
     evs.append(json.loads(dup))
     w.events(evs, "b2-audit", t2)
-    w.run("audit_events", "success", t2, t2 + dt.timedelta(seconds=3), t2 - dt.timedelta(days=1), t2,
-          len(evs), "incremental")
+    w.run(
+        "audit_events",
+        "success",
+        t2,
+        t2 + dt.timedelta(seconds=3),
+        t2 - dt.timedelta(days=1),
+        t2,
+        len(evs),
+        "incremental",
+    )
     w.ips([ip_row(LATE_GEO_IP, 3, t2 + dt.timedelta(minutes=1), "b2-geo")])
     del rng
 

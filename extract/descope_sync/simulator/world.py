@@ -115,7 +115,7 @@ def event_tiebreak(event: dict[str, Any]) -> str:
     return event.get("ID") or event_hash(event)
 
 
-_B64_TO_B62 = str.maketrans({"+": "x", "/": "Q", "=": "7"})
+_B64_TO_B62 = bytes.maketrans(b"+/=", b"xQ7")
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 _quote: Callable[[str], str] = json.encoder.encode_basestring  # type: ignore[attr-defined]
 _EVENT_KEYS_NO_ID = {"projectId", "userId", "action", "occurred", "device", "method", "geo", "remoteAddress",
@@ -125,7 +125,7 @@ _EVENT_KEYS = _EVENT_KEYS_NO_ID | {"ID"}
 
 def _b62(rng: random.Random, n: int) -> str:
     """``n`` base62 characters (from base64 with two symbols folded in: bias is irrelevant here)."""
-    return base64.b64encode(rng.randbytes(n * 3 // 4 + 3)).decode()[:n].translate(_B64_TO_B62)
+    return base64.b64encode(rng.randbytes(n * 3 // 4 + 3))[:n].translate(_B64_TO_B62).decode()
 
 
 def _cum(weights: Sequence[float]) -> tuple[list[float], float]:
@@ -271,32 +271,35 @@ class World:
                 created = t0 - _rint(rng, 2 * DAY, 3 * 365 * DAY)
                 if i < n_ghosts:  # ghosts are deleted inside the window: make them older
                     created = min(created, window_start - DAY)
-                modified = None if rng.random() < 0.15 else _rint(rng, created, t0 - DAY)
+                roll = rng.random()
+                if roll < 0.15:  # legacy: no modifiedTime
+                    modified = None
+                elif roll < 0.55:  # never changed since it was created
+                    modified = created
+                else:
+                    modified = _rint(rng, created, t0 - DAY)
             test = rng.random() < 0.03
             status = "enabled" if test else _wchoice(rng, statuses, status_cum)
             rec = _Rec(self._new_uid(rng), self._next_seq(), created, modified, test, status)
             self._recs[rec.uid] = rec
             recs.append(rec)
-        for with_test in (True, False):
-            members = [r for r in recs if with_test or not r.test]
-            self._created[with_test] = sorted(members, key=_created_key)
-            self._modified[with_test] = sorted((r for r in members if r.modified is not None),
-                                               key=_modified_key)
-        for rec in recs:
-            self._live_add(rec.uid)
+        live = recs[n_ghosts:]  # ghosts: users deleted inside the window, never indexed
+        self._created[True] = sorted(live, key=_created_key)
+        self._created[False] = [r for r in self._created[True] if not r.test]
+        self._modified[True] = sorted((r for r in live if r.modified is not None), key=_modified_key)
+        self._modified[False] = [r for r in self._modified[True] if not r.test]
+        self._live = [r.uid for r in live]
+        self._live_pos = {uid: i for i, uid in enumerate(self._live)}
         events: list[dict[str, Any]] = []
-        last_seen: dict[str, int] = {}
-        for rec in recs:
+        for rec in recs[n_ghosts:]:
+            self._history(rec, t0, events)
+        for rec in recs[:n_ghosts]:
             before = len(events)
             self._history(rec, t0, events)
-            if len(events) > before:
-                last_seen[rec.uid] = max(int(e["occurred"]) for e in events[before:])
-        for rec in recs[:n_ghosts]:
-            last = last_seen.get(rec.uid, (window_start + DAY) * 1000)
+            last = max((int(e["occurred"]) for e in events[before:]), default=(window_start + DAY) * 1000)
             when = min(last + rng.randint(60_000, 3 * DAY * 1000), (t0 - 3600) * 1000)
             events.append(self._event("UserDeleted", rec, when, device="Desktop", method="",
                                       address=self._admin_address(rng), rng=rng))
-            self._unindex(rec)
             self._deleted.append(rec.uid)
         self._events = sorted((self._pack(e) for e in events), key=_event_key)
 
@@ -489,6 +492,15 @@ class World:
         rng = self._rng
         ws_s = max(t0 - self.audit_days * DAY + 60, rec.created)
         ws, we = ws_s * 1000, (t0 - 60) * 1000
+        created_in = rec.created * 1000 >= t0 * 1000 - self.audit_days * DAY * 1000 + 60_000
+        modified_in = rec.modified is not None and rec.modified * 1000 >= ws + 60_000 and rec.modified > rec.created
+        if rec.status == "invited" or rng.random() < 0.2:
+            n = 0
+        else:
+            n = self._poisson(rng, self.logins_per_user / 0.8)
+        failed = n == 0 and rng.random() < 0.03
+        if not (n or failed or created_in or modified_in):
+            return
         obj: dict[str, Any] | None = None
 
         def user_obj() -> dict[str, Any]:
@@ -497,18 +509,14 @@ class World:
                 obj = self._obj(rec)
             return obj
 
-        if rec.created * 1000 >= t0 * 1000 - self.audit_days * DAY * 1000 + 60_000:
+        if created_in:
             out.append(self._event("UserCreated", rec, rec.created * 1000, device=rng.choice(DEVICES[:3]),
                                    method=rng.choice(METHODS), address=self._address(rec, rng), rng=rng,
                                    obj=user_obj()))
-        if rec.modified is not None and rec.modified * 1000 >= ws + 60_000 and rec.modified > rec.created:
+        if modified_in:
             out.append(self._event("UserModified", rec, rec.modified * 1000, device="Desktop", method="",
                                    address=self._admin_address(rng), rng=rng, obj=user_obj()))
-        if rec.status == "invited" or rng.random() < 0.2:
-            n = 0
-        else:
-            n = self._poisson(rng, self.logins_per_user / 0.8)
-        if n == 0 and rng.random() < 0.03:
+        if failed:
             t = _rint(rng, ws, we)
             out.append(self._event("LoginFailed", rec, t, device=_wchoice(rng, DEVICES, _DEVICE_CUM),
                                    method=_wchoice(rng, METHODS, _METHOD_CUM),

@@ -1,0 +1,21 @@
+"""Serve a calm simulator without rate limits for benchmarks: `python -m bench._serve PORT USERS`."""
+
+from __future__ import annotations
+
+import sys
+import threading
+
+from descope_sync.simulator import RateLimits, Simulator, World
+
+
+def main() -> None:
+    port, users = int(sys.argv[1]), int(sys.argv[2])
+    world = World(seed=1, users=users, logins_per_user=0.5)
+    limits = RateLimits(user_search=(10**9, 60.0), audit_search=(10**9, 60.0))
+    with Simulator(world, port=port, rate_limits=limits):
+        print("ready", flush=True)
+        threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()

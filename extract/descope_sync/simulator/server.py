@@ -1,0 +1,543 @@
+"""A Descope management-API simulator: a real HTTP/1.1 server on loopback over a :class:`World`.
+
+Endpoints (POST, JSON body, ``Authorization: Bearer <projectId>:<managementKey>``):
+``/v2/mgmt/user/search``, ``/v2/mgmt/user/search/test``, ``/v1/mgmt/audit/search``.
+Test control (no auth, loopback clients only): ``GET /_sim/truth``, ``POST /_sim/mutate``
+(``{"creates": n, "modifies": n, "deletes": n, "logins": n}``), ``GET /_sim/stats``.
+
+Choices made where Descope's docs are silent or disagree (the extractor must survive them):
+
+Users
+- User-search time filters are epoch **milliseconds**, compared with ``createdTime * 1000`` /
+  ``modifiedTime * 1000`` (user times are whole epoch seconds). ``from*`` is exclusive,
+  ``to*`` inclusive.
+- A time filter of ``0`` (or ``null``, or absent) means "no bound", as a protobuf default
+  would: so ``fromModifiedTime: 0`` is *not* a filter and returns legacy users too.
+- Users without ``modifiedTime`` (legacy, bulk imports) never match a modified-time bound.
+- When both modified and created bounds are given, both apply.
+- ``limit``: absent or 0 means 100; larger than ``max_page_size`` is silently capped;
+  negative is a 400. ``page`` is 0-based; offset = ``page * effective_limit``. A page past
+  the end is ``{"users": [], "total": N}``. ``total`` counts every match, not the page.
+- Default order: createdTime asc, then userId asc. ``sort`` accepts createdTime,
+  modifiedTime, userId, email, name (anything else is a 400); ties are broken by userId in
+  the direction of the first sort entry. Sorting by modifiedTime puts users without it first
+  (ascending). Paging is plain offset paging over the live data: users created, modified or
+  deleted between two page requests shift the offsets (skips and repeats happen, as in Descope).
+- ``withTestUser`` defaults to false (test users excluded); ``testUsersOnly`` and the
+  ``/search/test`` path return test users only. ``statuses``, ``tenantIds``, ``roleNames``,
+  ``userIds`` and ``emails`` filter too (emails compare trimmed and lower-cased).
+- Numbers may be sent as JSON numbers or digit strings (protobuf JSON accepts both for int64).
+
+Audit
+- ``from`` inclusive, ``to`` exclusive (epoch ms, compared with ``int(occurred)``). Absent or 0:
+  ``from = now - 30 days`` and ``to = now`` (so an event in the current millisecond is not
+  returned by a default ``to``). ``from`` older than ``now - 30 days`` is a 400 (E011001); the
+  world's clock is "now". ``to`` may be in the future.
+- ``size``: absent or 0 means 1000; larger is silently capped at 1000; ``page`` 0-based.
+- Order: newest first by default; ``oldestFirst: true`` for ascending. Ties on ``occurred`` are
+  ordered by the event ``ID``, or, for events without one (~20%), by
+  ``sha256("userId|action|occurred|device|method|remoteAddress")`` hex (see ``world.event_hash``);
+  the order is total and stable, so offset pages over an unchanging window are consistent.
+- Filters implemented: actions, excludedActions, userIds, remoteAddresses, devices, methods.
+  Others (geos, externalIds, tenants, noTenants, text) are accepted and ignored.
+- ``occurred`` is a string of epoch-ms digits; ``ID`` is missing on ~20% of events;
+  ``remoteAddress`` is sometimes private, IPv6, empty or garbage ("unknown", "1.2.3").
+- ~5% of successful logins are ``LoginFlowDone`` instead of ``LoginSucceed`` (distinct
+  logins, never both for one login). ~1% of ``LoginSucceed`` have method ``Impersonate``
+  (with an ``actorId``); the truth does not count them as the user's activity.
+
+Errors, limits, chaos
+- Bad auth: 401 ``E011003``; the key is never echoed. Unknown path: 404 ``E011004``; wrong
+  method: 405. Body that is not a JSON object, or a badly typed field: 400 ``E011001``.
+- Rate limits are sliding windows per project and endpoint family (user search and its
+  ``/test`` variant share one). Over the limit: 429 ``E130429`` with ``Retry-After`` = whole
+  seconds until a slot frees (at least 1). Rejected requests do not use a slot. Checked after
+  auth, before the body is parsed.
+- Chaos (per API request, seeded, after auth and rate limiting): a 429 (``Retry-After:
+  retry_after``), else a 5xx (500/502/503/520; JSON or HTML body), else for user search
+  possibly 1-3 world mutations before the answer is computed (whatever the outcome, like time
+  passing), and finally maybe a 200 whose body is truncated JSON. Audit requests get no
+  mutations.
+- Responses are ``Content-Type: application/json`` (UTF-8, non-ASCII not escaped), always
+  with ``Content-Length``; keep-alive is supported.
+
+Truth (``GET /_sim/truth``, ``World.truth()``)
+- ``users``: live users exactly as search returns them; ``logins``: every LoginSucceed or
+  LoginFlowDone event (including Impersonate and deleted users' logins), oldest first;
+  ``deleted_user_ids``; ``expected_activity`` per live user: ``login_count``,
+  ``first_login_time_ms``, ``last_login_time_ms``, ``last_login_ip`` over successful logins
+  excluding method ``Impersonate``; the last login is the one with the greatest
+  ``(occurred, ID-or-hash)``. Users without logins: count 0, times/ip ``None``.
+"""
+
+from __future__ import annotations
+
+import collections
+import hmac
+import ipaddress
+import json
+import logging
+import math
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+from .world import USER_SORT_FIELDS, World
+
+log = logging.getLogger(__name__)
+
+RETENTION_MS = 30 * 86_400 * 1000
+MAX_AUDIT_PAGE = 1000
+USER_PATHS = ("/v2/mgmt/user/search", "/v2/mgmt/user/search/test")
+AUDIT_PATH = "/v1/mgmt/audit/search"
+API_PATHS = {USER_PATHS[0]: "user_search", USER_PATHS[1]: "user_search", AUDIT_PATH: "audit_search"}
+CHAOS_5XX = (500, 502, 503, 520)
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """``(requests, window_seconds)`` per endpoint family, per project (sliding window)."""
+
+    user_search: tuple[int, float] = (200, 60.0)
+    audit_search: tuple[int, float] = (10, 60.0)
+
+
+@dataclass(frozen=True)
+class ChaosConfig:
+    """Per-request fault probabilities (seeded); see the module docstring for the order."""
+
+    seed: int = 1
+    p_429: float = 0.1
+    p_5xx: float = 0.1
+    p_malformed: float = 0.03
+    p_mutation: float = 0.5
+    mutations_per_hit: tuple[int, int] = (1, 3)
+    retry_after: int = 1
+
+    @classmethod
+    def none(cls) -> ChaosConfig:
+        """A calm server: no faults, no mutations."""
+        return cls(p_429=0.0, p_5xx=0.0, p_malformed=0.0, p_mutation=0.0)
+
+    @classmethod
+    def storm(cls, seed: int = 1) -> ChaosConfig:
+        """A 429 storm: 60% of requests are rate-limited (other faults as by default)."""
+        return cls(seed=seed, p_429=0.6)
+
+
+class _BadRequest(Exception):
+    pass
+
+
+def _error(code: str, description: str, message: str) -> bytes:
+    return json.dumps({"errorCode": code, "errorDescription": description, "errorMessage": message}).encode()
+
+
+@dataclass
+class _Stats:
+    requests: collections.Counter = field(default_factory=collections.Counter)
+    statuses: collections.Counter = field(default_factory=collections.Counter)
+    served_429: int = 0
+    rate_limited: int = 0
+    served_5xx: int = 0
+    served_malformed: int = 0
+    mutations: int = 0
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "requests": dict(self.requests),
+            "statuses": {str(k): v for k, v in self.statuses.items()},
+            "served_429": self.served_429,
+            "rate_limited": self.rate_limited,
+            "served_5xx": self.served_5xx,
+            "served_malformed": self.served_malformed,
+            "mutations": self.mutations,
+        }
+
+
+class _SlidingWindow:
+    def __init__(self, limit: int, window: float) -> None:
+        self.limit, self.window = limit, window
+        self.hits: collections.deque[float] = collections.deque()
+
+    def acquire(self, now: float) -> int:
+        """0 when a slot was taken, else the whole seconds to wait (>= 1)."""
+        while self.hits and self.hits[0] <= now - self.window:
+            self.hits.popleft()
+        if len(self.hits) >= self.limit:
+            return max(1, math.ceil(self.hits[0] + self.window - now))
+        self.hits.append(now)
+        return 0
+
+
+class Simulator:
+    """The HTTP server. ``start()`` returns self; use ``base_url``; ``stop()`` (or ``with``)."""
+
+    def __init__(
+        self,
+        world: World,
+        project_id: str = "P2simulatorproject00000000000000",
+        management_key: str = "K2sim-secret-key",
+        chaos: ChaosConfig | None = None,
+        rate_limits: RateLimits = RateLimits(),  # noqa: B008 - frozen dataclass
+        max_page_size: int = 1000,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self.world = world
+        self.project_id = project_id
+        self._auth = f"Bearer {project_id}:{management_key}".encode()
+        self.chaos = chaos or ChaosConfig.none()
+        self.rate_limits = rate_limits
+        self.max_page_size = max_page_size
+        self.host, self.port = host, port
+        self._chaos_rng = random.Random(self.chaos.seed)
+        self._lock = threading.Lock()  # stats, limiter, chaos RNG
+        self._limiters = {
+            "user_search": _SlidingWindow(*rate_limits.user_search),
+            "audit_search": _SlidingWindow(*rate_limits.audit_search),
+        }
+        self._stats = _Stats()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._connections: set[Any] = set()
+
+    def __repr__(self) -> str:  # never show the key
+        return f"Simulator(project_id={self.project_id!r}, base_url={self.base_url if self._server else None!r})"
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> Simulator:
+        if self._server is not None:
+            return self
+        sim = self
+
+        class Handler(_Handler):
+            simulator = sim
+
+        server = ThreadingHTTPServer((self.host, self.port), Handler)
+        server.daemon_threads = True
+        self._server = server
+        self.port = server.server_address[1]
+        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name=f"descope-simulator:{self.port}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.shutdown()
+        server.server_close()
+        with self._lock:
+            connections = list(self._connections)
+        for conn in connections:  # idle keep-alive connections would otherwise linger
+            try:
+                conn.shutdown(2)
+            except OSError:
+                pass
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> Simulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def stats(self) -> dict[str, Any]:
+        with self._lock:
+            return self._stats.snapshot()
+
+    # ------------------------------------------------------------------ dispatch
+    def handle(self, method: str, path: str, headers: Any, body: bytes, client: str
+               ) -> tuple[int, bytes, dict[str, str]]:
+        """(status, body, extra headers) for one request."""
+        path = urlsplit(path).path
+        with self._lock:
+            self._stats.requests[path] += 1
+        if path in API_PATHS:
+            if method != "POST":
+                return 405, _error("E011005", "Method not allowed", f"use POST for {path}"), {}
+            return self._api(API_PATHS[path], path, headers, body)
+        if path.startswith("/_sim/"):
+            try:
+                loopback = ipaddress.ip_address(client).is_loopback
+            except ValueError:
+                loopback = False
+            if not loopback:
+                return 403, _error("E011003", "Forbidden", "test control is for loopback clients"), {}
+            return self._control(method, path, body)
+        return 404, _error("E011004", "Not found", f"no such endpoint {path}"), {}
+
+    def _api(self, endpoint: str, path: str, headers: Any, body: bytes) -> tuple[int, bytes, dict[str, str]]:
+        supplied = (headers.get("Authorization") or "").encode()
+        if not hmac.compare_digest(supplied, self._auth):
+            return 401, _error("E011003", "Unauthorized", "invalid project id or management key"), {}
+        with self._lock:
+            wait = self._limiters[endpoint].acquire(time.monotonic())
+            if wait:
+                self._stats.rate_limited += 1
+                return 429, _error("E130429", "Rate limit exceeded", f"too many requests, retry in {wait}s"), {
+                    "Retry-After": str(wait)}
+            plan = self._chaos_plan(endpoint)
+        if plan["mutations"]:
+            with self.world.lock:
+                done = sum(len(self.world.random_mutation()) for _ in range(plan["mutations"]))
+            with self._lock:
+                self._stats.mutations += done
+        if plan["status"] == 429:
+            return 429, _error("E130429", "Rate limit exceeded", "simulated rate limit"), {
+                "Retry-After": str(self.chaos.retry_after)}
+        if plan["status"]:
+            if plan["html"]:
+                code = plan["status"]
+                html = f"<html><head><title>{code}</title></head><body><h1>{code}</h1></body></html>"
+                return code, html.encode(), {"Content-Type": "text/html"}
+            return plan["status"], _error("E011500", "Internal error", "simulated failure"), {}
+        try:
+            try:
+                request = json.loads(body or b"{}")
+            except ValueError as exc:
+                raise _BadRequest(f"body is not valid JSON: {exc}") from None
+            if not isinstance(request, dict):
+                raise _BadRequest("body must be a JSON object")
+            if endpoint == "user_search":
+                payload = self._user_search(request, test_only=path == USER_PATHS[1])
+            else:
+                payload = self._audit_search(request)
+        except _BadRequest as exc:
+            return 400, _error("E011001", "Bad request", str(exc)), {}
+        if plan["malformed"] and len(payload) > 1:
+            payload = payload[: max(1, int(len(payload) * plan["cut"]))]
+        return 200, payload, {}
+
+    def _chaos_plan(self, endpoint: str) -> dict[str, Any]:
+        """Decide this request's faults (caller holds ``self._lock``)."""
+        c, rng = self.chaos, self._chaos_rng
+        plan: dict[str, Any] = {"status": 0, "html": False, "mutations": 0, "malformed": False, "cut": 1.0}
+        roll = rng.random()
+        if roll < c.p_429:
+            plan["status"] = 429
+        elif roll < c.p_429 + c.p_5xx:
+            plan["status"] = rng.choice(CHAOS_5XX)
+            plan["html"] = rng.random() < 0.5
+        if endpoint == "user_search" and c.p_mutation and rng.random() < c.p_mutation:
+            plan["mutations"] = rng.randint(*c.mutations_per_hit)
+        if not plan["status"] and c.p_malformed and rng.random() < c.p_malformed:
+            plan["malformed"], plan["cut"] = True, rng.uniform(0.1, 0.9)
+        return plan
+
+    # ------------------------------------------------------------------ API
+    def _user_search(self, q: dict[str, Any], *, test_only: bool) -> bytes:
+        limit = _int(q, "limit", 0)
+        if limit < 0:
+            raise _BadRequest("limit must be >= 0")
+        limit = min(limit or 100, self.max_page_size)
+        page = _int(q, "page", 0)
+        if page < 0:
+            raise _BadRequest("page must be >= 0")
+        sort = []
+        raw_sort = q.get("sort") or []
+        if not isinstance(raw_sort, list):
+            raise _BadRequest("sort must be a list")
+        for item in raw_sort:
+            if not isinstance(item, dict) or item.get("field") not in USER_SORT_FIELDS:
+                raise _BadRequest(f"unsupported sort {item!r}; fields: {', '.join(USER_SORT_FIELDS)}")
+            sort.append((item["field"], bool(item.get("desc", False))))
+        users, total = self.world.search_users(
+            limit=limit,
+            page=page,
+            from_modified_ms=_int(q, "fromModifiedTime", 0) or None,
+            to_modified_ms=_int(q, "toModifiedTime", 0) or None,
+            from_created_ms=_int(q, "fromCreatedTime", 0) or None,
+            to_created_ms=_int(q, "toCreatedTime", 0) or None,
+            sort=sort,
+            with_test_users=_bool(q, "withTestUser"),
+            test_users_only=test_only or _bool(q, "testUsersOnly"),
+            statuses=_strings(q, "statuses"),
+            tenant_ids=_strings(q, "tenantIds"),
+            emails=_strings(q, "emails"),
+            user_ids=_strings(q, "userIds"),
+            role_names=_strings(q, "roleNames"),
+        )
+        return json.dumps({"users": users, "total": total}, ensure_ascii=False, separators=(",", ":")).encode()
+
+    def _audit_search(self, q: dict[str, Any]) -> bytes:
+        now_ms = int(self.world.now() * 1000)
+        from_ms = _int(q, "from", 0) or now_ms - RETENTION_MS
+        to_ms = _int(q, "to", 0) or now_ms
+        if from_ms < now_ms - RETENTION_MS:
+            raise _BadRequest("from is older than the 30 day retention")
+        size = _int(q, "size", 0)
+        if size < 0:
+            raise _BadRequest("size must be >= 0")
+        size = min(size or MAX_AUDIT_PAGE, MAX_AUDIT_PAGE)
+        page = _int(q, "page", 0)
+        if page < 0:
+            raise _BadRequest("page must be >= 0")
+        blobs, total = self.world.search_audit(
+            from_ms=from_ms,
+            to_ms=to_ms,
+            size=size,
+            page=page,
+            oldest_first=_bool(q, "oldestFirst"),
+            actions=_strings(q, "actions"),
+            excluded_actions=_strings(q, "excludedActions"),
+            user_ids=_strings(q, "userIds"),
+            remote_addresses=_strings(q, "remoteAddresses"),
+            devices=_strings(q, "devices"),
+            methods=_strings(q, "methods"),
+        )
+        return b'{"audits":[' + b",".join(blobs) + b'],"total":' + str(total).encode() + b"}"
+
+    # ------------------------------------------------------------------ test control
+    def _control(self, method: str, path: str, body: bytes) -> tuple[int, bytes, dict[str, str]]:
+        if path == "/_sim/truth" and method == "GET":
+            return 200, json.dumps(self.world.truth(), ensure_ascii=False).encode(), {}
+        if path == "/_sim/stats" and method == "GET":
+            return 200, json.dumps(self.stats).encode(), {}
+        if path == "/_sim/mutate" and method == "POST":
+            try:
+                request = json.loads(body or b"{}")
+                if not isinstance(request, dict):
+                    raise _BadRequest("body must be a JSON object")
+                counts = {k: _int(request, k, 0) for k in ("creates", "modifies", "deletes", "logins")}
+            except (ValueError, _BadRequest) as exc:
+                return 400, _error("E011001", "Bad request", str(exc)), {}
+            return 200, json.dumps(self.mutate(**counts), ensure_ascii=False).encode(), {}
+        return 404, _error("E011004", "Not found", f"no such control endpoint {method} {path}"), {}
+
+    def mutate(self, creates: int = 0, modifies: int = 0, deletes: int = 0, logins: int = 0) -> dict[str, Any]:
+        """Apply mutations to the world; returns the user ids touched per kind."""
+        done: dict[str, list[str]] = {"created": [], "modified": [], "deleted": [], "logins": []}
+        w = self.world
+        with w.lock:
+            for _ in range(creates):
+                done["created"].append(w.create_user()["userId"])
+            for _ in range(modifies):
+                if w.user_count:
+                    done["modified"].append(w.modify_user()["userId"])
+            for _ in range(deletes):
+                if w.user_count:
+                    done["deleted"].append(w.delete_user()["userId"])
+            for _ in range(logins):
+                if w.user_count:
+                    done["logins"].append(w.login()["userId"])
+        with self._lock:
+            self._stats.mutations += sum(len(v) for v in done.values())
+        return done
+
+    def _track(self, conn: Any, opened: bool) -> None:
+        with self._lock:
+            if opened:
+                self._connections.add(conn)
+            else:
+                self._connections.discard(conn)
+
+    def _count_response(self, status: int, malformed: bool) -> None:
+        with self._lock:
+            self._stats.statuses[status] += 1
+            if status == 429:
+                self._stats.served_429 += 1
+            elif status >= 500:
+                self._stats.served_5xx += 1
+
+
+def _int(q: dict[str, Any], key: str, default: int) -> int:
+    value = q.get(key)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise _BadRequest(f"{key} must be an integer")
+    try:
+        return int(value)
+    except ValueError:
+        raise _BadRequest(f"{key} must be an integer") from None
+
+
+def _bool(q: dict[str, Any], key: str) -> bool:
+    value = q.get(key, False)
+    if not isinstance(value, bool | None):
+        raise _BadRequest(f"{key} must be a boolean")
+    return bool(value)
+
+
+def _strings(q: dict[str, Any], key: str) -> list[str]:
+    value = q.get(key) or []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise _BadRequest(f"{key} must be a list of strings")
+    return value
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    server_version = "DescopeSimulator/1.0"
+    timeout = 120
+    simulator: Simulator
+
+    def setup(self) -> None:
+        super().setup()
+        self.simulator._track(self.connection, True)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.simulator._track(self.connection, False)
+
+    def _serve(self, method: str) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length > 0 else b""
+        try:
+            status, payload, extra = self.simulator.handle(method, self.path, self.headers, body,
+                                                           self.client_address[0])
+        except Exception:  # a simulator bug must not kill the connection thread silently
+            log.exception("simulator failed on %s %s", method, self.path)
+            status, payload, extra = 500, _error("E011500", "Internal error", "simulator bug"), {}
+        self.simulator._count_response(status, False)
+        self.send_response(status)
+        headers = {"Content-Type": "application/json", **extra}
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server naming
+        self._serve("POST")
+
+    def do_GET(self) -> None:  # noqa: N802
+        self._serve("GET")
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        log.debug("simulator: " + format, *args)
+
+
+def serve(port: int, users: int, chaos: bool, seed: int) -> None:
+    """Run a simulator in the foreground until Ctrl-C."""
+    print(f"Building a world of {users} users (seed {seed})...", flush=True)
+    world = World(seed=seed, users=users)
+    sim = Simulator(world, chaos=ChaosConfig(seed=seed) if chaos else None, port=port).start()
+    print(f"Descope simulator listening on {sim.base_url}", flush=True)
+    print(f"  DESCOPE_BASE_URL={sim.base_url}")
+    print(f"  DESCOPE_PROJECT_ID={sim.project_id}")
+    print("  DESCOPE_MANAGEMENT_KEY: (see --help)")
+    print(f"  chaos: {'on' if chaos else 'off'}; truth at {sim.base_url}/_sim/truth; Ctrl-C stops", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sim.stop()
+        print("simulator stopped", flush=True)
