@@ -58,8 +58,17 @@ Errors, limits, chaos
   possibly 1-3 world mutations before the answer is computed (whatever the outcome, like time
   passing), and finally maybe a 200 whose body is truncated JSON. Audit requests get no
   mutations.
-- Responses are ``Content-Type: application/json`` (UTF-8, non-ASCII not escaped), always
-  with ``Content-Length``; keep-alive is supported.
+- Responses are ``Content-Type: application/json`` without a charset (UTF-8, non-ASCII not
+  escaped), always with ``Content-Length``; keep-alive is supported. Request bodies must carry
+  ``Content-Length`` (chunked request bodies are not supported).
+
+World and scale
+- ``World(users=N)`` holds N live users plus N/200 users deleted inside the audit window (their
+  audit history, incl. ``UserDeleted``, stays). Objects are generated lazily and serialized once
+  per user version. With the default ``logins_per_user=4`` expect ~6 audit events per user
+  (~20 s to build 100k users); for 1M users pass e.g. ``logins_per_user=0.05`` (~30 s, ~1 GB).
+- ~15% of users have no ``modifiedTime``; ~40% have ``modifiedTime == createdTime``; a bulk
+  import of max(5, 3%) users shares one ``createdTime`` second and has no ``modifiedTime``.
 
 Truth (``GET /_sim/truth``, ``World.truth()``)
 - ``users``: live users exactly as search returns them; ``logins``: every LoginSucceed or
@@ -73,6 +82,7 @@ Truth (``GET /_sim/truth``, ``World.truth()``)
 from __future__ import annotations
 
 import collections
+import contextlib
 import hmac
 import ipaddress
 import json
@@ -183,7 +193,7 @@ class Simulator:
         project_id: str = "P2simulatorproject00000000000000",
         management_key: str = "K2sim-secret-key",
         chaos: ChaosConfig | None = None,
-        rate_limits: RateLimits = RateLimits(),  # noqa: B008 - frozen dataclass
+        rate_limits: RateLimits = RateLimits(),
         max_page_size: int = 1000,
         host: str = "127.0.0.1",
         port: int = 0,
@@ -222,8 +232,12 @@ class Simulator:
         server.daemon_threads = True
         self._server = server
         self.port = server.server_address[1]
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name=f"descope-simulator:{self.port}", daemon=True)
+        self._thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"descope-simulator:{self.port}",
+            daemon=True,
+        )
         self._thread.start()
         return self
 
@@ -236,10 +250,8 @@ class Simulator:
         with self._lock:
             connections = list(self._connections)
         for conn in connections:  # idle keep-alive connections would otherwise linger
-            try:
+            with contextlib.suppress(OSError):
                 conn.shutdown(2)
-            except OSError:
-                pass
         if self._thread is not None:
             self._thread.join(timeout=5)
 
@@ -259,8 +271,9 @@ class Simulator:
             return self._stats.snapshot()
 
     # ------------------------------------------------------------------ dispatch
-    def handle(self, method: str, path: str, headers: Any, body: bytes, client: str
-               ) -> tuple[int, bytes, dict[str, str]]:
+    def handle(
+        self, method: str, path: str, headers: Any, body: bytes, client: str
+    ) -> tuple[int, bytes, dict[str, str]]:
         """(status, body, extra headers) for one request."""
         path = urlsplit(path).path
         with self._lock:
@@ -287,8 +300,11 @@ class Simulator:
             wait = self._limiters[endpoint].acquire(time.monotonic())
             if wait:
                 self._stats.rate_limited += 1
-                return 429, _error("E130429", "Rate limit exceeded", f"too many requests, retry in {wait}s"), {
-                    "Retry-After": str(wait)}
+                return (
+                    429,
+                    _error("E130429", "Rate limit exceeded", f"too many requests, retry in {wait}s"),
+                    {"Retry-After": str(wait)},
+                )
             plan = self._chaos_plan(endpoint)
         if plan["mutations"]:
             with self.world.lock:
@@ -296,8 +312,11 @@ class Simulator:
             with self._lock:
                 self._stats.mutations += done
         if plan["status"] == 429:
-            return 429, _error("E130429", "Rate limit exceeded", "simulated rate limit"), {
-                "Retry-After": str(self.chaos.retry_after)}
+            return (
+                429,
+                _error("E130429", "Rate limit exceeded", "simulated rate limit"),
+                {"Retry-After": str(self.chaos.retry_after)},
+            )
         if plan["status"]:
             if plan["html"]:
                 code = plan["status"]
@@ -319,6 +338,8 @@ class Simulator:
             return 400, _error("E011001", "Bad request", str(exc)), {}
         if plan["malformed"] and len(payload) > 1:
             payload = payload[: max(1, int(len(payload) * plan["cut"]))]
+            with self._lock:
+                self._stats.served_malformed += 1
         return 200, payload, {}
 
     def _chaos_plan(self, endpoint: str) -> dict[str, Any]:
@@ -354,7 +375,7 @@ class Simulator:
             if not isinstance(item, dict) or item.get("field") not in USER_SORT_FIELDS:
                 raise _BadRequest(f"unsupported sort {item!r}; fields: {', '.join(USER_SORT_FIELDS)}")
             sort.append((item["field"], bool(item.get("desc", False))))
-        users, total = self.world.search_users(
+        users, total = self.world.search_users_raw(
             limit=limit,
             page=page,
             from_modified_ms=_int(q, "fromModifiedTime", 0) or None,
@@ -370,7 +391,7 @@ class Simulator:
             user_ids=_strings(q, "userIds"),
             role_names=_strings(q, "roleNames"),
         )
-        return json.dumps({"users": users, "total": total}, ensure_ascii=False, separators=(",", ":")).encode()
+        return b'{"users":[' + b",".join(users) + b'],"total":' + str(total).encode() + b"}"
 
     def _audit_search(self, q: dict[str, Any]) -> bytes:
         now_ms = int(self.world.now() * 1000)
@@ -444,7 +465,7 @@ class Simulator:
             else:
                 self._connections.discard(conn)
 
-    def _count_response(self, status: int, malformed: bool) -> None:
+    def _count_response(self, status: int) -> None:
         with self._lock:
             self._stats.statuses[status] += 1
             if status == 429:
@@ -500,12 +521,13 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length > 0 else b""
         try:
-            status, payload, extra = self.simulator.handle(method, self.path, self.headers, body,
-                                                           self.client_address[0])
+            status, payload, extra = self.simulator.handle(
+                method, self.path, self.headers, body, self.client_address[0]
+            )
         except Exception:  # a simulator bug must not kill the connection thread silently
             log.exception("simulator failed on %s %s", method, self.path)
             status, payload, extra = 500, _error("E011500", "Internal error", "simulator bug"), {}
-        self.simulator._count_response(status, False)
+        self.simulator._count_response(status)
         self.send_response(status)
         headers = {"Content-Type": "application/json", **extra}
         for name, value in headers.items():
@@ -514,13 +536,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(payload)
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server naming
+    def do_POST(self) -> None:
         self._serve("POST")
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self._serve("GET")
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         log.debug("simulator: " + format, *args)
 
 

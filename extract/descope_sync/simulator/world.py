@@ -47,8 +47,15 @@ DEVICE_WEIGHTS = (60, 30, 8, 2)
 METHODS = ("otp", "magiclink", "oauth", "password", "sso", "webauthn")
 METHOD_WEIGHTS = (20, 15, 30, 20, 10, 5)
 ODD_ADDRESSES = (
-    "10.0.3.17", "10.12.0.5", "192.168.1.20", "192.168.0.101",
-    "2001:4860:4860::8888", "2606:4700:4700::1111", "", "unknown", "1.2.3",
+    "10.0.3.17",
+    "10.12.0.5",
+    "192.168.1.20",
+    "192.168.0.101",
+    "2001:4860:4860::8888",
+    "2606:4700:4700::1111",
+    "",
+    "unknown",
+    "1.2.3",
 )
 USER_SORT_FIELDS = ("createdTime", "modifiedTime", "userId", "email", "name")
 _QUERY_CACHE_SIZE = 16
@@ -105,8 +112,7 @@ def event_hash(event: dict[str, Any]) -> str:
 
     ``sha256("|".join([userId, action, occurred, device, method, remoteAddress]))``, hex.
     """
-    parts = [str(event.get(k, "")) for k in ("userId", "action", "occurred", "device", "method",
-                                             "remoteAddress")]
+    parts = [str(event.get(k, "")) for k in ("userId", "action", "occurred", "device", "method", "remoteAddress")]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()
 
 
@@ -118,8 +124,20 @@ def event_tiebreak(event: dict[str, Any]) -> str:
 _B64_TO_B62 = bytes.maketrans(b"+/=", b"xQ7")
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 _quote: Callable[[str], str] = json.encoder.encode_basestring  # type: ignore[attr-defined]
-_EVENT_KEYS_NO_ID = {"projectId", "userId", "action", "occurred", "device", "method", "geo", "remoteAddress",
-                     "externalIds", "tenants", "data", "type"}
+_EVENT_KEYS_NO_ID = {
+    "projectId",
+    "userId",
+    "action",
+    "occurred",
+    "device",
+    "method",
+    "geo",
+    "remoteAddress",
+    "externalIds",
+    "tenants",
+    "data",
+    "type",
+}
 _EVENT_KEYS = _EVENT_KEYS_NO_ID | {"ID"}
 
 
@@ -146,7 +164,7 @@ def _ascii(text: str) -> str:
 class _Rec:
     """One user: the indexed columns, plus the materialized object once it has one."""
 
-    __slots__ = ("created", "homes", "modified", "obj", "seq", "status", "test", "uid")
+    __slots__ = ("blob", "created", "homes", "modified", "obj", "seq", "status", "test", "uid")
 
     def __init__(self, uid: str, seq: int, created: int, modified: int | None, test: bool, status: str):
         self.uid = uid
@@ -157,6 +175,7 @@ class _Rec:
         self.status = status
         self.obj: dict[str, Any] | None = None
         self.homes: tuple[str, ...] | None = None
+        self.blob: bytes | None = None  # the object serialized, cached once served
 
 
 _DEVICE_CUM = _cum(DEVICE_WEIGHTS)
@@ -242,8 +261,7 @@ class World:
     def _make_tenants(self) -> list[dict[str, str]]:
         rng = random.Random(self.seed * 31 + 5)
         return [
-            {"tenantId": "T2" + _b62(rng, 27), "tenantName": name, "domain": domain}
-            for name, domain in names.TENANTS
+            {"tenantId": "T2" + _b62(rng, 27), "tenantName": name, "domain": domain} for name, domain in names.TENANTS
         ]
 
     def _new_uid(self, rng: random.Random) -> str:
@@ -298,8 +316,11 @@ class World:
             self._history(rec, t0, events)
             last = max((int(e["occurred"]) for e in events[before:]), default=(window_start + DAY) * 1000)
             when = min(last + rng.randint(60_000, 3 * DAY * 1000), (t0 - 3600) * 1000)
-            events.append(self._event("UserDeleted", rec, when, device="Desktop", method="",
-                                      address=self._admin_address(rng), rng=rng))
+            events.append(
+                self._event(
+                    "UserDeleted", rec, when, device="Desktop", method="", address=self._admin_address(rng), rng=rng
+                )
+            )
             self._deleted.append(rec.uid)
         self._events = sorted((self._pack(e) for e in events), key=_event_key)
 
@@ -320,10 +341,7 @@ class World:
         middle = ""
         if script == "latin" and rng.random() < 0.1:
             middle = rng.choice(given_names)[0]
-        if family_first:
-            name = family + given
-        else:
-            name = " ".join(p for p in (given, middle, family) if p)
+        name = family + given if family_first else " ".join(p for p in (given, middle, family) if p)
         if rng.random() < 0.005:
             name += " 🌸"
         if rec.test:
@@ -334,12 +352,10 @@ class World:
         for t in tenants:
             roles = rng.sample(list(names.TENANT_ROLES), rng.choice((1, 1, 2)))
             perms = sorted({p for r in roles for p in names.TENANT_ROLES[r]})
-            user_tenants.append({"tenantId": t["tenantId"], "tenantName": t["tenantName"],
-                                 "roleNames": roles, "permissions": perms})
-        if tenants and rng.random() < 0.6:
-            domain = tenants[0]["domain"]
-        else:
-            domain = rng.choice(names.PUBLIC_DOMAINS)
+            user_tenants.append(
+                {"tenantId": t["tenantId"], "tenantName": t["tenantName"], "roleNames": roles, "permissions": perms}
+            )
+        domain = tenants[0]["domain"] if tenants and rng.random() < 0.6 else rng.choice(names.PUBLIC_DOMAINS)
         handle = f"{_ascii(given_rom)}.{_ascii(family_rom)}"
         if rng.random() < 0.5:
             handle += str(rng.randint(1, 9999))
@@ -418,7 +434,7 @@ class World:
         if rec.homes is None:
             digest = hashlib.blake2b(f"{self.seed}:{rec.uid}".encode(), digest_size=16).digest()
             count = (1, 1, 2, 3)[digest[0] % 4]
-            picks = [int.from_bytes(digest[1 + 4 * i:5 + 4 * i], "big") % len(self._pool) for i in range(count)]
+            picks = [int.from_bytes(digest[1 + 4 * i : 5 + 4 * i], "big") % len(self._pool) for i in range(count)]
             rec.homes = tuple(dict.fromkeys(self._pool[i][0] for i in picks))
         return rec.homes
 
@@ -445,28 +461,40 @@ class World:
             return rng.choice(self._pool)[0]
         return rng.choice(ODD_ADDRESSES)
 
-    def _event(self, action: str, rec: _Rec, occurred_ms: int, *, device: str, method: str, address: str,
-               rng: random.Random, obj: dict[str, Any] | None = None,
-               actor: str | None = None) -> dict[str, Any]:
+    def _event(
+        self,
+        action: str,
+        rec: _Rec,
+        occurred_ms: int,
+        *,
+        device: str,
+        method: str,
+        address: str,
+        rng: random.Random,
+        obj: dict[str, Any] | None = None,
+        actor: str | None = None,
+    ) -> dict[str, Any]:
         obj = obj if obj is not None else self._obj(rec)
         tenants = [t["tenantId"] for t in obj.get("userTenants", [])]
         event: dict[str, Any] = {}
         if rng.random() >= 0.2:
-            event["ID"] = "%024x" % rng.getrandbits(96)
-        event.update({
-            "projectId": self.project_id,
-            "userId": rec.uid,
-            "action": action,
-            "occurred": str(occurred_ms),
-            "device": device,
-            "method": method,
-            "geo": self._geo.get(address) if address in self._geo else _odd_geo(address),
-            "remoteAddress": address,
-            "externalIds": obj.get("loginIds", [])[:1],
-            "tenants": tenants[:1] if tenants else [],
-            "data": {},
-            "type": "info",
-        })
+            event["ID"] = f"{rng.getrandbits(96):024x}"
+        event.update(
+            {
+                "projectId": self.project_id,
+                "userId": rec.uid,
+                "action": action,
+                "occurred": str(occurred_ms),
+                "device": device,
+                "method": method,
+                "geo": self._geo.get(address) if address in self._geo else _odd_geo(address),
+                "remoteAddress": address,
+                "externalIds": obj.get("loginIds", [])[:1],
+                "tenants": tenants[:1] if tenants else [],
+                "data": {},
+                "type": "info",
+            }
+        )
         if actor:
             event["actorId"] = actor
         return event
@@ -484,8 +512,16 @@ class World:
             ).encode()
         else:
             blob = _JSON.encode(e).encode()
-        return (int(e["occurred"]), event_tiebreak(e), e["action"], e.get("userId"), e.get("device"),
-                e.get("method"), e.get("remoteAddress"), blob)
+        return (
+            int(e["occurred"]),
+            event_tiebreak(e),
+            e["action"],
+            e.get("userId"),
+            e.get("device"),
+            e.get("method"),
+            e.get("remoteAddress"),
+            blob,
+        )
 
     def _history(self, rec: _Rec, t0: int, out: list[dict[str, Any]]) -> None:
         """Audit events of one user inside the window (never before its createdTime)."""
@@ -494,10 +530,7 @@ class World:
         ws, we = ws_s * 1000, (t0 - 60) * 1000
         created_in = rec.created * 1000 >= t0 * 1000 - self.audit_days * DAY * 1000 + 60_000
         modified_in = rec.modified is not None and rec.modified * 1000 >= ws + 60_000 and rec.modified > rec.created
-        if rec.status == "invited" or rng.random() < 0.2:
-            n = 0
-        else:
-            n = self._poisson(rng, self.logins_per_user / 0.8)
+        n = 0 if rec.status == "invited" or rng.random() < 0.2 else self._poisson(rng, self.logins_per_user / 0.8)
         failed = n == 0 and rng.random() < 0.03
         if not (n or failed or created_in or modified_in):
             return
@@ -510,17 +543,45 @@ class World:
             return obj
 
         if created_in:
-            out.append(self._event("UserCreated", rec, rec.created * 1000, device=rng.choice(DEVICES[:3]),
-                                   method=rng.choice(METHODS), address=self._address(rec, rng), rng=rng,
-                                   obj=user_obj()))
+            out.append(
+                self._event(
+                    "UserCreated",
+                    rec,
+                    rec.created * 1000,
+                    device=rng.choice(DEVICES[:3]),
+                    method=rng.choice(METHODS),
+                    address=self._address(rec, rng),
+                    rng=rng,
+                    obj=user_obj(),
+                )
+            )
         if modified_in:
-            out.append(self._event("UserModified", rec, rec.modified * 1000, device="Desktop", method="",
-                                   address=self._admin_address(rng), rng=rng, obj=user_obj()))
+            out.append(
+                self._event(
+                    "UserModified",
+                    rec,
+                    rec.modified * 1000,
+                    device="Desktop",
+                    method="",
+                    address=self._admin_address(rng),
+                    rng=rng,
+                    obj=user_obj(),
+                )
+            )
         if failed:
             t = _rint(rng, ws, we)
-            out.append(self._event("LoginFailed", rec, t, device=_wchoice(rng, DEVICES, _DEVICE_CUM),
-                                   method=_wchoice(rng, METHODS, _METHOD_CUM),
-                                   address=self._address(rec, rng), rng=rng, obj=user_obj()))
+            out.append(
+                self._event(
+                    "LoginFailed",
+                    rec,
+                    t,
+                    device=_wchoice(rng, DEVICES, _DEVICE_CUM),
+                    method=_wchoice(rng, METHODS, _METHOD_CUM),
+                    address=self._address(rec, rng),
+                    rng=rng,
+                    obj=user_obj(),
+                )
+            )
         for _ in range(n):
             t = _rint(rng, ws, we)
             device = _wchoice(rng, DEVICES, _DEVICE_CUM)
@@ -537,8 +598,7 @@ class World:
             if rng.random() < 0.08:
                 out.append(self._event("LoginFailed", rec, max(ws, t - _rint(rng, 30_000, 300_000)), **kw))
             if rng.random() < 0.01:
-                out.append(self._event("LoginStartedFailed", rec, max(ws, t - _rint(rng, 1_000, 30_000)),
-                                       **kw))
+                out.append(self._event("LoginStartedFailed", rec, max(ws, t - _rint(rng, 1_000, 30_000)), **kw))
 
     # ------------------------------------------------------------------ indexes
     def _live_add(self, uid: str) -> None:
@@ -607,8 +667,15 @@ class World:
             self._index(rec)
             self._live_add(rec.uid)
             self._version += 1
-            event = self._event("UserCreated", rec, int(now * 1000), device=rng.choice(DEVICES[:3]),
-                                method=rng.choice(METHODS), address=self._address(rec, rng), rng=rng)
+            event = self._event(
+                "UserCreated",
+                rec,
+                int(now * 1000),
+                device=rng.choice(DEVICES[:3]),
+                method=rng.choice(METHODS),
+                address=self._address(rec, rng),
+                rng=rng,
+            )
             self._append_event(event)
             return {"op": "create", "userId": rec.uid, "user": rec.obj, "event": event}
 
@@ -620,8 +687,9 @@ class World:
             now = self.now()
             obj = copy.deepcopy(self._obj(rec))
             changed: list[str] = []
-            for field in rng.sample(("name", "status", "customAttributes", "roleNames", "phone"),
-                                    rng.choice((1, 1, 2))):
+            for field in rng.sample(
+                ("name", "status", "customAttributes", "roleNames", "phone"), rng.choice((1, 1, 2))
+            ):
                 changed.append(field)
                 if field == "name":
                     given = rng.choice(names.SCRIPTS["latin"][0])[0]
@@ -629,7 +697,8 @@ class World:
                     obj["name"] = " ".join(p for p in (given, obj.get("familyName", "")) if p)
                 elif field == "status":
                     obj["status"] = rec.status = rng.choice(
-                        [s for s in ("enabled", "disabled", "expired") if s != rec.status])
+                        [s for s in ("enabled", "disabled", "expired") if s != rec.status]
+                    )
                 elif field == "customAttributes":
                     obj.setdefault("customAttributes", {})["plan"] = rng.choice(names.PLANS)
                     obj["customAttributes"]["seats"] = rng.randint(1, 500)
@@ -642,13 +711,21 @@ class World:
                     self._remove_from(self._modified[with_test], rec, _modified_key)
             rec.modified = int(now)
             obj["modifiedTime"] = rec.modified
-            rec.obj = obj
+            rec.obj, rec.blob = obj, None
             for with_test in (True, False):
                 if with_test or not rec.test:
                     bisect.insort(self._modified[with_test], rec, key=_modified_key)
             self._version += 1
-            event = self._event("UserModified", rec, int(now * 1000), device="Desktop", method="",
-                                address=self._admin_address(rng), rng=rng, obj=obj)
+            event = self._event(
+                "UserModified",
+                rec,
+                int(now * 1000),
+                device="Desktop",
+                method="",
+                address=self._admin_address(rng),
+                rng=rng,
+                obj=obj,
+            )
             self._append_event(event)
             return {"op": "modify", "userId": rec.uid, "changed": changed, "user": obj, "event": event}
 
@@ -658,8 +735,16 @@ class World:
             rng = self._mrng
             rec = self._pick(user_id)
             obj = self._obj(rec)
-            event = self._event("UserDeleted", rec, self._now_ms(), device="Desktop", method="",
-                                address=self._admin_address(rng), rng=rng, obj=obj)
+            event = self._event(
+                "UserDeleted",
+                rec,
+                self._now_ms(),
+                device="Desktop",
+                method="",
+                address=self._admin_address(rng),
+                rng=rng,
+                obj=obj,
+            )
             self._unindex(rec)
             self._deleted.append(rec.uid)
             self._append_event(event)
@@ -671,10 +756,15 @@ class World:
             rng = self._mrng
             rec = self._pick(user_id)
             homes = self._homes(rec)
-            event = self._event("LoginSucceed" if success else "LoginFailed", rec, self._now_ms(),
-                                device=_wchoice(rng, DEVICES, _DEVICE_CUM),
-                                method=_wchoice(rng, METHODS, _METHOD_CUM),
-                                address=rng.choice(homes), rng=rng)
+            event = self._event(
+                "LoginSucceed" if success else "LoginFailed",
+                rec,
+                self._now_ms(),
+                device=_wchoice(rng, DEVICES, _DEVICE_CUM),
+                method=_wchoice(rng, METHODS, _METHOD_CUM),
+                address=rng.choice(homes),
+                rng=rng,
+            )
             self._append_event(event)
             return {"op": "login", "userId": rec.uid, "event": event}
 
@@ -733,7 +823,8 @@ class World:
         emails: Iterable[str] = (),
         user_ids: Iterable[str] = (),
         role_names: Iterable[str] = (),
-    ) -> tuple[list[dict[str, Any]], int]:
+        raw: bool = False,
+    ) -> tuple[list[Any], int]:
         """One page of users and the number of users matching the filter.
 
         ``from*`` are exclusive and ``to*`` inclusive, in epoch ms against the second-valued
@@ -743,21 +834,71 @@ class World:
         statuses, tenant_ids, emails = frozenset(statuses), frozenset(tenant_ids), frozenset(emails)
         user_ids, role_names = frozenset(user_ids), frozenset(role_names)
         sort = tuple(sort) or (("createdTime", False),)
-        key = ("users", from_modified_ms, to_modified_ms, from_created_ms, to_created_ms, sort,
-               with_test_users, test_users_only, statuses, tenant_ids, emails, user_ids, role_names)
+        key = (
+            "users",
+            from_modified_ms,
+            to_modified_ms,
+            from_created_ms,
+            to_created_ms,
+            sort,
+            with_test_users,
+            test_users_only,
+            statuses,
+            tenant_ids,
+            emails,
+            user_ids,
+            role_names,
+        )
         with self.lock:
-            lst, lo, hi, reverse = self._cached(key, self._version, lambda: self._user_view(
-                from_modified_ms, to_modified_ms, from_created_ms, to_created_ms, sort, with_test_users,
-                test_users_only, statuses, tenant_ids, emails, user_ids, role_names))
+            lst, lo, hi, reverse = self._cached(
+                key,
+                self._version,
+                lambda: self._user_view(
+                    from_modified_ms,
+                    to_modified_ms,
+                    from_created_ms,
+                    to_created_ms,
+                    sort,
+                    with_test_users,
+                    test_users_only,
+                    statuses,
+                    tenant_ids,
+                    emails,
+                    user_ids,
+                    role_names,
+                ),
+            )
             off = page * limit
             if reverse:
-                chunk = lst[max(lo, hi - off - limit):max(lo, hi - off)][::-1]
+                chunk = lst[max(lo, hi - off - limit) : max(lo, hi - off)][::-1]
             else:
-                chunk = lst[min(hi, lo + off):min(hi, lo + off + limit)]
+                chunk = lst[min(hi, lo + off) : min(hi, lo + off + limit)]
+            if raw:
+                for r in chunk:
+                    if r.blob is None:
+                        r.blob = _JSON.encode(self._obj(r)).encode()
+                return [r.blob for r in chunk], hi - lo
             return [self._obj(r) for r in chunk], hi - lo
 
-    def _user_view(self, from_mod, to_mod, from_cr, to_cr, sort, with_test, test_only, statuses, tenant_ids,
-                   emails, user_ids, role_names) -> tuple[list[_Rec], int, int, bool]:
+    def search_users_raw(self, **query: Any) -> tuple[list[bytes], int]:
+        """:meth:`search_users` with each user as serialized JSON (cached per user version)."""
+        return self.search_users(**query, raw=True)
+
+    def _user_view(
+        self,
+        from_mod,
+        to_mod,
+        from_cr,
+        to_cr,
+        sort,
+        with_test,
+        test_only,
+        statuses,
+        tenant_ids,
+        emails,
+        user_ids,
+        role_names,
+    ) -> tuple[list[_Rec], int, int, bool]:
         include_test = with_test or test_only
         extra: list[Callable[[_Rec], bool]] = []
         if from_mod is not None or to_mod is not None:
@@ -783,8 +924,7 @@ class World:
             lowered = {e.strip().lower() for e in emails}
             extra.append(lambda r: (self._obj(r).get("email") or "").strip().lower() in lowered)
         if tenant_ids:
-            extra.append(lambda r: any(t.get("tenantId") in tenant_ids
-                                       for t in self._obj(r).get("userTenants") or []))
+            extra.append(lambda r: any(t.get("tenantId") in tenant_ids for t in self._obj(r).get("userTenants") or []))
         if role_names:
             extra.append(lambda r: bool(role_names.intersection(self._obj(r).get("roleNames") or [])))
         if extra:
@@ -829,28 +969,38 @@ class World:
 
         Order: (occurred, ID-or-hash) descending, or ascending with ``oldest_first``.
         """
-        filters = (frozenset(actions), frozenset(excluded_actions), frozenset(user_ids),
-                   frozenset(remote_addresses), frozenset(devices), frozenset(methods))
+        filters = (
+            frozenset(actions),
+            frozenset(excluded_actions),
+            frozenset(user_ids),
+            frozenset(remote_addresses),
+            frozenset(devices),
+            frozenset(methods),
+        )
         with self.lock:
             if any(filters):
-                events = self._cached(("audit", filters), self._ev_version,
-                                      lambda: self._filter_events(*filters))
+                events = self._cached(("audit", filters), self._ev_version, lambda: self._filter_events(*filters))
             else:
                 events = self._events
             lo = bisect.bisect_left(events, from_ms, key=_occurred_of)
             hi = max(lo, bisect.bisect_left(events, to_ms, key=_occurred_of))
             off = page * size
             if oldest_first:
-                chunk = events[min(hi, lo + off):min(hi, lo + off + size)]
+                chunk = events[min(hi, lo + off) : min(hi, lo + off + size)]
             else:
-                chunk = events[max(lo, hi - off - size):max(lo, hi - off)][::-1]
+                chunk = events[max(lo, hi - off - size) : max(lo, hi - off)][::-1]
             return [e[7] for e in chunk], hi - lo
 
     def _filter_events(self, actions, excluded, user_ids, addresses, devices, methods) -> list[tuple]:
         def keep(e: tuple) -> bool:
-            return ((not actions or e[2] in actions) and e[2] not in excluded
-                    and (not user_ids or e[3] in user_ids) and (not addresses or e[6] in addresses)
-                    and (not devices or e[4] in devices) and (not methods or e[5] in methods))
+            return (
+                (not actions or e[2] in actions)
+                and e[2] not in excluded
+                and (not user_ids or e[3] in user_ids)
+                and (not addresses or e[6] in addresses)
+                and (not devices or e[4] in devices)
+                and (not methods or e[5] in methods)
+            )
 
         return [e for e in self._events if keep(e)]
 
@@ -861,8 +1011,7 @@ class World:
             packed = [e for e in self._events if e[2] in SUCCESS_ACTIONS]
             deleted = list(self._deleted)
         activity: dict[str, dict[str, Any]] = {
-            uid: {"login_count": 0, "first_login_time_ms": None, "last_login_time_ms": None,
-                  "last_login_ip": None}
+            uid: {"login_count": 0, "first_login_time_ms": None, "last_login_time_ms": None, "last_login_ip": None}
             for uid in users
         }
         best: dict[str, tuple[int, str]] = {}
