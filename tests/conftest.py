@@ -12,7 +12,7 @@ import pytest
 from descope_sync.config import Settings, load_settings
 from descope_sync.simulator import ChaosConfig, RateLimits, Simulator, World
 
-FAST_LIMITS = RateLimits(user_search=(200, 60.0), audit_search=(10, 1.0))
+FAST_LIMITS = RateLimits(user_search=(100_000, 60.0), audit_search=(10, 1.0))
 
 
 @pytest.fixture

@@ -129,16 +129,15 @@ def test_a_crash_between_landing_and_cursor_commit_loses_nothing_on_the_next_run
 
 def test_a_user_without_user_id_is_quarantined_and_counted(simulator, tmp_path):
     sim = simulator(users=50)
-    original = sim.world.search_users
+    original = sim.world.search_users_raw
 
-    def with_a_broken_record(*args, **kwargs):
-        result = original(*args, **kwargs)
-        if result["users"]:
-            result = dict(result, users=[*result["users"], {"email": "orphan@example.com", "name": "No Id"}])
-            result["total"] += 1
-        return result
+    def with_a_broken_record(**query):
+        users, total = original(**query)
+        if users:
+            return [*users, b'{"email": "orphan@example.com", "name": "No Id"}'], total + 1
+        return users, total
 
-    sim.world.search_users = with_a_broken_record
+    sim.world.search_users_raw = with_a_broken_record
     db = tmp_path / "w.duckdb"
     summary = extract_users(settings_for(sim, db))
     stream = summary.streams[0]

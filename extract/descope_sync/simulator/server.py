@@ -127,6 +127,10 @@ class ChaosConfig:
     p_mutation: float = 0.5
     mutations_per_hit: tuple[int, int] = (1, 3)
     retry_after: int = 1
+    # A burst of at most this many mid-scan mutations, then calm: a source that changes on every
+    # request can never be read to an exact state, so tests compare with the truth once it settles.
+    # None: no limit.
+    max_mutations: int | None = 60
 
     @classmethod
     def none(cls) -> ChaosConfig:
@@ -201,6 +205,7 @@ class Simulator:
         self.world = world
         self.project_id = project_id
         self._auth = f"Bearer {project_id}:{management_key}".encode()
+        self.management_key = management_key  # tests and the demo hand it to the extractor
         self.chaos = chaos or ChaosConfig.none()
         self.rate_limits = rate_limits
         self.max_page_size = max_page_size
@@ -212,6 +217,7 @@ class Simulator:
             "audit_search": _SlidingWindow(*rate_limits.audit_search),
         }
         self._stats = _Stats()
+        self._mutations_planned = 0
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._connections: set[Any] = set()
@@ -353,7 +359,11 @@ class Simulator:
             plan["status"] = rng.choice(CHAOS_5XX)
             plan["html"] = rng.random() < 0.5
         if endpoint == "user_search" and c.p_mutation and rng.random() < c.p_mutation:
-            plan["mutations"] = rng.randint(*c.mutations_per_hit)
+            wanted = rng.randint(*c.mutations_per_hit)
+            if c.max_mutations is not None:
+                wanted = min(wanted, c.max_mutations - self._mutations_planned)
+            plan["mutations"] = max(0, wanted)
+            self._mutations_planned += plan["mutations"]
         if not plan["status"] and c.p_malformed and rng.random() < c.p_malformed:
             plan["malformed"], plan["cut"] = True, rng.uniform(0.1, 0.9)
         return plan

@@ -1009,6 +1009,7 @@ class World:
         with self.lock:
             users = {r.uid: self._obj(r) for r in self._created[True]}
             packed = [e for e in self._events if e[2] in SUCCESS_ACTIONS]
+            events = [json.loads(e[7]) for e in self._events]
             deleted = list(self._deleted)
         activity: dict[str, dict[str, Any]] = {
             uid: {"login_count": 0, "first_login_time_ms": None, "last_login_time_ms": None, "last_login_ip": None}
@@ -1028,4 +1029,10 @@ class World:
                 best[uid] = (occurred, tiebreak)
                 row["last_login_time_ms"] = occurred
                 row["last_login_ip"] = address
-        return {"users": users, "logins": logins, "deleted_user_ids": deleted, "expected_activity": activity}
+        return {
+            "users": users,
+            "events": events,
+            "logins": logins,
+            "deleted_user_ids": deleted,
+            "expected_activity": activity,
+        }

@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 STREAM = "users"
 SECOND_MS = 1000
 TAIL_SAFETY_MS = 2000
+TAIL_HORIZON_MS = 86_400_000
 MAX_TAIL_PASSES = 10
 MAX_DENSE_PASSES = 5
 # Aim windows at this share of a page: high enough to stay near one request per page, low enough
@@ -133,7 +134,7 @@ class _Scan:
         cursor = lo
         while cursor < hi:
             self.client.deadline.check()
-            window_hi = min(hi, align(cursor + width))
+            window_hi = min(hi, cursor + max(1, width // SECOND_MS) * SECOND_MS)  # whole seconds, still ...999
             users, total = self._search(field_name, cursor, window_hi, 0)
             if total is None:
                 total = len(users) if len(users) < self.page_size else len(users) + 1
@@ -211,10 +212,16 @@ def run_users(
         tail_lo = align(scan.recent_from_ms - SECOND_MS)
         passes = 0
         for passes in range(1, MAX_TAIL_PASSES + 1):  # noqa: B007 - reported below
-            hi = align(to_ms(now()) + TAIL_SAFETY_MS)
+            pass_started_ms = to_ms(now())
+            # Open-ended on purpose: a change applied while this pass waits out a retry still lands in
+            # its answer, so "nothing new" really means the source was quiet for a whole pass.
+            hi = align(pass_started_ms + TAIL_HORIZON_MS)
             if scan.scan("modifiedTime", tail_lo, hi, only_unseen=True) == 0:
                 break
         result.details["tail_passes"] = passes
+        # Everything modified before the last pass began was visible to it: a safe watermark even
+        # when the source never stops changing (the next run re-reads from here minus the overlap).
+        committed_to = align(pass_started_ms - SECOND_MS)
     except BudgetExhausted as exc:
         result.status = "partial"
         result.message = f"users: {exc}; the next run starts again from the last committed cursor"
@@ -241,7 +248,7 @@ def run_users(
         started_at,
         now(),
         result.cursor_from,
-        from_ms(hi),
+        from_ms(committed_to),
         scan.rows_loaded,
         mode=mode,
     )
