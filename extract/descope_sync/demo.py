@@ -24,7 +24,7 @@ REPORT_TABLES = (
     ("descope_data_v2", "user_logins"),
 )
 
-EXAMPLE_QUERY = """select last_login_country_name as country, count(*) as users,
+EXAMPLE_QUERY = """select coalesce(last_login_country_name, '(no located login)') as country, count(*) as users,
        count(*) filter (where simple_status = 'Active') as active
 from descope_data_v2.users_clean
 group by all order by users desc limit 5"""
@@ -72,7 +72,7 @@ def run_demo(users: int, seed: int, duckdb_path: Path) -> int:
 
 
 def _report(path: Path) -> None:
-    con = duckdb.connect(str(path), read_only=True)
+    con = duckdb.connect(str(path))  # same settings as dbt-duckdb, which may still hold it open in-process
     try:
         print("\nTables built (rows):")
         for schema, table in REPORT_TABLES:
