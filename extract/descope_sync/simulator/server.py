@@ -116,6 +116,10 @@ class RateLimits:
     audit_search: tuple[int, float] = (10, 60.0)
 
 
+DEFAULT_PROJECT_ID = "P2simulatorproject00000000000000"
+DEFAULT_MANAGEMENT_KEY = "K2sim-secret-key"
+
+
 @dataclass(frozen=True)
 class ChaosConfig:
     """Per-request fault probabilities (seeded); see the module docstring for the order."""
@@ -194,8 +198,8 @@ class Simulator:
     def __init__(
         self,
         world: World,
-        project_id: str = "P2simulatorproject00000000000000",
-        management_key: str = "K2sim-secret-key",
+        project_id: str = DEFAULT_PROJECT_ID,
+        management_key: str = DEFAULT_MANAGEMENT_KEY,
         chaos: ChaosConfig | None = None,
         rate_limits: RateLimits = RateLimits(),
         max_page_size: int = 1000,
@@ -557,14 +561,31 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def serve(port: int, users: int, chaos: bool, seed: int) -> None:
-    """Run a simulator in the foreground until Ctrl-C."""
+    """Run a simulator in the foreground until Ctrl-C.
+
+    It accepts the credentials in DESCOPE_PROJECT_ID / DESCOPE_MANAGEMENT_KEY when they are set
+    (so one environment serves the simulator and the extractor), else its own demo values.
+    """
+    import os
+
+    project_id = os.environ.get("DESCOPE_PROJECT_ID") or DEFAULT_PROJECT_ID
+    key_from_env = os.environ.get("DESCOPE_MANAGEMENT_KEY")
     print(f"Building a world of {users} users (seed {seed})...", flush=True)
-    world = World(seed=seed, users=users)
-    sim = Simulator(world, chaos=ChaosConfig(seed=seed) if chaos else None, port=port).start()
+    world = World(seed=seed, users=users, project_id=project_id)
+    sim = Simulator(
+        world,
+        project_id=project_id,
+        management_key=key_from_env or DEFAULT_MANAGEMENT_KEY,
+        chaos=ChaosConfig(seed=seed) if chaos else None,
+        port=port,
+    ).start()
     print(f"Descope simulator listening on {sim.base_url}", flush=True)
-    print(f"  DESCOPE_BASE_URL={sim.base_url}")
-    print(f"  DESCOPE_PROJECT_ID={sim.project_id}")
-    print("  DESCOPE_MANAGEMENT_KEY: (see --help)")
+    print(f"  export DESCOPE_BASE_URL={sim.base_url}")
+    print(f"  export DESCOPE_PROJECT_ID={sim.project_id}")
+    if key_from_env:
+        print("  DESCOPE_MANAGEMENT_KEY: the value already in your environment")
+    else:
+        print(f"  export DESCOPE_MANAGEMENT_KEY={DEFAULT_MANAGEMENT_KEY}   # the simulator's demo key, not a secret")
     print(f"  chaos: {'on' if chaos else 'off'}; truth at {sim.base_url}/_sim/truth; Ctrl-C stops", flush=True)
     try:
         threading.Event().wait()
