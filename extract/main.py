@@ -7,6 +7,7 @@ Request body (all optional): {"full_refresh": bool, "max_seconds": number, "stre
 from __future__ import annotations
 
 import logging
+import os
 
 import functions_framework
 
@@ -29,7 +30,8 @@ def descope_sync(request):
             {
                 "full_refresh": bool(body.get("full_refresh", False)),
                 "max_seconds": body.get("max_seconds", DEFAULT_MAX_SECONDS),
-                "warehouse": "bigquery",
+                # Production lands in BigQuery; DESCOPE_WAREHOUSE=duckdb runs the function locally.
+                "warehouse": os.environ.get("DESCOPE_WAREHOUSE", "bigquery"),
             }
         )
         streams = body.get("streams") or list(STREAMS)

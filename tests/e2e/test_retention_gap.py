@@ -1,0 +1,30 @@
+"""A cursor older than Descope's 30-day audit retention: recorded, printed loudly, and dbt build warns."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from descope_sync.landing.base import SyncRun
+from descope_sync.landing.duckdb import DuckDBLandingWriter
+from descope_sync.timeutil import utcnow
+from tests.conftest import query
+from tests.e2e.test_end_to_end import descope_sync
+
+
+def test_a_45_day_old_audit_cursor_is_reported_as_data_loss_by_the_run_and_by_dbt(simulator, tmp_path):
+    sim = simulator(users=60)
+    db = tmp_path / "warehouse.duckdb"
+    old = utcnow() - timedelta(days=45)
+    writer = DuckDBLandingWriter(db)
+    writer.ensure_tables()
+    writer.record_run(SyncRun("an-old-run", "audit_events", "success", old, old, old - timedelta(hours=1), old))
+    writer.close()
+
+    result = descope_sync(["run"], sim, db)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "DATA LOSS" in output
+    assert "assert_no_audit_retention_gaps" in output  # dbt build warns through its test
+    gap = query(db, "select count(*) from descope_raw._sync_runs where status = 'data_loss'")[0][0]
+    assert gap == 1
+    assert query(db, "select count(*) from descope_data_v2.user_logins")[0][0] > 0
