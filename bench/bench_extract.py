@@ -151,6 +151,28 @@ def main() -> None:
         ready = sim.stdout.readline().strip()
         assert ready.startswith("ready"), ready
         base_url = f"http://127.0.0.1:{port}"
+        # The simulator serialises each user once and caches it: warm it up so that no contender
+        # pays (or skips) that cost depending on the order they run in.
+        print("warming the simulator's caches ...", flush=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--child",
+                    "floor",
+                    "--base-url",
+                    base_url,
+                    "--db",
+                    os.path.join(tmp, "warm.duckdb"),
+                    "--page-size",
+                    str(args.page_size),
+                ],
+                env={**os.environ, KEY_ENV: key},
+                capture_output=True,
+                cwd=ROOT,
+                check=True,
+            )
         results = []
         for name in args.contenders.split(","):
             with tempfile.TemporaryDirectory() as tmp:

@@ -32,11 +32,14 @@ _DUCKDB_TYPES = {
 
 
 class DuckDBLandingWriter(LandingWriter):
-    def __init__(self, path: str | os.PathLike[str], schema: str = "descope_raw") -> None:
+    def __init__(self, path: str | os.PathLike[str], schema: str = "descope_raw", memory_limit: str = "256MB") -> None:
         self.path = Path(path)
         self.schema = schema
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._con = duckdb.connect(str(self.path))
+        # DuckDB caches the file in memory up to 80% of RAM by default; the extractor only appends,
+        # so a small cap keeps its memory bounded by a page rather than by the table.
+        self._con.execute(f"set memory_limit = '{memory_limit}'")
         self._tmpdir = tempfile.mkdtemp(prefix="descope-sync-landing-")
 
     def _table(self, table: str) -> str:

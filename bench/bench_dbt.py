@@ -1,0 +1,73 @@
+"""dbt cost of an incremental run vs a full build, on a warehouse the extractor filled from the simulator.
+
+    python bench/bench_dbt.py [--users 50000]
+
+Full = `dbt run --full-refresh` of every model; incremental = `dbt run` after a small change
+(0.2% of users modified, a few hundred logins). Models only: tests cost the same either way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+from descope_sync.config import load_settings
+from descope_sync.pipeline import run_extract
+from descope_sync.progress import SilentProgress
+from descope_sync.simulator import RateLimits, Simulator, World
+from descope_sync.transform import run_dbt
+
+
+def timed_dbt(db: Path, full_refresh: bool) -> float:
+    started = time.perf_counter()
+    outcome = run_dbt("run", duckdb_path=db, full_refresh=full_refresh)
+    assert outcome.success, outcome.failures
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--users", type=int, default=50_000)
+    parser.add_argument("--logins-per-user", type=float, default=4.0)
+    args = parser.parse_args()
+    limits = RateLimits(user_search=(10**9, 60.0), audit_search=(10**9, 60.0))
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "bench.duckdb"
+        print(f"building a world of {args.users} users ...", flush=True)
+        with Simulator(
+            World(seed=3, users=args.users, logins_per_user=args.logins_per_user), rate_limits=limits
+        ) as sim:
+            settings = load_settings(
+                {
+                    "project_id": sim.project_id,
+                    "management_key": sim.management_key,
+                    "base_url": sim.base_url,
+                    "duckdb_path": str(db),
+                },
+                env={},
+            )
+            first = run_extract(settings, progress=SilentProgress())
+            print("landed:", {s.stream: s.rows_loaded for s in first.streams}, flush=True)
+            timed_dbt(db, full_refresh=True)  # warm-up: creates the tables
+            full = timed_dbt(db, full_refresh=True)
+            print(f"full build (dbt run --full-refresh): {full:.2f} s", flush=True)
+            changed = max(1, args.users // 500)
+            sim.mutate(modifies=changed, logins=changed * 3)
+            second = run_extract(settings, progress=SilentProgress())
+            print("landed:", {s.stream: s.rows_loaded for s in second.streams}, flush=True)
+            incremental = timed_dbt(db, full_refresh=False)
+            print(f"incremental (dbt run):               {incremental:.2f} s", flush=True)
+            noop_started = time.perf_counter()
+            run_dbt("parse", duckdb_path=db)
+            floor = time.perf_counter() - noop_started
+            print(f"dbt parse alone (fixed start-up):    {floor:.2f} s")
+            print(
+                f"incremental / full: {incremental / full:.2f}x; beyond start-up: "
+                f"{max(incremental - floor, 0.0) / max(full - floor, 1e-9):.2f}x"
+            )
+
+
+if __name__ == "__main__":
+    main()
