@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -17,6 +15,7 @@ from descope_sync.errors import SyncError
 from descope_sync.logs import configure_logging
 from descope_sync.pipeline import STREAMS, RunSummary, run_extract
 from descope_sync.progress import Progress
+from descope_sync.report import print_dbt, print_extract
 from descope_sync.secrets import scrub
 from descope_sync.transform import DbtOutcome, run_dbt
 
@@ -97,26 +96,6 @@ def _streams(args: argparse.Namespace) -> list[str]:
     return [s.strip() for s in args.streams.split(",") if s.strip()]
 
 
-def _print_extract(summary: RunSummary, as_json: bool) -> None:
-    if as_json:
-        print(json.dumps(summary.as_dict(), indent=2))
-        return
-    for s in summary.streams:
-        extra = f", {s.rows_quarantined} quarantined" if s.rows_quarantined else ""
-        print(f"  {s.stream:<13} {s.status:<8} {s.rows_loaded:>8} rows in {s.pages} pages{extra}")
-        if s.message and s.status != "success":
-            print(f"    {s.message}")
-
-
-def _print_dbt(outcome: DbtOutcome) -> None:
-    counts = ", ".join(f"{k} {v}" for k, v in sorted(outcome.counts.items()))
-    print(f"  dbt {outcome.command}: {'ok' if outcome.success else 'FAILED'} ({counts})")
-    for line in outcome.warnings:
-        print(f"    warn: {line}")
-    for line in outcome.failures:
-        print(f"    error: {line}")
-
-
 def _exit_code(summary: RunSummary | None, outcome: DbtOutcome | None) -> int:
     if summary is not None and summary.status == "failed":
         return EXIT_FAILED
@@ -130,15 +109,14 @@ def _exit_code(summary: RunSummary | None, outcome: DbtOutcome | None) -> int:
 def cmd_extract(args: argparse.Namespace, transform: bool) -> int:
     settings = _settings(args)
     summary = run_extract(settings, streams=_streams(args), progress=Progress())
-    print(f"extract: {summary.status}")
-    _print_extract(summary, args.json)
+    print_extract(summary, args.json)
     outcome = None
     if transform:
         if summary.status == "failed":
             print("dbt build skipped: extraction failed")
             return EXIT_FAILED
         outcome = run_dbt("build", target=args.target, duckdb_path=settings.duckdb_path)
-        _print_dbt(outcome)
+        print_dbt(outcome)
     return _exit_code(summary, outcome)
 
 
@@ -150,7 +128,7 @@ def cmd_transform(args: argparse.Namespace) -> int:
         select=args.select,
         duckdb_path=args.duckdb_path or os.environ.get("DUCKDB_PATH", "warehouse.duckdb"),
     )
-    _print_dbt(outcome)
+    print_dbt(outcome)
     return _exit_code(None, outcome)
 
 
@@ -184,10 +162,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("descope-sync: interrupted; committed progress is kept, the next run resumes", file=sys.stderr)
         return 130
     return EXIT_FAILED
-
-
-def _elapsed(start: float) -> str:
-    return f"{time.monotonic() - start:.1f}s"
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import duckdb
 from descope_sync.config import load_settings
 from descope_sync.pipeline import run_extract
 from descope_sync.progress import Progress
+from descope_sync.report import print_dbt, print_extract
 from descope_sync.transform import run_dbt
 
 REPORT_TABLES = (
@@ -52,20 +53,14 @@ def run_demo(users: int, seed: int, duckdb_path: Path) -> int:
         )
         print(f"Extracting from {sim.base_url} into {duckdb_path} ...")
         summary = run_extract(settings, progress=Progress())
-    for s in summary.streams:
-        print(f"  {s.stream:<13} {s.status:<8} {s.rows_loaded:>7} rows, {s.pages} pages")
+    print_extract(summary)
     if summary.status != "success":
         print("Extraction did not finish cleanly; see the messages above.")
         return 1
     print("Running dbt build ...")
     os.environ["DUCKDB_PATH"] = str(duckdb_path)
     outcome = run_dbt("build", target="local", duckdb_path=duckdb_path)
-    counts = ", ".join(f"{k} {v}" for k, v in sorted(outcome.counts.items()))
-    print(f"  dbt build: {'PASS' if outcome.success else 'FAIL'} ({counts})")
-    for line in outcome.warnings:
-        print(f"    warn: {line}")
-    for line in outcome.failures:
-        print(f"    error: {line}")
+    print_dbt(outcome)
     _report(duckdb_path)
     print(f"\nDone in {time.monotonic() - started:.0f}s. Warehouse: {duckdb_path.resolve()}")
     return 0 if outcome.success else 1

@@ -72,7 +72,7 @@ class DuckDBLandingWriter(LandingWriter):
             self._con.execute(
                 f"insert into {self._table(table)} ({_names(columns)}) "
                 f"select {_names(columns)} from read_json(?, format='newline_delimited', "
-                f"columns={_struct(columns)}, maximum_object_size=134217728)",
+                f"columns={_struct(columns)})",
                 [path],
             )
         finally:
