@@ -1,4 +1,4 @@
-"""Serve a calm simulator without rate limits for benchmarks: `python -m bench._serve PORT USERS`."""
+"""Serve a calm simulator without rate limits for benchmarks: `python -m bench._serve PORT USERS [LOGINS_PER_USER]`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from descope_sync.simulator import RateLimits, Simulator, World
 
 def main() -> None:
     port, users = int(sys.argv[1]), int(sys.argv[2])
-    world = World(seed=1, users=users, logins_per_user=0.5)
+    logins_per_user = float(sys.argv[3]) if len(sys.argv) > 3 else 0.5
+    world = World(seed=1, users=users, logins_per_user=logins_per_user)
     limits = RateLimits(user_search=(10**9, 60.0), audit_search=(10**9, 60.0))
     with Simulator(world, port=port, rate_limits=limits):
         print("ready", flush=True)
