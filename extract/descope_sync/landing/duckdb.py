@@ -133,6 +133,8 @@ class DuckDBLandingWriter(LandingWriter):
         return self._con.execute(sql, params or []).fetchall()
 
     def close(self) -> None:
+        # The setting is per database instance, which dbt-duckdb may share in this process.
+        self._con.execute("reset memory_limit")
         self._con.close()
         with contextlib.suppress(OSError):
             os.rmdir(self._tmpdir)
