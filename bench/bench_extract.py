@@ -123,6 +123,14 @@ def child(name: str, base_url: str, db: str, page_size: int) -> None:
     print(json.dumps({"contender": name, "rows": rows, "seconds": elapsed, "peak_rss_mib": peak_mib}))
 
 
+def run_child(name: str, base_url: str, key: str, page_size: int) -> subprocess.CompletedProcess[str]:
+    """One contender in a fresh process with a fresh DuckDB file."""
+    with tempfile.TemporaryDirectory() as tmp:
+        command = [sys.executable, __file__, "--child", name, "--base-url", base_url]
+        command += ["--db", os.path.join(tmp, "bench.duckdb"), "--page-size", str(page_size)]
+        return subprocess.run(command, env={**os.environ, KEY_ENV: key}, capture_output=True, text=True, cwd=ROOT)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--users", type=int, default=100_000)
@@ -154,46 +162,10 @@ def main() -> None:
         # The simulator serialises each user once and caches it: warm it up so that no contender
         # pays (or skips) that cost depending on the order they run in.
         print("warming the simulator's caches ...", flush=True)
-        with tempfile.TemporaryDirectory() as tmp:
-            subprocess.run(
-                [
-                    sys.executable,
-                    __file__,
-                    "--child",
-                    "floor",
-                    "--base-url",
-                    base_url,
-                    "--db",
-                    os.path.join(tmp, "warm.duckdb"),
-                    "--page-size",
-                    str(args.page_size),
-                ],
-                env={**os.environ, KEY_ENV: key},
-                capture_output=True,
-                cwd=ROOT,
-                check=True,
-            )
+        run_child("floor", base_url, key, args.page_size).check_returncode()
         results = []
         for name in args.contenders.split(","):
-            with tempfile.TemporaryDirectory() as tmp:
-                out = subprocess.run(
-                    [
-                        sys.executable,
-                        __file__,
-                        "--child",
-                        name,
-                        "--base-url",
-                        base_url,
-                        "--db",
-                        os.path.join(tmp, "bench.duckdb"),
-                        "--page-size",
-                        str(args.page_size),
-                    ],
-                    env={**os.environ, KEY_ENV: key},
-                    capture_output=True,
-                    text=True,
-                    cwd=ROOT,
-                )
+            out = run_child(name, base_url, key, args.page_size)
             if out.returncode != 0:
                 tail = (out.stderr.strip().splitlines() or ["?"])[-1]
                 print(f"{name:>6}: skipped ({tail})")

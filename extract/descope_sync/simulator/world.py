@@ -834,8 +834,7 @@ class World:
         statuses, tenant_ids, emails = frozenset(statuses), frozenset(tenant_ids), frozenset(emails)
         user_ids, role_names = frozenset(user_ids), frozenset(role_names)
         sort = tuple(sort) or (("createdTime", False),)
-        key = (
-            "users",
+        view_args = (
             from_modified_ms,
             to_modified_ms,
             from_created_ms,
@@ -851,22 +850,7 @@ class World:
         )
         with self.lock:
             lst, lo, hi, reverse = self._cached(
-                key,
-                self._version,
-                lambda: self._user_view(
-                    from_modified_ms,
-                    to_modified_ms,
-                    from_created_ms,
-                    to_created_ms,
-                    sort,
-                    with_test_users,
-                    test_users_only,
-                    statuses,
-                    tenant_ids,
-                    emails,
-                    user_ids,
-                    role_names,
-                ),
+                ("users", *view_args), self._version, lambda: self._user_view(*view_args)
             )
             off = page * limit
             if reverse:

@@ -62,10 +62,12 @@ class _Scan:
     recent_from_ms: int | None = None
     recent_seen: set[tuple[str, str]] = field(default_factory=set)
 
-    def _search(self, field_name: str, lo: int, hi: int, page: int) -> tuple[list[Any], int | None]:
+    def _search(
+        self, field_name: str, lo: int, hi: int, page: int, limit: int | None = None
+    ) -> tuple[list[Any], int | None]:
         prefix = "Modified" if field_name == "modifiedTime" else "Created"
         body = {
-            "limit": self.page_size,
+            "limit": limit or self.page_size,
             "page": page,
             f"from{prefix}Time": lo,
             f"to{prefix}Time": hi,
@@ -131,6 +133,13 @@ class _Scan:
         """Read every user whose `field_name` lies in (lo, hi]; returns rows new to the recent set."""
         fresh = 0
         width = max(hi - lo, SECOND_MS)
+        # Count first with a one-row page, so the first window is sized from the real density
+        # instead of a full page fetched only to learn that it overflows.
+        _, total = self._search(field_name, lo, hi, 0, limit=1)
+        if total == 0:
+            return 0
+        if total is not None and total > self.page_size:
+            width = max(SECOND_MS, int(width * FILL * self.page_size / total))
         cursor = lo
         while cursor < hi:
             self.client.deadline.check()
