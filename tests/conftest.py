@@ -74,3 +74,18 @@ def latest_landed_users(path: Path) -> dict[str, dict[str, Any]]:
         """,
     )
     return {user_id: json.loads(payload) for user_id, payload in rows}
+
+
+def land_old_audit_cursor(path: Path, days_ago: int):
+    """A warehouse whose audit_events cursor stopped `days_ago` days ago; returns that cursor."""
+    from datetime import timedelta
+
+    from descope_sync.landing.base import SyncRun
+    from descope_sync.landing.duckdb import DuckDBLandingWriter
+    from descope_sync.timeutil import utcnow
+
+    old = utcnow() - timedelta(days=days_ago)
+    with DuckDBLandingWriter(path) as writer:
+        writer.ensure_tables()
+        writer.record_run(SyncRun("an-old-run", "audit_events", "success", old, old, old - timedelta(hours=1), old))
+    return old

@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from descope_sync.landing.base import SyncRun
-from descope_sync.landing.duckdb import DuckDBLandingWriter
-from descope_sync.timeutil import utcnow
-from tests.conftest import query
+from tests.conftest import land_old_audit_cursor, query
 from tests.e2e.test_end_to_end import descope_sync
 
 
 def test_a_45_day_old_audit_cursor_is_reported_as_data_loss_by_the_run_and_by_dbt(simulator, tmp_path):
     sim = simulator(users=60)
     db = tmp_path / "warehouse.duckdb"
-    old = utcnow() - timedelta(days=45)
-    writer = DuckDBLandingWriter(db)
-    writer.ensure_tables()
-    writer.record_run(SyncRun("an-old-run", "audit_events", "success", old, old, old - timedelta(hours=1), old))
-    writer.close()
+    land_old_audit_cursor(db, days_ago=45)
 
     result = descope_sync(["run"], sim, db)
     output = result.stdout + result.stderr

@@ -6,14 +6,13 @@ from datetime import timedelta
 
 import pytest
 
-from descope_sync.landing.base import SyncRun
 from descope_sync.landing.duckdb import DuckDBLandingWriter
 from descope_sync.pipeline import run_extract
 from descope_sync.progress import SilentProgress
 from descope_sync.simulator import ChaosConfig, RateLimits
 from descope_sync.streams.audit_events import event_id
-from descope_sync.timeutil import from_ms, utcnow
-from tests.conftest import query, settings_for
+from descope_sync.timeutil import from_ms
+from tests.conftest import land_old_audit_cursor, query, settings_for
 
 
 def extract_audit(settings):
@@ -104,11 +103,7 @@ def test_a_time_budget_stops_cleanly_with_progress_committed_and_says_how_far_be
 def test_a_cursor_older_than_retention_records_the_lost_interval_and_continues(simulator, tmp_path, caplog):
     sim = simulator(users=60)
     db = tmp_path / "w.duckdb"
-    old = utcnow() - timedelta(days=45)
-    writer = DuckDBLandingWriter(db)
-    writer.ensure_tables()
-    writer.record_run(SyncRun("old-run", "audit_events", "success", old, old, old - timedelta(hours=1), old))
-    writer.close()
+    old = land_old_audit_cursor(db, days_ago=45)
     summary = extract_audit(settings_for(sim, db))
     assert summary.status == "success"
     gap = query(db, "select cursor_from, cursor_to, error from descope_raw._sync_runs where status = 'data_loss'")
