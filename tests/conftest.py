@@ -87,5 +87,15 @@ def land_old_audit_cursor(path: Path, days_ago: int):
     old = utcnow() - timedelta(days=days_ago)
     with DuckDBLandingWriter(path) as writer:
         writer.ensure_tables()
-        writer.record_run(SyncRun("an-old-run", "audit_events", "success", old, old, old - timedelta(hours=1), old))
+        writer.record_run(
+            SyncRun(
+                run_id="an-old-run",
+                stream="audit_events",
+                status="success",
+                started_at=old,
+                finished_at=old,
+                cursor_from=old - timedelta(hours=1),
+                cursor_to=old,
+            )
+        )
     return old

@@ -84,7 +84,16 @@ def run_extract(
             except SyncError as exc:
                 message = scrub(str(exc))
                 result = StreamResult(stream, status="failed", message=message)
-                writer.record_run(SyncRun(run_id, stream, "failed", started_at, now(), error=message))
+                writer.record_run(
+                    SyncRun(
+                        run_id=run_id,
+                        stream=stream,
+                        status="failed",
+                        started_at=started_at,
+                        finished_at=now(),
+                        error=message,
+                    )
+                )
                 log.error("%s failed: %s", stream, message)
                 summary.streams.append(result)
                 if isinstance(exc, DescopeAuthError):

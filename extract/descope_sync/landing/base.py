@@ -10,61 +10,39 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from descope_sync.contract import CURSOR_STATUSES, LANDING_TABLES, Column, RunMode, RunStatus
 
-@dataclass(frozen=True)
-class Column:
-    name: str
-    type: str  # logical type: string, timestamp, json, double, integer, boolean
+__all__ = ["CURSOR_STATUSES", "LANDING_TABLES", "Column", "LandingWriter", "SyncRun", "to_ndjson_line"]
 
 
-def _columns(spec: str) -> tuple[Column, ...]:
-    return tuple(Column(*item.split(":")) for item in spec.split())
-
-
-LANDING_TABLES: dict[str, tuple[Column, ...]] = {
-    "users": _columns("user_id:string modified_at:timestamp payload:json _batch_id:string _extracted_at:timestamp"),
-    "audit_events": _columns(
-        "event_id:string action:string user_id:string occurred_at:timestamp remote_address:string "
-        "payload:json _batch_id:string _extracted_at:timestamp"
-    ),
-    "ip_locations": _columns(
-        "ip:string city:string region:string region_code:string country_code:string "
-        "country_name:string continent_code:string latitude:double longitude:double "
-        "accuracy_radius_km:integer time_zone:string is_found:boolean not_found_reason:string "
-        "database_type:string database_built_at:timestamp _looked_up_at:timestamp _batch_id:string"
-    ),
-    "_sync_runs": _columns(
-        "run_id:string stream:string status:string started_at:timestamp finished_at:timestamp "
-        "cursor_from:timestamp cursor_to:timestamp rows_loaded:integer error:string mode:string"
-    ),
-    "_quarantine": _columns("stream:string reason:string payload:json _batch_id:string _extracted_at:timestamp"),
-}
-
-# Statuses whose cursor_to counts as landed (see docs/design.md).
-CURSOR_STATUSES = ("success", "partial")
-
-
-@dataclass
+@dataclass(kw_only=True)
 class SyncRun:
     """One row of `_sync_runs`: what a stream landed, written after the rows it covers."""
 
     run_id: str
     stream: str
-    status: str
+    status: RunStatus
     started_at: datetime
     finished_at: datetime | None = None
     cursor_from: datetime | None = None
     cursor_to: datetime | None = None
     rows_loaded: int = 0
     error: str | None = None
-    mode: str = "incremental"
+    mode: RunMode = RunMode.INCREMENTAL
+    sweep_id: str | None = None
+    sweep_started_at: datetime | None = None
+    details: dict[str, Any] = field(default_factory=dict)
 
     def as_row(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        row = dict(self.__dict__)
+        row["status"] = str(self.status)
+        row["mode"] = str(self.mode)
+        row["details"] = self.details or None
+        return row
 
 
 def to_ndjson_line(row: Mapping[str, Any], columns: Sequence[Column]) -> str:

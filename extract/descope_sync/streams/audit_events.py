@@ -10,13 +10,12 @@ retention; a cursor older than that is recorded as a `data_loss` interval and re
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from descope_sync.contract import RunStatus, event_id
 from descope_sync.descope import DescopeClient
 from descope_sync.errors import BudgetExhausted, DescopeRequestError
 from descope_sync.landing.base import LandingWriter, SyncRun
@@ -30,15 +29,6 @@ STREAM = "audit_events"
 # Keep clear of the retention edge: the server's clock and ours differ a little.
 RETENTION_MARGIN = timedelta(minutes=2)
 MAX_DENSE_PAGES = 1000
-
-
-def event_id(event: dict[str, Any]) -> str:
-    """Descope's `ID`, else a stable hash of the fields that identify an event."""
-    given = event.get("ID")
-    if isinstance(given, str) and given:
-        return given
-    key = [event.get(k) for k in ("userId", "action", "occurred", "device", "method", "remoteAddress")]
-    return "h_" + hashlib.sha256(json.dumps(key, default=str).encode()).hexdigest()[:40]
 
 
 def to_landing_row(event: Any, batch_id: str, extracted_at: datetime) -> tuple[dict[str, Any] | None, str | None]:
@@ -90,7 +80,16 @@ def run_audit_events(
                 f"older than Descope's {retention_days}-day retention and were never read: that history is lost"
             )
             writer.record_run(
-                SyncRun(run_id, STREAM, "data_loss", started_at, now(), cursor, retention_edge, 0, message)
+                SyncRun(
+                    run_id=run_id,
+                    stream=STREAM,
+                    status=RunStatus.DATA_LOSS,
+                    started_at=started_at,
+                    finished_at=now(),
+                    cursor_from=cursor,
+                    cursor_to=retention_edge,
+                    error=message,
+                )
             )
             log.warning("DATA LOSS: %s", message)
             progress.note("WARNING DATA LOSS: " + message)
@@ -146,7 +145,16 @@ def run_audit_events(
             writer.append(
                 "audit_events",
                 new_rows,
-                run=SyncRun(run_id, STREAM, status, started_at, now(), from_ms(from_ms_), cursor_to, len(new_rows)),
+                run=SyncRun(
+                    run_id=run_id,
+                    stream=STREAM,
+                    status=status,
+                    started_at=started_at,
+                    finished_at=now(),
+                    cursor_from=from_ms(from_ms_),
+                    cursor_to=cursor_to,
+                    rows_loaded=len(new_rows),
+                ),
             )
             result.rows_loaded += len(new_rows)
             result.pages += 1

@@ -56,10 +56,10 @@ def run_ip_locations(
             STREAM,
             rows,
             run=SyncRun(
-                run_id,
-                STREAM,
-                "success",
-                started_at,
+                run_id=run_id,
+                stream=STREAM,
+                status="success",
+                started_at=started_at,
                 finished_at=now(),
                 rows_loaded=len(rows),
                 mode="incremental",
@@ -76,7 +76,9 @@ def run_ip_locations(
         log.info("ip_locations: located %d IP(s) (%d so far)", len(rows), result.rows_loaded)
     if result.pages == 0:  # nothing new: still leave a trace of the run
         writer.record_run(
-            SyncRun(run_id, STREAM, "success", started_at, finished_at=now(), rows_loaded=0, mode="incremental")
+            SyncRun(
+                run_id=run_id, stream=STREAM, status="success", started_at=started_at, finished_at=now(), rows_loaded=0
+            )
         )
     result.details = {
         "looked_up": result.rows_loaded,

@@ -236,14 +236,13 @@ def run_users(
         result.message = f"users: {exc}; the next run starts again from the last committed cursor"
         writer.record_run(
             SyncRun(
-                run_id,
-                STREAM,
-                "failed",
-                started_at,
-                now(),
-                result.cursor_from,
-                None,
-                scan.rows_loaded,
+                run_id=run_id,
+                stream=STREAM,
+                status="failed",
+                started_at=started_at,
+                finished_at=now(),
+                cursor_from=result.cursor_from,
+                rows_loaded=scan.rows_loaded,
                 error=result.message,
                 mode=mode,
             )
@@ -251,14 +250,14 @@ def run_users(
         _fill(result, scan)
         return result
     run = SyncRun(
-        run_id,
-        STREAM,
-        "success",
-        started_at,
-        now(),
-        result.cursor_from,
-        from_ms(committed_to),
-        scan.rows_loaded,
+        run_id=run_id,
+        stream=STREAM,
+        status="success",
+        started_at=started_at,
+        finished_at=now(),
+        cursor_from=result.cursor_from,
+        cursor_to=from_ms(committed_to),
+        rows_loaded=scan.rows_loaded,
         mode=mode,
     )
     writer.record_run(run)

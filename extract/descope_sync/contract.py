@@ -1,0 +1,102 @@
+"""What the extractor, the simulator's truth, the tests and the dev fixture must agree on.
+
+One place for the names and rules that cross module boundaries: run statuses, the stream order,
+which audit actions are logins and deletions, the audit retention, how an audit event is
+identified, and the landing tables' columns. dbt's vars `login_actions`, `user_deletion_actions`
+and `audit_retention_days` (dbt_project.yml) repeat the values here; a test checks they agree.
+docs/design.md describes the same contract in prose.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+
+class RunStatus(StrEnum):
+    """`_sync_runs.status`: what a stream proved about the interval it covers."""
+
+    SUCCESS = "success"  # everything it claims was proved read
+    PARTIAL = "partial"  # stopped by its time budget; progress committed, the next run resumes
+    INCOMPLETE = "incomplete"  # finished, but not proved complete: no deletion may be inferred from it
+    DATA_LOSS = "data_loss"  # an interval older than the audit retention: it can never be read
+    FAILED = "failed"  # an error; nothing about the cursor changes
+
+
+class RunMode(StrEnum):
+    """`_sync_runs.mode`: `full` for a users sweep over every user, else `incremental`."""
+
+    FULL = "full"
+    INCREMENTAL = "incremental"
+
+
+# Rows whose `cursor_to` counts toward a stream's position. A stream sets `cursor_to` only on a
+# row that proves it (a failed row never does; an incomplete row only for what it did prove).
+CURSOR_STATUSES: tuple[RunStatus, ...] = (
+    RunStatus.SUCCESS,
+    RunStatus.PARTIAL,
+    RunStatus.INCOMPLETE,
+    RunStatus.DATA_LOSS,
+)
+
+# Streams in the order one run executes them. Audit first: deletion events land before the users
+# stream compares Descope's user count with the live users the warehouse holds.
+STREAMS: tuple[str, ...] = ("audit_events", "users", "ip_locations")
+
+# Audit actions that count as a successful login. `LoginFlowDone` appears in no Descope source;
+# counted beside `LoginSucceed` it could count one login twice.
+LOGIN_ACTIONS: tuple[str, ...] = ("LoginSucceed",)
+
+# Audit actions that delete users: one user (`userId`) or many (IDs in `userId`, `data` or
+# `externalIds`; where exactly is not documented).
+USER_DELETION_ACTIONS: tuple[str, ...] = ("UserDeleted", "UsersDeleted")
+
+# How far back Descope's audit search reaches.
+AUDIT_RETENTION_DAYS = 30
+
+# Fields whose hash identifies an audit event that carries no `ID`.
+EVENT_HASH_FIELDS: tuple[str, ...] = ("userId", "action", "occurred", "device", "method", "remoteAddress")
+
+
+def event_id(event: dict[str, Any]) -> str:
+    """Descope's `ID`, else `h_` + a stable hash of the fields that identify an event."""
+    given = event.get("ID")
+    if isinstance(given, str) and given:
+        return given
+    key = [event.get(k) for k in EVENT_HASH_FIELDS]
+    return "h_" + hashlib.sha256(json.dumps(key, default=str).encode()).hexdigest()[:40]
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str  # logical type: string, timestamp, json, double, integer, boolean
+
+
+def _columns(spec: str) -> tuple[Column, ...]:
+    return tuple(Column(*item.split(":")) for item in spec.split())
+
+
+# The landing tables (schema/dataset `descope_raw`): append-only, written only by the extractor.
+LANDING_TABLES: dict[str, tuple[Column, ...]] = {
+    "users": _columns("user_id:string modified_at:timestamp payload:json _batch_id:string _extracted_at:timestamp"),
+    "audit_events": _columns(
+        "event_id:string action:string user_id:string occurred_at:timestamp remote_address:string "
+        "payload:json _batch_id:string _extracted_at:timestamp"
+    ),
+    "ip_locations": _columns(
+        "ip:string client_ip:string city:string region:string region_code:string country_code:string "
+        "country_name:string continent_code:string latitude:double longitude:double "
+        "accuracy_radius_km:integer time_zone:string is_found:boolean not_found_reason:string "
+        "database_type:string database_built_at:timestamp _looked_up_at:timestamp _batch_id:string"
+    ),
+    "_sync_runs": _columns(
+        "run_id:string stream:string status:string started_at:timestamp finished_at:timestamp "
+        "cursor_from:timestamp cursor_to:timestamp rows_loaded:integer error:string mode:string "
+        "sweep_id:string sweep_started_at:timestamp details:json"
+    ),
+    "_quarantine": _columns("stream:string reason:string payload:json _batch_id:string _extracted_at:timestamp"),
+}
