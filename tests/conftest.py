@@ -45,6 +45,7 @@ def settings_for(sim: Simulator, duckdb_path: Path, **overrides: Any) -> Setting
         "duckdb_path": str(duckdb_path),
         "warehouse": "duckdb",
         "max_retry_after_seconds": 5,
+        "audit_settle_seconds": 0,
     }
     values.update(overrides)
     return load_settings(values, env={})

@@ -43,6 +43,14 @@ class Settings:
     audit_actions: list[str] | None = None  # None: every action
     audit_retention_days: int = 30
     max_retry_after_seconds: float = 120.0
+    reconcile_days: float = 7.0
+    max_delete_fraction: float = 0.1
+    confirm_deletions_sweep_id: str | None = None
+    audit_settle_seconds: float = 120.0
+    max_page_bytes: int = 16 * 1024 * 1024
+    stream_budget_shares: dict[str, float] = field(
+        default_factory=lambda: {"audit_events": 0.4, "users": 0.5, "ip_locations": 0.1}
+    )
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -137,7 +145,16 @@ def load_settings(overrides: Mapping[str, Any] | None = None, env: Mapping[str, 
         "users_page_size",
         "audit_page_size",
         "max_retry_after_seconds",
+        "reconcile_days",
+        "max_delete_fraction",
+        "audit_settle_seconds",
+        "max_page_bytes",
     ):
         if overrides.get(name) is not None:
             setattr(settings, name, type(getattr(settings, name))(overrides[name]))
+    if env.get("DESCOPE_AUDIT_SETTLE_SECONDS") and overrides.get("audit_settle_seconds") is None:
+        settings.audit_settle_seconds = float(env["DESCOPE_AUDIT_SETTLE_SECONDS"])
+    for name in ("confirm_deletions_sweep_id", "stream_budget_shares"):
+        if overrides.get(name) is not None:
+            setattr(settings, name, overrides[name])
     return settings

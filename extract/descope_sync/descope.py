@@ -1,4 +1,12 @@
-"""The Descope management-API client: auth, retries, Retry-After, time budget. Paging lives in the streams."""
+"""The Descope management-API client: auth, retries, Retry-After, time budget, answer validation.
+
+Every 200 answer is parsed into a `Page` that has the promised shape, or it is malformed and
+retried like a 5xx: a body that is not a JSON object, a list or `total` of the wrong type, a page
+longer than its `total`, or (when the caller knows the server sends them) a missing list or total.
+Protobuf-style JSON may omit an empty list and a zero `total`, so `{}` parses as an empty page with
+`omitted=True`: callers prove emptiness at a higher level instead of trusting it. Paging lives in
+the streams.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +15,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 
@@ -17,14 +25,65 @@ from descope_sync.errors import (
     DescopeAuthError,
     DescopeRequestError,
     DescopeUnavailableError,
+    MalformedAnswer,
 )
 from descope_sync.secrets import Secret
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 USER_SEARCH_PATH = "/v2/mgmt/user/search"
 AUDIT_SEARCH_PATH = "/v1/mgmt/audit/search"
 RETRYABLE_STATUS = {500, 502, 503, 504, 520, 521, 522, 524, 530}
+# Transport failures worth another attempt; every other requests error means the request itself
+# cannot be sent (a bad URL, a header value requests refuses): retrying will not help.
+RETRYABLE_TRANSPORT = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
+
+
+@dataclass(frozen=True)
+class Page:
+    """One validated answer of a search endpoint."""
+
+    items: list[Any]
+    total: int
+    omitted: bool  # the answer left out its list and/or its total (protobuf-style empty values)
+    size_bytes: int
+
+    @property
+    def fits(self) -> bool:
+        """Everything the query matched is in this page."""
+        return len(self.items) >= self.total
+
+
+def parse_page(decoded: Any, list_key: str, size_bytes: int, *, require_explicit: bool = False) -> Page:
+    """Validate a search answer: `{list_key: [...], "total": int}`; raises MalformedAnswer."""
+    if not isinstance(decoded, dict):
+        raise MalformedAnswer("the answer is not a JSON object")
+    omitted = False
+    if list_key in decoded:
+        items = decoded[list_key]
+        if not isinstance(items, list):
+            raise MalformedAnswer(f"'{list_key}' is a {type(items).__name__}, not a list")
+    else:
+        items, omitted = [], True
+    if "total" in decoded:
+        total = decoded["total"]
+        if isinstance(total, bool) or not isinstance(total, int) or total < 0:
+            raise MalformedAnswer(f"'total' is {type(total).__name__} {total!r:.20}, not a non-negative integer")
+    elif items:
+        raise MalformedAnswer(f"a page of {len(items)} {list_key} without 'total'")
+    else:
+        total, omitted = 0, True
+    if len(items) > total:
+        raise MalformedAnswer(f"a page of {len(items)} {list_key} with 'total' {total}")
+    if omitted and require_explicit:
+        raise MalformedAnswer(f"the answer lacks '{list_key}' or 'total', which this server always sends")
+    return Page(items, total, omitted, size_bytes)
 
 
 @dataclass
@@ -33,6 +92,7 @@ class ClientStats:
     rate_limited: int = 0
     rate_limit_wait_seconds: float = 0.0
     retries: int = 0
+    malformed: int = 0
     by_path: dict[str, int] = field(default_factory=dict)
 
 
@@ -93,11 +153,31 @@ class DescopeClient:
     def close(self) -> None:
         self._session.close()
 
-    def search_users(self, body: dict[str, Any]) -> dict[str, Any]:
-        return self.post(USER_SEARCH_PATH, body)
+    def search_users(
+        self, body: dict[str, Any], *, require_explicit: bool = False, check: Callable[[Page], None] | None = None
+    ) -> Page:
+        return self._search(USER_SEARCH_PATH, "users", body, require_explicit, check)
 
-    def search_audit(self, body: dict[str, Any]) -> dict[str, Any]:
-        return self.post(AUDIT_SEARCH_PATH, body)
+    def search_audit(
+        self, body: dict[str, Any], *, require_explicit: bool = False, check: Callable[[Page], None] | None = None
+    ) -> Page:
+        return self._search(AUDIT_SEARCH_PATH, "audits", body, require_explicit, check)
+
+    def _search(
+        self,
+        path: str,
+        list_key: str,
+        body: dict[str, Any],
+        require_explicit: bool,
+        check: Callable[[Page], None] | None,
+    ) -> Page:
+        def parse(decoded: Any, size: int) -> Page:
+            page = parse_page(decoded, list_key, size, require_explicit=require_explicit)
+            if check is not None:
+                check(page)
+            return page
+
+        return self.post(path, body, parse)
 
     def _headers(self) -> dict[str, str]:
         return {
@@ -119,8 +199,21 @@ class DescopeClient:
         ceiling = min(self.backoff_cap, self.backoff_base * (2**attempt))
         return ceiling * (0.5 + self._random.random() / 2)  # jitter: half to full
 
-    def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        """POST and return the decoded JSON object, retrying what can be retried."""
+    def _send(self, url: str, path: str, body: dict[str, Any]) -> requests.Response:
+        """One HTTP request. Errors that cannot be retried leave without their message or chain:
+        requests puts header values (the key) into some of them."""
+        try:
+            return self._session.post(url, json=body, headers=self._headers(), timeout=self.timeout)
+        except RETRYABLE_TRANSPORT:
+            raise
+        except Exception as exc:
+            raise DescopeRequestError(
+                f"a request to {path} could not be sent ({type(exc).__name__}); check DESCOPE_BASE_URL, "
+                "DESCOPE_PROJECT_ID and that DESCOPE_MANAGEMENT_KEY holds only the key"
+            ) from None
+
+    def post(self, path: str, body: dict[str, Any], parse: Callable[[Any, int], T]) -> T:
+        """POST, then `parse(decoded_json, size_in_bytes)`; retries what can be retried."""
         url = self.base_url + path
         failures = 0
         rate_limit_waits = 0
@@ -130,8 +223,8 @@ class DescopeClient:
             self.stats.by_path[path] = self.stats.by_path.get(path, 0) + 1
             problem: str
             try:
-                response = self._session.post(url, json=body, headers=self._headers(), timeout=self.timeout)
-            except (requests.ConnectionError, requests.Timeout) as exc:
+                response = self._send(url, path, body)
+            except RETRYABLE_TRANSPORT as exc:
                 problem = f"connection error ({type(exc).__name__})"
             else:
                 status = response.status_code
@@ -139,10 +232,13 @@ class DescopeClient:
                     try:
                         decoded = response.json()
                     except ValueError:
-                        decoded = None
-                    if isinstance(decoded, dict):
-                        return decoded
-                    problem = "malformed response body (not a JSON object)"
+                        problem = "malformed response body (not JSON)"
+                    else:
+                        try:
+                            return parse(decoded, len(response.content))
+                        except MalformedAnswer as exc:
+                            problem = f"malformed response body ({exc})"
+                            self.stats.malformed += 1
                 elif status in (401, 403):
                     raise DescopeAuthError(
                         f"Descope rejected the management key ({status}) for project "

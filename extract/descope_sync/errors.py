@@ -14,11 +14,27 @@ class DescopeAuthError(SyncError):
 
 
 class DescopeRequestError(SyncError):
-    """Descope answered a request with an error that retrying will not fix."""
+    """Descope answered a request with an error that retrying will not fix, or it could not be sent."""
 
 
 class DescopeUnavailableError(SyncError):
-    """Descope kept failing (5xx, connection errors, malformed bodies) after every retry."""
+    """Descope kept failing (5xx, connection errors, malformed or unproved answers) after every retry."""
+
+
+class MalformedAnswer(Exception):
+    """A 200 answer that is not what the endpoint promises (wrong shape, or contradicting what is known).
+
+    Raised by the answer parsers; the client retries it like a 5xx and finally raises
+    `DescopeUnavailableError`, so nothing built on the answer is ever committed.
+    """
+
+
+class UnprovedRead(SyncError):
+    """A stream could not prove it read everything in an interval (e.g. a dense second past the offset cap)."""
+
+
+class WarehouseLocked(SyncError):
+    """Another process holds the warehouse (a concurrent run, or a DuckDB client with the file open)."""
 
 
 class BudgetExhausted(SyncError):

@@ -1,27 +1,37 @@
-"""One run: open the writer, run the streams in order, return a summary. CLI and function share it."""
+"""One run: open the writer, run the streams in order, return a summary. CLI and function share it.
+
+Each stream gets its own share of the run's time budget (`Settings.stream_budget_shares`), taken
+from what is left when it starts, so a slow stream cannot starve the ones after it and time a
+stream leaves unused flows to the next. Whatever a stream raises is recorded as a `failed` row in
+`_sync_runs` (its message scrubbed of secrets) and the other streams still run, except after an
+authentication failure, which would fail them all the same way.
+"""
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from descope_sync.config import Settings
+from descope_sync.contract import STREAMS, RunStatus
 from descope_sync.descope import Deadline, DescopeClient
 from descope_sync.errors import DescopeAuthError, SyncError
-from descope_sync.landing.base import SyncRun
+from descope_sync.landing.base import LandingWriter, SyncRun
 from descope_sync.landing.factory import open_writer
 from descope_sync.progress import Progress
 from descope_sync.secrets import scrub
+from descope_sync.streams import REGISTRY, StreamContext
 from descope_sync.streams.result import StreamResult
 from descope_sync.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
-STREAMS = ("users", "audit_events", "ip_locations")
+# The worst status wins: a run that failed anywhere failed, and so on.
+_SEVERITY = (RunStatus.FAILED, RunStatus.DATA_LOSS, RunStatus.INCOMPLETE, RunStatus.PARTIAL, RunStatus.SUCCESS)
 
 
 @dataclass
@@ -30,24 +40,35 @@ class RunSummary:
     started_at: datetime
     finished_at: datetime | None = None
     streams: list[StreamResult] = field(default_factory=list)
+    requests: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def status(self) -> str:
-        statuses = {s.status for s in self.streams}
-        if "failed" in statuses:
-            return "failed"
-        if "partial" in statuses:
-            return "partial"
-        return "success"
+    def status(self) -> RunStatus:
+        statuses = {RunStatus(s.status) for s in self.streams}
+        return next((s for s in _SEVERITY if s in statuses), RunStatus.SUCCESS)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "run_id": self.run_id,
-            "status": self.status,
+            "status": str(self.status),
             "started_at": self.started_at.isoformat(),
             "finished_at": self.finished_at.isoformat() if self.finished_at else None,
             "streams": [s.as_dict() for s in self.streams],
+            "requests": self.requests,
         }
+
+
+def stream_deadline(
+    run_deadline: Deadline, shares: Mapping[str, float], remaining_streams: Sequence[str], clock=None
+) -> Deadline:
+    """This stream's budget: its share of what is left, among the streams still to run."""
+    left = run_deadline.remaining()
+    if left == float("inf"):
+        return Deadline(None, clock=run_deadline.clock)
+    weights = [max(0.0, float(shares.get(name, 0.0))) for name in remaining_streams]
+    total = sum(weights)
+    share = weights[0] / total if total > 0 else 1.0 / len(remaining_streams)
+    return Deadline(max(0.0, left * share), clock=run_deadline.clock)
 
 
 def run_extract(
@@ -63,97 +84,89 @@ def run_extract(
     progress = progress or Progress()
     run_id = uuid.uuid4().hex
     summary = RunSummary(run_id=run_id, started_at=now())
-    deadline = Deadline(settings.max_seconds)
+    run_deadline = Deadline(settings.max_seconds)
+    writer = open_writer(settings)
     client = DescopeClient(
         settings.base_url,
         settings.project_id,
         settings.management_key,
-        deadline=deadline,
+        deadline=run_deadline,
         max_retry_after=settings.max_retry_after_seconds,
         on_wait=progress.wait,
     )
-    writer = open_writer(settings)
     try:
         writer.ensure_tables()
-        for stream in STREAMS:
-            if stream not in streams:
-                continue
-            started_at = now()
-            try:
-                result = _run_stream(stream, settings, client, writer, run_id, now, progress)
-            except SyncError as exc:
-                message = scrub(str(exc))
-                result = StreamResult(stream, status="failed", message=message)
-                writer.record_run(
-                    SyncRun(
-                        run_id=run_id,
-                        stream=stream,
-                        status="failed",
-                        started_at=started_at,
-                        finished_at=now(),
-                        error=message,
-                    )
-                )
-                log.error("%s failed: %s", stream, message)
-                summary.streams.append(result)
-                if isinstance(exc, DescopeAuthError):
-                    break  # every other stream would be rejected the same way
-                continue
+        selected = [name for name in STREAMS if name in streams]
+        for index, name in enumerate(selected):
+            client.deadline = stream_deadline(run_deadline, settings.stream_budget_shares, selected[index:])
+            ctx = StreamContext(
+                run_id=run_id,
+                batch_id=f"{run_id}:{name}",
+                settings=settings,
+                client=client,
+                writer=writer,
+                progress=progress,
+                now=now,
+            )
+            result = _run_stream(name, ctx)
             summary.streams.append(result)
             if result.message:
-                (log.warning if result.status != "success" else log.info)(result.message)
+                (log.info if result.status == RunStatus.SUCCESS else log.warning)(result.message)
+            if result.details.get("auth_failed"):
+                break  # every other stream would be rejected the same way
     finally:
         client.close()
         writer.close()
     summary.finished_at = now()
-    summary_stats = client.stats
+    stats = client.stats
+    summary.requests = {
+        "total": stats.requests,
+        "rate_limited": stats.rate_limited,
+        "rate_limit_wait_seconds": round(stats.rate_limit_wait_seconds, 1),
+        "retries": stats.retries,
+        "malformed": stats.malformed,
+    }
     log.info(
         "extract %s: %d requests, %d rate-limited (%.0fs waited), %d retries",
         summary.status,
-        summary_stats.requests,
-        summary_stats.rate_limited,
-        summary_stats.rate_limit_wait_seconds,
-        summary_stats.retries,
+        stats.requests,
+        stats.rate_limited,
+        stats.rate_limit_wait_seconds,
+        stats.retries,
     )
     return summary
 
 
-def _run_stream(stream, settings, client, writer, run_id, now, progress) -> StreamResult:
-    batch_id = f"{run_id}:{stream}"
-    if stream == "users":
-        from descope_sync.streams.users import run_users
-
-        return run_users(
-            client,
-            writer,
-            run_id=run_id,
-            batch_id=batch_id,
-            now=now,
-            progress=progress,
-            full_refresh=settings.full_refresh,
-            overlap_seconds=settings.users_overlap_seconds,
-            page_size=settings.users_page_size,
-        )
-    if stream == "audit_events":
-        from descope_sync.streams.audit_events import run_audit_events
-
-        return run_audit_events(
-            client,
-            writer,
-            run_id=run_id,
-            batch_id=batch_id,
-            now=now,
-            progress=progress,
-            actions=settings.audit_actions,
-            overlap_seconds=settings.audit_overlap_seconds,
-            page_size=settings.audit_page_size,
-            retention_days=settings.audit_retention_days,
-        )
-    from descope_sync.geo import GeoDatabase
-    from descope_sync.streams.ip_locations import run_ip_locations
-
-    geo = GeoDatabase.open(settings.geoip_database)
+def _run_stream(name: str, ctx: StreamContext) -> StreamResult:
+    started_at = ctx.now()
     try:
-        return run_ip_locations(writer, geo, batch_id=batch_id, run_id=run_id, now=now)
-    finally:
-        geo.close()
+        return REGISTRY[name](ctx)
+    except SyncError as exc:
+        message = scrub(str(exc))
+        log.error("%s failed: %s", name, message)
+        result = StreamResult(name, status=RunStatus.FAILED, message=message)
+        result.details["auth_failed"] = isinstance(exc, DescopeAuthError)
+    except Exception as exc:  # a bug or an environment problem: keep the traceback (scrubbed by the log filter)
+        message = scrub(f"unexpected {type(exc).__name__}: {exc}")
+        log.exception("%s failed: %s", name, message)
+        result = StreamResult(name, status=RunStatus.FAILED, message=message)
+    _record_failure(ctx.writer, ctx.run_id, name, started_at, ctx.now(), result.message or "")
+    return result
+
+
+def _record_failure(
+    writer: LandingWriter, run_id: str, stream: str, started_at: datetime, finished_at: datetime, message: str
+) -> None:
+    try:
+        writer.record_run(
+            SyncRun(
+                run_id=run_id,
+                stream=stream,
+                status=RunStatus.FAILED,
+                started_at=started_at,
+                finished_at=finished_at,
+                error=message[:2000],
+            )
+        )
+    except Exception:  # the warehouse itself may be what failed; the summary still says so
+        log.exception("could not record the failure of %s in _sync_runs", stream)

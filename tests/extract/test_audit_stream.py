@@ -105,7 +105,8 @@ def test_a_cursor_older_than_retention_records_the_lost_interval_and_continues(s
     db = tmp_path / "w.duckdb"
     old = land_old_audit_cursor(db, days_ago=45)
     summary = extract_audit(settings_for(sim, db))
-    assert summary.status == "success"
+    assert summary.status == "data_loss"  # read to the end, but the run must not say success
+    assert "lost for good" in summary.streams[0].message
     gap = query(db, "select cursor_from, cursor_to, error from descope_raw._sync_runs where status = 'data_loss'")
     assert len(gap) == 1
     assert gap[0][0] == old
@@ -113,6 +114,9 @@ def test_a_cursor_older_than_retention_records_the_lost_interval_and_continues(s
     assert "lost" in gap[0][2]
     assert any("DATA LOSS" in r.getMessage() for r in caplog.records)
     assert set(landed_event_ids(db)) == truth_event_ids(sim)
+    again = extract_audit(settings_for(sim, db))  # the loss is reported once: the cursor moved past it
+    assert again.status == "success"
+    assert query(db, "select count(*) from descope_raw._sync_runs where status = 'data_loss'")[0][0] == 1
 
 
 def test_duplicates_across_pages_and_runs_resolve_to_one_event_each(simulator, tmp_path):

@@ -33,8 +33,12 @@ def test_full_load_lands_every_user_including_test_and_legacy_users(simulator, t
     assert any(u.get("test") for u in truth.values())
     assert any("modifiedTime" not in u for u in truth.values())
     assert query(db, "select count(*) from descope_raw.users where modified_at is null")[0][0] > 0
-    runs = query(db, "select status, mode from descope_raw._sync_runs where stream = 'users'")
-    assert runs == [("success", "full")]
+    runs = query(
+        db,
+        "select status, mode, details->>'reconciled', details->>'source_total' from descope_raw._sync_runs "
+        "where stream = 'users' and status <> 'partial'",
+    )
+    assert runs == [("success", "full", "true", str(len(truth)))]
 
 
 def test_incremental_run_picks_up_exactly_the_modified_and_created_users(simulator, tmp_path):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import re
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
@@ -12,14 +14,9 @@ from typing import Any
 
 import duckdb
 
-from descope_sync.landing.base import (
-    CURSOR_STATUSES,
-    LANDING_TABLES,
-    Column,
-    LandingWriter,
-    SyncRun,
-    to_ndjson_line,
-)
+from descope_sync.contract import CURSOR_STATUSES, LANDING_TABLES, USER_DELETION_ACTIONS, Column
+from descope_sync.errors import WarehouseLocked
+from descope_sync.landing.base import MAX_ROW_BYTES, AuditAnchor, LandingWriter, SyncRun, chunk_lines
 
 _DUCKDB_TYPES = {
     "string": "varchar",
@@ -29,6 +26,9 @@ _DUCKDB_TYPES = {
     "integer": "bigint",
     "boolean": "boolean",
 }
+# read_json needs room for the largest line it may meet (rows above MAX_ROW_BYTES never reach it).
+_MAX_OBJECT_BYTES = 2 * MAX_ROW_BYTES
+_SYNC_RUN_COLUMNS = tuple(c.name for c in LANDING_TABLES["_sync_runs"])
 
 
 class DuckDBLandingWriter(LandingWriter):
@@ -36,9 +36,19 @@ class DuckDBLandingWriter(LandingWriter):
         self.path = Path(path)
         self.schema = schema
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._con = duckdb.connect(str(self.path))
+        try:
+            self._con = duckdb.connect(str(self.path))
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower():
+                raise
+            holder = re.search(r"PID (\d+)", str(exc))
+            raise WarehouseLocked(
+                f"another process{f' (PID {holder.group(1)})' if holder else ''} is using {self.path}: "
+                "a concurrent descope-sync run or a DuckDB client; nothing was read or recorded, "
+                "run again once it has finished"
+            ) from None
         # DuckDB caches the file in memory up to 80% of RAM by default; the extractor only appends,
-        # so a small cap keeps its memory bounded by a page rather than by the table.
+        # so a small cap keeps its memory bounded by a chunk rather than by the table.
         self._con.execute(f"set memory_limit = '{memory_limit}'")
         self._tmpdir = tempfile.mkdtemp(prefix="descope-sync-landing-")
 
@@ -59,50 +69,119 @@ class DuckDBLandingWriter(LandingWriter):
                         f'alter table {self._table(table)} add column "{col.name}" {_DUCKDB_TYPES[col.type]}'
                     )
 
-    def _insert(self, table: str, rows: Sequence[Mapping[str, Any]]) -> None:
+    def _load(self, table: str, lines: list[bytes]) -> None:
         columns = LANDING_TABLES[table]
-        # A page goes through a newline-delimited JSON file and read_json: columnar and ~30x faster
-        # than parameter binding, and the payload keeps its exact JSON values.
+        # Newline-delimited JSON through read_json: columnar and ~30x faster than parameter binding,
+        # and the payload keeps its exact JSON values.
         fd, path = tempfile.mkstemp(suffix=".ndjson", dir=self._tmpdir)
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                for row in rows:
-                    fh.write(to_ndjson_line(row, columns))
-                    fh.write("\n")
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(b"\n".join(lines))
+                fh.write(b"\n")
             self._con.execute(
                 f"insert into {self._table(table)} ({_names(columns)}) "
                 f"select {_names(columns)} from read_json(?, format='newline_delimited', "
-                f"columns={_struct(columns)})",
+                f"columns={_struct(columns)}, maximum_object_size={_MAX_OBJECT_BYTES})",
                 [path],
             )
         finally:
             os.remove(path)
 
-    def append(self, table: str, rows: Sequence[Mapping[str, Any]], run: SyncRun | None = None) -> int:
-        if not rows and run is None:
-            return 0
+    def _commit(self, batches: Mapping[str, list[bytes]]) -> None:
+        order = [t for t in batches if t != "_sync_runs"] + (["_sync_runs"] if "_sync_runs" in batches else [])
         self._con.execute("begin transaction")
         try:
-            if rows:
-                self._insert(table, rows)
-            if run is not None:
-                self._insert("_sync_runs", [run.as_row()])
+            for table in order:
+                for chunk in chunk_lines(batches[table]):
+                    self._load(table, chunk)
             self._con.execute("commit")
         except BaseException:
             self._con.execute("rollback")
             raise
-        return len(rows)
-
-    def record_run(self, run: SyncRun) -> None:
-        self.append("_sync_runs", [], run)
 
     def latest_cursor(self, stream: str) -> datetime | None:
         placeholders = ", ".join("?" for _ in CURSOR_STATUSES)
         row = self._con.execute(
             f"select max(cursor_to) from {self._table('_sync_runs')} where stream = ? and status in ({placeholders})",
-            [stream, *CURSOR_STATUSES],
+            [stream, *(str(s) for s in CURSOR_STATUSES)],
         ).fetchone()
         return row[0] if row else None
+
+    def last_run(
+        self,
+        stream: str,
+        *,
+        statuses: Sequence[str] | None = None,
+        mode: str | None = None,
+        sweep_id: str | None = None,
+        in_sweep: bool = False,
+    ) -> SyncRun | None:
+        where, params = ["stream = ?"], [stream]
+        if statuses is not None:
+            where.append(f"status in ({', '.join('?' for _ in statuses)})")
+            params += [str(s) for s in statuses]
+        if mode is not None:
+            where.append("mode = ?")
+            params.append(str(mode))
+        if sweep_id is not None:
+            where.append("sweep_id = ?")
+            params.append(sweep_id)
+        if in_sweep:
+            where.append("sweep_id is not null")
+        row = self._con.execute(
+            f"select {', '.join(_SYNC_RUN_COLUMNS)} from {self._table('_sync_runs')} "
+            f"where {' and '.join(where)} order by finished_at desc nulls last, started_at desc limit 1",
+            params,
+        ).fetchone()
+        if row is None:
+            return None
+        values: dict[str, Any] = dict(zip(_SYNC_RUN_COLUMNS, row, strict=True))
+        values["details"] = json.loads(values["details"]) if values["details"] else {}
+        values["rows_loaded"] = values["rows_loaded"] or 0
+        return SyncRun(**values)
+
+    def live_user_count(self, extracted_since: datetime | None) -> int:
+        deletion_actions = ", ".join(f"'{a}'" for a in USER_DELETION_ACTIONS)
+        row = self._con.execute(
+            f"""
+            with deletions as (
+                select user_id, payload, action from {self._table("audit_events")}
+                where action in ({deletion_actions})
+            ),
+            deleted as (
+                select user_id from deletions where user_id is not null
+                union
+                -- bulk deletions: every JSON string inside data and externalIds is a candidate id
+                select unnest(regexp_extract_all(
+                    coalesce(cast(json_extract(payload, '$.data') as varchar), '') || ' '
+                    || coalesce(cast(json_extract(payload, '$.externalIds') as varchar), ''),
+                    '"((?:[^"\\\\]|\\\\.)*)"', 1
+                )) as user_id
+                from deletions
+                where action = 'UsersDeleted'
+            ),
+            seen as (
+                select distinct user_id from {self._table("users")}
+                where ?::timestamp is null or _extracted_at >= ?::timestamp
+            )
+            select count(*) from seen
+            where not exists (select 1 from deleted where deleted.user_id = seen.user_id)
+            """,
+            [extracted_since, extracted_since],
+        ).fetchone()
+        return int(row[0])
+
+    def latest_audit_event(self, at_or_before: datetime, actions: Sequence[str] | None = None) -> AuditAnchor | None:
+        where, params = ["occurred_at <= ?"], [at_or_before]
+        if actions:
+            where.append(f"action in ({', '.join('?' for _ in actions)})")
+            params += list(actions)
+        row = self._con.execute(
+            f"select event_id, occurred_at from {self._table('audit_events')} where {' and '.join(where)} "
+            "order by occurred_at desc, event_id desc limit 1",
+            params,
+        ).fetchone()
+        return AuditAnchor(row[0], row[1]) if row else None
 
     def ips_without_location(
         self, database_type: str, database_built_at: datetime, chunk_size: int

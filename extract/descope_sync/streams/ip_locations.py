@@ -19,6 +19,7 @@ from datetime import datetime
 
 from descope_sync.geo import NOT_FOUND_REASONS, GeoDatabase
 from descope_sync.landing.base import LandingWriter, SyncRun
+from descope_sync.streams.base import StreamContext
 from descope_sync.streams.result import StreamResult
 
 log = logging.getLogger(__name__)
@@ -99,3 +100,13 @@ def _next_chunk(writer: LandingWriter, geo: GeoDatabase, chunk_size: int) -> lis
         close = getattr(chunks, "close", None)
         if close is not None:
             close()
+
+
+def run(ctx: StreamContext) -> StreamResult:
+    from descope_sync.geo import GeoDatabase
+
+    geo = GeoDatabase.open(ctx.settings.geoip_database)
+    try:
+        return run_ip_locations(ctx.writer, geo, batch_id=ctx.batch_id, run_id=ctx.run_id, now=ctx.now)
+    finally:
+        geo.close()

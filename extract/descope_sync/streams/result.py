@@ -6,11 +6,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from descope_sync.contract import RunStatus
+
 
 @dataclass
 class StreamResult:
     stream: str
-    status: str = "success"  # success | partial | failed
+    status: RunStatus = RunStatus.SUCCESS
     rows_loaded: int = 0
     rows_quarantined: int = 0
     pages: int = 0
@@ -21,6 +23,7 @@ class StreamResult:
 
     def as_dict(self) -> dict[str, Any]:
         out = dict(self.__dict__)
+        out["status"] = str(self.status)
         for key in ("cursor_from", "cursor_to"):
             if out[key] is not None:
                 out[key] = out[key].isoformat()

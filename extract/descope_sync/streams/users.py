@@ -1,13 +1,34 @@
 """The users stream: `POST /v2/mgmt/user/search` into `descope_raw.users`.
 
 Offset paging over a result set that changes while it is read can skip records, so this stream
-reads time windows instead: a window is accepted only when one page holds all of it
-(`len(users) == total`), otherwise it shrinks in proportion to `total`. A full sweep walks
-`createdTime` (every user has one; legacy users have no `modifiedTime`), an incremental run walks
-`modifiedTime` from the cursor minus an overlap. Tail passes then re-read from the run's start
-until a pass brings nothing new, so changes made while the run was paging land in the same run.
-Window edges end in ...999 ms: user times are whole seconds, so no user sits on an edge and the
-API's inclusive/exclusive rule cannot matter.
+reads time windows: a window is accepted only when one page holds all of it (`len == total`),
+otherwise it shrinks in proportion to `total`. Each accepted window lands with a checkpoint in the
+same commit, so a run stopped by its budget keeps its progress.
+
+One run:
+1. **Probe** (three one-row requests): Descope's user count, whether the server takes filter times
+   in milliseconds or seconds (one docs page says seconds), and whether it sends empty lists and
+   zero totals (then a body lacking them is malformed) or omits them protobuf-style.
+2. **Incremental pass** over `modifiedTime` from the cursor minus an overlap, then tail passes
+   from just before the run started until a pass brings nothing new. Skipped when the source
+   reports far fewer users than the warehouse holds live (an outage answering `{}`, a wrong
+   project): nothing it says can move the cursor.
+3. **Full sweep** when one is open, on the first run, with `--full-refresh`, when the last
+   accepted sweep is older than `reconcile_days` or was not accepted, or when Descope's count
+   differs from the live users the warehouse holds (deletions nobody told us about). The sweep
+   walks `createdTime` windows from 1 s to now, then one open-ended window, checkpointing its
+   position (`partial`, with a sweep id) after each window so budget-limited runs finish it.
+   Then a final incremental pass, and the **reconciliation**: the users landed since the sweep
+   began (less those deleted by events, plus records quarantined for lacking an id) must
+   account for Descope's count; users the windows cannot reach (no or non-positive
+   `createdTime`) are read by an unfiltered pass. A sweep is accepted (`success`) only when it
+   reconciles, proved every dense second, and would not remove more than `max_delete_fraction`
+   of the live users (unless that sweep id is confirmed); otherwise it is `incomplete` and dbt
+   infers no deletion from it.
+
+Window edges are whole seconds, sent so that they mean the same under every reading of the API
+(`from` exclusive or inclusive, `to` inclusive or exclusive, milliseconds or seconds): a window
+may return a neighbouring second's users too, which are landed as harmless duplicates.
 """
 
 from __future__ import annotations
@@ -15,79 +36,149 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from descope_sync.descope import DescopeClient
-from descope_sync.errors import BudgetExhausted
-from descope_sync.landing.base import LandingWriter, SyncRun
-from descope_sync.progress import Progress
+from descope_sync.contract import RunMode, RunStatus
+from descope_sync.descope import Page
+from descope_sync.errors import BudgetExhausted, MalformedAnswer, UnprovedRead
+from descope_sync.landing.base import SyncRun
+from descope_sync.streams.base import StreamContext
 from descope_sync.streams.result import StreamResult
-from descope_sync.timeutil import from_epoch_seconds, from_ms, to_ms
+from descope_sync.timeutil import EPOCH, from_epoch_seconds
 
 log = logging.getLogger(__name__)
 
 STREAM = "users"
-SECOND_MS = 1000
-TAIL_SAFETY_MS = 2000
-TAIL_HORIZON_MS = 86_400_000
+TAIL_MARGIN_S = 5
 MAX_TAIL_PASSES = 10
 MAX_DENSE_PASSES = 5
+MAX_EPOCH_S = 253_402_300_799  # 9999-12-31 23:59:59
 # Aim windows at this share of a page: high enough to stay near one request per page, low enough
 # that random clustering rarely overflows a window (a miss costs one discarded request).
 FILL = 0.9
+TEN_YEARS_S = 10 * 366 * 86_400
 
 
-def align(ms: int) -> int:
-    """The last millisecond of the second `ms` falls in."""
-    return (ms // SECOND_MS) * SECOND_MS + (SECOND_MS - 1)
+def _epoch_s(value: datetime) -> int:
+    return (value - EPOCH) // timedelta(seconds=1)
+
+
+def _fingerprint(user: Any) -> str:
+    return hashlib.sha1(json.dumps(user, sort_keys=True, default=str).encode()).hexdigest()
 
 
 @dataclass
-class _Scan:
-    client: DescopeClient
-    writer: LandingWriter
-    batch_id: str
-    now: Callable[[], datetime]
-    progress: Progress
-    page_size: int
-    rows_loaded: int = 0
-    rows_quarantined: int = 0
-    pages: int = 0
-    windows: int = 0
-    probes_discarded: int = 0
-    dense_windows: int = 0
-    recent_from_ms: int | None = None
-    recent_seen: set[tuple[str, str]] = field(default_factory=set)
+class ServerProfile:
+    """What the probe learned about the server this run talks to."""
 
-    def _search(
-        self, field_name: str, lo: int, hi: int, page: int, limit: int | None = None
-    ) -> tuple[list[Any], int | None]:
-        prefix = "Modified" if field_name == "modifiedTime" else "Created"
-        body = {
-            "limit": limit or self.page_size,
-            "page": page,
-            f"from{prefix}Time": lo,
-            f"to{prefix}Time": hi,
-            "withTestUser": True,
+    total: int  # Descope's count of every user (test users included)
+    unit: str  # "ms" or "s": the unit of user-search time filters
+    explicit_empty: bool  # the server sends empty lists and zero totals
+
+
+@dataclass
+class _SweepState:
+    sweep_id: str
+    started_at: datetime
+    phase: str = "windows"  # windows -> finish
+    position: int = 0  # createdTime (epoch s) up to which windows are read
+    quarantined: int = 0  # records without a userId seen by the sweep
+    unproved: list[str] = field(default_factory=list)  # seconds no paging could prove
+    unfiltered_page: int = 0
+
+    def details(self) -> dict[str, Any]:
+        return {
+            "phase": self.phase,
+            "position": self.position,
+            "quarantined": self.quarantined,
+            "unproved": self.unproved,
+            "unfiltered_page": self.unfiltered_page,
         }
-        response = self.client.search_users(body)
-        users = response.get("users")
-        if users is None:
-            users = []
-        if not isinstance(users, list):
-            raise ValueError("user search response has a non-list 'users'")
-        total = response.get("total")
-        return users, total if isinstance(total, int) else None
 
+    @classmethod
+    def from_row(cls, row: SyncRun) -> _SweepState:
+        d = row.details or {}
+        return cls(
+            sweep_id=row.sweep_id or "",
+            started_at=row.sweep_started_at or row.started_at,
+            phase=str(d.get("phase", "windows")),
+            position=int(d.get("position", 0)),
+            quarantined=int(d.get("quarantined", 0)),
+            unproved=list(d.get("unproved", [])),
+            unfiltered_page=int(d.get("unfiltered_page", 0)),
+        )
+
+
+class _Reader:
+    """Requests, landing and counters shared by every pass of one run."""
+
+    def __init__(self, ctx: StreamContext, started_at: datetime) -> None:
+        self.ctx = ctx
+        self.started_at = started_at
+        self.page_size = ctx.settings.users_page_size
+        self.profile: ServerProfile | None = None
+        self.rows_loaded = 0
+        self.rows_quarantined = 0
+        self.pages = 0
+        self.windows = 0
+        self.probes_discarded = 0
+        self.dense_windows = 0
+        self.tail_passes = 0
+        self.recent_from_s: int | None = None
+        self.recent_seen: set[tuple[str, str]] = set()
+
+    # ------------------------------------------------------------------ requests
+    def search(self, body: dict[str, Any]) -> Page:
+        body = {"withTestUser": True, **body}
+        explicit = self.profile.explicit_empty if self.profile else False
+        answer = self.ctx.client.search_users(
+            body, require_explicit=explicit, check=_first_page_not_empty if body.get("page", 0) == 0 else None
+        )
+        if answer.size_bytes > self.ctx.settings.max_page_bytes and self.page_size > 1:
+            # The page is in memory already and lands in byte-bounded chunks; ask for less from now on.
+            self.page_size = max(1, self.page_size // 2)
+            log.info("users: a %d-byte page; asking for %d users per page", answer.size_bytes, self.page_size)
+        return answer
+
+    def count(self, bounds: dict[str, Any] | None = None) -> Page:
+        return self.search({"limit": 1, "page": 0, **(bounds or {})})
+
+    def bounds(self, field_name: str, lo: int | None, hi: int | None) -> dict[str, Any]:
+        """Filter bounds that select whole seconds [lo, hi] under every reading of the API."""
+        prefix = "Modified" if field_name == "modifiedTime" else "Created"
+        unit = self.profile.unit if self.profile else "ms"
+        body: dict[str, Any] = {}
+        if lo is not None:
+            body[f"from{prefix}Time"] = lo * 1000 - 1 if unit == "ms" else lo - 1
+        if hi is not None:
+            body[f"to{prefix}Time"] = hi * 1000 + 999 if unit == "ms" else hi + 1
+        return body
+
+    def probe(self) -> ServerProfile:
+        everyone = self.count()
+        now_s = _epoch_s(self.ctx.now())
+        # `toCreatedTime = now in seconds` selects everyone when filters are seconds, and only users
+        # created in January 1970 when they are milliseconds.
+        early = self.count({"toCreatedTime": now_s})
+        unit = "s" if everyone.total > 0 and early.total * 2 > everyone.total else "ms"
+        answers = [everyone, early]
+        if unit == "s":
+            answers.append(self.count({"fromCreatedTime": now_s + TEN_YEARS_S}))
+        explicit = any(not a.omitted and a.total == 0 for a in answers)
+        self.profile = ServerProfile(everyone.total, unit, explicit)
+        return self.profile
+
+    # ------------------------------------------------------------------ landing
     def _is_recent(self, modified_at: datetime | None) -> bool:
-        return self.recent_from_ms is not None and modified_at is not None and to_ms(modified_at) > self.recent_from_ms
+        return self.recent_from_s is not None and modified_at is not None and _epoch_s(modified_at) > self.recent_from_s
 
-    def land(self, users: list[Any], only_unseen: bool = False) -> int:
-        """Append a page; returns how many rows were new to this run's recent set."""
-        extracted_at = self.now()
+    def land(self, users: list[Any], run: SyncRun | None = None, only_unseen: bool = False) -> tuple[int, int]:
+        """Append a page (and its checkpoint); returns (rows new to this run's recent set, quarantined)."""
+        extracted_at = self.ctx.now()
         rows, quarantined, fresh = [], [], 0
         for user in users:
             user_id = user.get("userId") if isinstance(user, dict) else None
@@ -97,7 +188,7 @@ class _Scan:
                         "stream": STREAM,
                         "reason": "user record without a userId" if isinstance(user, dict) else "not an object",
                         "payload": user,
-                        "_batch_id": self.batch_id,
+                        "_batch_id": self.ctx.batch_id,
                         "_extracted_at": extracted_at,
                     }
                 )
@@ -116,164 +207,466 @@ class _Scan:
                     "user_id": user_id,
                     "modified_at": modified_at,
                     "payload": user,
-                    "_batch_id": self.batch_id,
+                    "_batch_id": self.ctx.batch_id,
                     "_extracted_at": extracted_at,
                 }
             )
         if quarantined:
-            self.writer.append("_quarantine", quarantined)
+            self.ctx.writer.append("_quarantine", quarantined)
             self.rows_quarantined += len(quarantined)
             log.warning("users: quarantined %d record(s) without a userId", len(quarantined))
-        self.rows_loaded += self.writer.append("users", rows)
+        if rows or run is not None:
+            appended = self.ctx.writer.append(STREAM, rows, run=run)
+            self.rows_loaded += appended.landed
+            self.rows_quarantined += appended.quarantined
         self.pages += 1
-        self.progress.page(STREAM, len(rows))
-        return fresh
+        self.ctx.progress.page(STREAM, len(rows))
+        return fresh, len(quarantined)
 
-    def scan(self, field_name: str, lo: int, hi: int, only_unseen: bool = False) -> int:
-        """Read every user whose `field_name` lies in (lo, hi]; returns rows new to the recent set."""
-        fresh = 0
-        width = max(hi - lo, SECOND_MS)
+    # ------------------------------------------------------------------ windows
+    def scan(
+        self,
+        field_name: str,
+        lo: int,
+        hi: int,
+        *,
+        checkpoint: Callable[[int], SyncRun | None] = lambda _hi: None,
+        on_unproved: Callable[[int, str], None] | None = None,
+        only_unseen: bool = False,
+    ) -> tuple[int, int]:
+        """Read every user whose `field_name` lies in whole seconds [lo, hi]; (fresh, quarantined).
+
+        After each accepted window (a, b] lands, `checkpoint(b)` is committed with it. A second
+        that no paging can prove calls `on_unproved(second, why)`, or raises UnprovedRead.
+        """
+        fresh = quarantined = 0
+        if lo > hi:
+            return 0, 0
+        span = hi - lo + 1
         # Count first with a one-row page, so the first window is sized from the real density
         # instead of a full page fetched only to learn that it overflows.
-        _, total = self._search(field_name, lo, hi, 0, limit=1)
-        if total == 0:
-            return 0
-        if total is not None and total > self.page_size:
-            width = max(SECOND_MS, int(width * FILL * self.page_size / total))
+        first = self.count(self.bounds(field_name, lo, hi))
+        if first.total == 0:
+            self.land([], run=checkpoint(hi))
+            return 0, 0
+        width = (
+            span if first.total <= FILL * self.page_size else max(1, int(span * FILL * self.page_size / first.total))
+        )
         cursor = lo
-        while cursor < hi:
-            self.client.deadline.check()
-            window_hi = min(hi, cursor + max(1, width // SECOND_MS) * SECOND_MS)  # whole seconds, still ...999
-            users, total = self._search(field_name, cursor, window_hi, 0)
-            if total is None:
-                total = len(users) if len(users) < self.page_size else len(users) + 1
-            if len(users) >= total:
-                fresh += self.land(users, only_unseen)
+        while cursor <= hi:
+            self.ctx.deadline.check()
+            window_hi = min(hi, cursor + width - 1)
+            limit = self.page_size
+            answer = self.search({"limit": limit, "page": 0, **self.bounds(field_name, cursor, window_hi)})
+            if answer.fits:
+                f, q = self.land(answer.items, run=checkpoint(window_hi), only_unseen=only_unseen)
+                fresh, quarantined = fresh + f, quarantined + q
                 self.windows += 1
-                cursor = window_hi
-                grow = FILL * self.page_size / max(total, 1)
-                width = int(min(max(width, width * grow), width * 4, max(hi - lo, SECOND_MS)))
+                cursor = window_hi + 1
+                grow = FILL * self.page_size / max(answer.total, 1)
+                width = max(1, int(min(max(width, width * grow), width * 4, span)))
                 continue
             self.probes_discarded += 1
-            if 0 < len(users) < self.page_size:
-                log.info("users: server returned %d of %d rows per page; using that page size", len(users), total)
-                self.page_size = len(users)
-            if window_hi - cursor <= SECOND_MS:
-                fresh += self._dense(field_name, cursor, window_hi, only_unseen)
-                cursor = window_hi
+            if 0 < len(answer.items) < limit:
+                log.info(
+                    "users: the server returned %d of %d rows per page; using that page size", len(answer.items), limit
+                )
+                self.page_size = len(answer.items)
+            if window_hi == cursor:
+                f, q = self._dense(field_name, cursor, checkpoint, on_unproved, only_unseen)
+                fresh, quarantined = fresh + f, quarantined + q
+                cursor += 1
                 continue
-            width = max(SECOND_MS, int((window_hi - cursor) * FILL * self.page_size / total))
-        return fresh
+            width = max(1, int((window_hi - cursor + 1) * FILL * self.page_size / answer.total))
+        return fresh, quarantined
 
-    def _dense(self, field_name: str, lo: int, hi: int, only_unseen: bool) -> int:
-        """More users in one second than a page holds: offset pages, re-read until a pass finds nothing new."""
+    def _dense(
+        self,
+        field_name: str,
+        second: int,
+        checkpoint: Callable[[int], SyncRun | None],
+        on_unproved: Callable[[int, str], None] | None,
+        only_unseen: bool,
+    ) -> tuple[int, int]:
+        """More users in one second than a page holds: offset pages in both orders, re-read until a
+        pass finds nothing new and everyone counted was seen."""
         self.dense_windows += 1
+        bounds = self.bounds(field_name, second, second)
         seen: set[str] = set()
-        fresh = 0
+        fresh = quarantined = 0
+        counted = 0
+        size = self.page_size
         for _ in range(MAX_DENSE_PASSES):
-            new_this_pass, page, total = 0, 0, None
-            while True:
-                self.client.deadline.check()
-                users, total = self._search(field_name, lo, hi, page)
-                if not users:
+            new_this_pass = 0
+            for order in ((), ({"field": field_name, "desc": True},)):
+                page = 0
+                while True:
+                    self.ctx.deadline.check()
+                    body: dict[str, Any] = {"limit": size, "page": page, **bounds}
+                    if order:
+                        body["sort"] = list(order)
+                    answer = self.search(body)
+                    counted = answer.total
+                    if not answer.items:
+                        break
+                    unseen = [u for u in answer.items if _key(u) not in seen]
+                    seen.update(_key(u) for u in unseen)
+                    if unseen:
+                        f, q = self.land(unseen, only_unseen=only_unseen)
+                        fresh, quarantined = fresh + f, quarantined + q
+                    new_this_pass += len(unseen)
+                    if len(seen) >= counted or len(answer.items) < size:
+                        break
+                    page += 1
+                if len(seen) >= counted:
                     break
-                unseen = [u for u in users if not (isinstance(u, dict) and u.get("userId") in seen)]
-                seen.update(u["userId"] for u in unseen if isinstance(u, dict) and u.get("userId"))
-                if unseen:
-                    fresh += self.land(unseen, only_unseen)
-                new_this_pass += len(unseen)
-                page += 1
-            if new_this_pass == 0 and (total is None or len(seen) >= total):
-                break
-        return fresh
+            if new_this_pass == 0 and len(seen) >= counted:
+                self.land([], run=checkpoint(second))
+                return fresh, quarantined
+        why = (
+            f"Descope counts {counted} users with {field_name} in the second "
+            f"{(EPOCH + timedelta(seconds=second)).isoformat(sep=' ')} UTC but paging reached only {len(seen)}"
+        )
+        if on_unproved is None:
+            raise UnprovedRead(why)
+        on_unproved(second, why)
+        self.land([], run=checkpoint(second))
+        return fresh, quarantined
 
+    # ------------------------------------------------------------------ modified passes
+    def modified_pass(self, lo: int, *, checkpoint: Callable[[int | None, int], SyncRun]) -> int:
+        """Every user modified from `lo` (epoch s) on, then tail passes until one brings nothing new.
 
-def _fingerprint(user: dict[str, Any]) -> str:
-    return hashlib.sha1(json.dumps(user, sort_keys=True).encode()).hexdigest()
+        `checkpoint(cursor_to, position)` builds the row committed with each window: everything
+        modified up to `cursor_to` (epoch s) is landed. Returns the watermark the pass proved.
+        """
+        now_s = _epoch_s(self.ctx.now())
+        self.recent_from_s = _epoch_s(self.started_at) - TAIL_MARGIN_S
+        hi = now_s + 2
 
+        def window_checkpoint(window_hi: int) -> SyncRun:
+            # A window ending in the future proves nothing past now.
+            return checkpoint(min(window_hi, _epoch_s(self.ctx.now()) - 1), window_hi)
 
-def run_users(
-    client: DescopeClient,
-    writer: LandingWriter,
-    *,
-    run_id: str,
-    batch_id: str,
-    now: Callable[[], datetime],
-    progress: Progress,
-    full_refresh: bool = False,
-    overlap_seconds: int = 600,
-    page_size: int = 1000,
-) -> StreamResult:
-    started_at = now()
-    cursor = writer.latest_cursor(STREAM)
-    mode = "full" if full_refresh or cursor is None else "incremental"
-    hi = align(to_ms(started_at) + TAIL_SAFETY_MS)
-    scan = _Scan(client, writer, batch_id, now, progress, page_size)
-    scan.recent_from_ms = to_ms(started_at) - 5 * SECOND_MS
-    if mode == "full":
-        field_name, lo = "createdTime", align(0)
-    else:
-        field_name, lo = "modifiedTime", align(to_ms(cursor) - overlap_seconds * SECOND_MS)
-    result = StreamResult(STREAM, cursor_from=None if mode == "full" else from_ms(lo), details={"mode": mode})
-    try:
-        scan.scan(field_name, lo, hi)
-        # Tail: whatever changed while we paged, until a pass brings nothing new.
-        tail_lo = align(scan.recent_from_ms - SECOND_MS)
+        self.scan("modifiedTime", lo, hi, checkpoint=window_checkpoint)
+        # Tail: whatever changed while we paged, until a whole pass brings nothing new. Open-ended on
+        # purpose: a change applied while a pass waits out a retry still lands in its answer.
+        tail_lo = self.recent_from_s - 1
         passes = 0
+        pass_started = now_s
         for passes in range(1, MAX_TAIL_PASSES + 1):  # noqa: B007 - reported below
-            pass_started_ms = to_ms(now())
-            # Open-ended on purpose: a change applied while this pass waits out a retry still lands in
-            # its answer, so "nothing new" really means the source was quiet for a whole pass.
-            hi = align(pass_started_ms + TAIL_HORIZON_MS)
-            if scan.scan("modifiedTime", tail_lo, hi, only_unseen=True) == 0:
+            pass_started = _epoch_s(self.ctx.now())
+            fresh, _ = self._open_scan("modifiedTime", tail_lo, only_unseen=True)
+            if fresh == 0:
                 break
-        result.details["tail_passes"] = passes
+        self.tail_passes = passes
         # Everything modified before the last pass began was visible to it: a safe watermark even
         # when the source never stops changing (the next run re-reads from here minus the overlap).
-        committed_to = align(pass_started_ms - SECOND_MS)
+        return pass_started - 1
+
+    def _open_scan(self, field_name: str, lo: int, *, only_unseen: bool = False) -> tuple[int, int]:
+        """[lo, end of time): one open-ended request when it fits, else bounded windows, then open again."""
+        answer = self.search({"limit": self.page_size, "page": 0, **self.bounds(field_name, lo, None)})
+        if answer.fits:
+            return self.land(answer.items, only_unseen=only_unseen)
+        now_s = _epoch_s(self.ctx.now()) + 2
+        fresh, quarantined = self.scan(field_name, lo, max(now_s, lo), only_unseen=only_unseen)
+        if now_s < MAX_EPOCH_S:
+            f, q = self.scan(field_name, now_s + 1, MAX_EPOCH_S, only_unseen=only_unseen)
+            fresh, quarantined = fresh + f, quarantined + q
+        return fresh, quarantined
+
+    # ------------------------------------------------------------------ unfiltered pass
+    def unfiltered_pass(self, state: _SweepState, reachable: tuple[int, int], checkpoint: Callable[[], SyncRun]) -> int:
+        """Offset pages over every user, landing those no createdTime window can reach."""
+        lo, hi = reachable
+        landed = 0
+        while True:
+            self.ctx.deadline.check()
+            answer = self.search({"limit": self.page_size, "page": state.unfiltered_page})
+            if not answer.items:
+                break
+            outside = []
+            for user in answer.items:
+                created = user.get("createdTime") if isinstance(user, dict) else None
+                if isinstance(created, bool) or not isinstance(created, int) or not lo <= created <= hi:
+                    outside.append(user)
+            state.unfiltered_page += 1
+            _, q = self.land(outside, run=checkpoint())
+            state.quarantined += q
+            landed += len(outside)
+            if len(answer.items) < self.page_size:
+                break
+        return landed
+
+
+def _key(user: Any) -> str:
+    if isinstance(user, dict) and isinstance(user.get("userId"), str):
+        return user["userId"]
+    return "?" + _fingerprint(user)
+
+
+def _first_page_not_empty(answer: Page) -> None:
+    if answer.total and not answer.items:
+        raise MalformedAnswer(f"page 0 is empty but 'total' is {answer.total}")
+
+
+# ---------------------------------------------------------------------- the run
+def run(ctx: StreamContext) -> StreamResult:
+    settings = ctx.settings
+    writer = ctx.writer
+    started_at = ctx.now()
+    reader = _Reader(ctx, started_at)
+    result = StreamResult(STREAM, details={})
+    cursor = writer.latest_cursor(STREAM)
+    confirmed = settings.confirm_deletions_sweep_id
+    try:
+        profile = reader.probe()
+        result.details.update(source_total=profile.total, filter_unit=profile.unit)
+        accepted = _last_accepted_sweep(writer, confirmed)
+        accepted_start = accepted.sweep_started_at if accepted else None
+        live = writer.live_user_count(accepted_start)
+        collapsed = live > 0 and profile.total < (1 - settings.max_delete_fraction) * live
+        result.details["warehouse_live_users"] = live
+        if collapsed:
+            result.message = (
+                f"users: Descope reports {profile.total} users but the warehouse holds {live} live: an outage, "
+                "a wrong project ID, or a mass deletion; the cursor does not move and nobody is deleted"
+            )
+            log.warning(result.message)
+        if cursor is not None and not collapsed:
+            result.details["mode"] = "incremental"
+            watermark = reader.modified_pass(
+                _epoch_s(cursor) - settings.users_overlap_seconds,
+                checkpoint=lambda cursor_to, _pos: _incremental_row(ctx, started_at, cursor, cursor_to),
+            )
+            result.cursor_from = cursor
+            result.cursor_to = _at(watermark)
+            ctx.writer.record_run(_incremental_row(ctx, started_at, cursor, watermark, RunStatus.SUCCESS))
+            result.details["tail_passes"] = reader.tail_passes
+
+        reason = _sweep_reason(ctx, reader, cursor, accepted, confirmed, collapsed)
+        if reason is not None:
+            result.details["mode"] = "full"
+            result.details["sweep_reason"] = reason
+            _sweep(ctx, reader, result, accepted_start, collapsed)
     except BudgetExhausted as exc:
-        result.status = "partial"
-        result.message = f"users: {exc}; the next run starts again from the last committed cursor"
+        result.status = RunStatus.PARTIAL
+        result.message = f"users stopped: {exc}; progress is committed and the next run continues from there"
+        ctx.progress.note(result.message)
+    except UnprovedRead as exc:
+        result.status = RunStatus.INCOMPLETE
+        result.message = f"users: {exc}; the cursor stays before it"
         writer.record_run(
             SyncRun(
-                run_id=run_id,
+                run_id=ctx.run_id,
                 stream=STREAM,
-                status="failed",
+                status=RunStatus.INCOMPLETE,
                 started_at=started_at,
-                finished_at=now(),
-                cursor_from=result.cursor_from,
-                rows_loaded=scan.rows_loaded,
+                finished_at=ctx.now(),
+                rows_loaded=reader.rows_loaded,
                 error=result.message,
-                mode=mode,
             )
         )
-        _fill(result, scan)
-        return result
-    run = SyncRun(
-        run_id=run_id,
-        stream=STREAM,
-        status="success",
-        started_at=started_at,
-        finished_at=now(),
-        cursor_from=result.cursor_from,
-        cursor_to=from_ms(committed_to),
-        rows_loaded=scan.rows_loaded,
-        mode=mode,
-    )
-    writer.record_run(run)
-    result.cursor_to = run.cursor_to
-    _fill(result, scan)
-    progress.done(STREAM)
+    else:
+        if collapsed and result.status == RunStatus.SUCCESS:
+            result.status = RunStatus.INCOMPLETE
+    _fill(result, reader)
+    if result.status == RunStatus.SUCCESS:
+        ctx.progress.done(STREAM)
     return result
 
 
-def _fill(result: StreamResult, scan: _Scan) -> None:
-    result.rows_loaded = scan.rows_loaded
-    result.rows_quarantined = scan.rows_quarantined
-    result.pages = scan.pages
+def _at(epoch_s: int) -> datetime:
+    return EPOCH + timedelta(seconds=epoch_s)
+
+
+def _incremental_row(
+    ctx: StreamContext,
+    started_at: datetime,
+    cursor_from: datetime,
+    cursor_to_s: int | None,
+    status: RunStatus = RunStatus.PARTIAL,
+) -> SyncRun:
+    return SyncRun(
+        run_id=ctx.run_id,
+        stream=STREAM,
+        status=status,
+        mode=RunMode.INCREMENTAL,
+        started_at=started_at,
+        finished_at=ctx.now(),
+        cursor_from=cursor_from,
+        cursor_to=_at(cursor_to_s) if cursor_to_s is not None else None,
+    )
+
+
+def _last_accepted_sweep(writer, confirmed: str | None) -> SyncRun | None:
+    accepted = writer.last_run(STREAM, statuses=[RunStatus.SUCCESS], mode=RunMode.FULL, in_sweep=True)
+    if confirmed:
+        chosen = writer.last_run(STREAM, statuses=[RunStatus.INCOMPLETE], mode=RunMode.FULL, sweep_id=confirmed)
+        if (
+            chosen is not None
+            and chosen.details.get("reconciled")
+            and (
+                accepted is None
+                or (chosen.finished_at or chosen.started_at) > (accepted.finished_at or accepted.started_at)
+            )
+        ):
+            return chosen
+    return accepted
+
+
+def _sweep_reason(
+    ctx: StreamContext,
+    reader: _Reader,
+    cursor: datetime | None,
+    accepted: SyncRun | None,
+    confirmed: str | None,
+    collapsed: bool,
+) -> str | None:
+    writer, settings = ctx.writer, ctx.settings
+    latest = writer.last_run(STREAM, mode=RunMode.FULL, in_sweep=True)
+    if latest is not None and latest.status == RunStatus.PARTIAL:
+        return "continuing the open sweep"
+    if settings.full_refresh:
+        return "--full-refresh"
+    if cursor is None or accepted is None:
+        return "no reconciled sweep yet"
+    if latest is not None and latest.details.get("held") and latest.sweep_id != confirmed:
+        return "the last sweep was held back by the deletion safety valve"
+    age = ctx.now() - (accepted.finished_at or accepted.started_at)
+    if age > timedelta(days=settings.reconcile_days):
+        return f"the last reconciled sweep is {age.days} days old"
+    if collapsed:
+        return "Descope's count collapsed"
+    unlandable = int(accepted.details.get("quarantined", 0))
+    total = reader.count().total
+    live = writer.live_user_count(accepted.sweep_started_at)
+    if total != live + unlandable:
+        return f"Descope counts {total} users, the warehouse holds {live} live"
+    return None
+
+
+def _sweep(
+    ctx: StreamContext,
+    reader: _Reader,
+    result: StreamResult,
+    accepted_start: datetime | None,
+    collapsed: bool,
+) -> None:
+    writer, settings = ctx.writer, ctx.settings
+    latest = writer.last_run(STREAM, mode=RunMode.FULL, in_sweep=True)
+    if latest is not None and latest.status == RunStatus.PARTIAL and latest.sweep_id:
+        state = _SweepState.from_row(latest)
+    else:
+        state = _SweepState(sweep_id=uuid.uuid4().hex, started_at=reader.started_at)
+    result.details["sweep_id"] = state.sweep_id
+
+    def row(status: RunStatus = RunStatus.PARTIAL, **extra: Any) -> SyncRun:
+        return SyncRun(
+            run_id=ctx.run_id,
+            stream=STREAM,
+            status=status,
+            mode=RunMode.FULL,
+            started_at=reader.started_at,
+            finished_at=ctx.now(),
+            sweep_id=state.sweep_id,
+            sweep_started_at=state.started_at,
+            details=state.details(),
+            **extra,
+        )
+
+    def at_position(position: int) -> SyncRun:
+        state.position = position
+        return row()
+
+    def unproved(second: int, why: str) -> None:
+        state.unproved.append(why)
+        log.warning("users: %s", why)
+
+    window_end = _epoch_s(state.started_at) + 2
+    if state.phase == "windows":
+        reader.scan(
+            "createdTime",
+            max(1, state.position + 1),
+            window_end,
+            checkpoint=at_position,
+            on_unproved=unproved,
+        )
+        # Users created "in the future" (clock skew, imports) lie past the windows: one open request.
+        _, q = reader._open_scan("createdTime", window_end + 1)
+        state.quarantined += q
+        state.phase = "finish"
+        writer.record_run(row())
+
+    # Finish: what changed during the sweep, then prove the count.
+    # Modifications before the sweep began are in the windows (read after it began), and those the
+    # cursor covers were landed by passes after it began: read from the later of the two.
+    cursor = writer.latest_cursor(STREAM)
+    lo = _epoch_s(state.started_at) - TAIL_MARGIN_S
+    if cursor is not None:
+        lo = max(lo, _epoch_s(cursor) - settings.users_overlap_seconds)
+    watermark = reader.modified_pass(lo, checkpoint=lambda _cursor_to, _pos: row())
+    source_total = reader.count().total
+    seen = writer.live_user_count(state.started_at)
+    if seen + state.quarantined < source_total:
+        reader.unfiltered_pass(state, (1, window_end), checkpoint=row)
+        seen = writer.live_user_count(state.started_at)
+        source_total = reader.count().total
+    reconciled = seen + state.quarantined >= source_total and not state.unproved
+    live_before = writer.live_user_count(accepted_start)
+    would_remove = max(0, live_before - seen)
+    limit = settings.max_delete_fraction * live_before
+    held = (
+        reconciled
+        and live_before > 0
+        and would_remove > limit
+        and state.sweep_id != settings.confirm_deletions_sweep_id
+    )
+    reason = None
+    if state.unproved:
+        reason = "; ".join(state.unproved[:3])
+    elif not reconciled:
+        reason = (
+            f"the sweep landed {seen} live users (+{state.quarantined} without an id) but Descope counts {source_total}"
+        )
+    elif held:
+        reason = (
+            f"the sweep would remove {would_remove} of {live_before} live users (more than "
+            f"{settings.max_delete_fraction:.0%}); if that is right, confirm it with "
+            f"DESCOPE_CONFIRM_DELETIONS_SWEEP_ID={state.sweep_id} or "
+            f"dbt build --vars '{{confirm_deletions_sweep_id: {state.sweep_id}}}'"
+        )
+    status = RunStatus.SUCCESS if reconciled and not held and not collapsed else RunStatus.INCOMPLETE
+    details = state.details() | {
+        "phase": "done",
+        "reconciled": reconciled,
+        "held": held,
+        "would_remove": would_remove,
+        "live_before": live_before,
+        "source_total": source_total,
+        "users_seen": seen,
+        "reason": reason,
+    }
+    terminal = row(status, cursor_to=None if collapsed else _at(watermark), error=reason)
+    terminal.details = details
+    writer.record_run(terminal)
+    result.details.update({k: details[k] for k in ("reconciled", "held", "would_remove", "users_seen")})
+    if not collapsed:
+        result.cursor_to = _at(watermark)
+    if status != RunStatus.SUCCESS:
+        result.status = RunStatus.INCOMPLETE
+        result.message = f"users: full sweep {state.sweep_id} is incomplete: {reason or 'the source collapsed'}"
+        log.warning(result.message)
+
+
+def _fill(result: StreamResult, reader: _Reader) -> None:
+    result.rows_loaded = reader.rows_loaded
+    result.rows_quarantined = reader.rows_quarantined
+    result.pages = reader.pages
     result.details.update(
-        windows=scan.windows,
-        probes_discarded=scan.probes_discarded,
-        dense_windows=scan.dense_windows,
-        effective_page_size=scan.page_size,
+        windows=reader.windows,
+        probes_discarded=reader.probes_discarded,
+        dense_windows=reader.dense_windows,
+        effective_page_size=reader.page_size,
     )
