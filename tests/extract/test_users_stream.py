@@ -35,7 +35,7 @@ def test_full_load_lands_every_user_including_test_and_legacy_users(simulator, t
     assert query(db, "select count(*) from descope_raw.users where modified_at is null")[0][0] > 0
     runs = query(
         db,
-        "select status, mode, details->>'reconciled', details->>'source_total' from descope_raw._sync_runs "
+        "select status, mode, (details->>'reconciled'), (details->>'source_total') from descope_raw._sync_runs "
         "where stream = 'users' and status <> 'partial'",
     )
     assert runs == [("success", "full", "true", str(len(truth)))]

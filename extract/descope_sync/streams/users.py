@@ -288,39 +288,48 @@ class _Reader:
         on_unproved: Callable[[int, str], None] | None,
         only_unseen: bool,
     ) -> tuple[int, int]:
-        """More users in one second than a page holds: offset pages in both orders, re-read until a
-        pass finds nothing new and everyone counted was seen."""
+        """More users in one second than a page holds: offset pages, proved by a pass over which the
+        count held still and every counted user was seen, else re-read until a pass finds nothing new.
+
+        Offsets past a server's cap are reached from the other end (sorted descending).
+        """
         self.dense_windows += 1
         bounds = self.bounds(field_name, second, second)
         seen: set[str] = set()
         fresh = quarantined = 0
         counted = 0
         size = self.page_size
-        for _ in range(MAX_DENSE_PASSES):
-            new_this_pass = 0
-            for order in ((), ({"field": field_name, "desc": True},)):
-                page = 0
-                while True:
-                    self.ctx.deadline.check()
-                    body: dict[str, Any] = {"limit": size, "page": page, **bounds}
-                    if order:
-                        body["sort"] = list(order)
-                    answer = self.search(body)
-                    counted = answer.total
-                    if not answer.items:
-                        break
-                    unseen = [u for u in answer.items if _key(u) not in seen]
-                    seen.update(_key(u) for u in unseen)
-                    if unseen:
-                        f, q = self.land(unseen, only_unseen=only_unseen)
-                        fresh, quarantined = fresh + f, quarantined + q
-                    new_this_pass += len(unseen)
-                    if len(seen) >= counted or len(answer.items) < size:
-                        break
-                    page += 1
-                if len(seen) >= counted:
-                    break
-            if new_this_pass == 0 and len(seen) >= counted:
+
+        def read_pass(order: tuple[dict[str, Any], ...]) -> tuple[int, set[int]]:
+            nonlocal fresh, quarantined, counted
+            new, totals, page = 0, set(), 0
+            while True:
+                self.ctx.deadline.check()
+                body: dict[str, Any] = {"limit": size, "page": page, **bounds}
+                if order:
+                    body["sort"] = list(order)
+                answer = self.search(body)
+                counted = answer.total
+                totals.add(answer.total)
+                unseen = [u for u in answer.items if _key(u) not in seen]
+                seen.update(_key(u) for u in unseen)
+                if unseen:
+                    f, q = self.land(unseen, only_unseen=only_unseen)
+                    fresh, quarantined = fresh + f, quarantined + q
+                new += len(unseen)
+                if len(answer.items) < size:
+                    return new, totals
+                page += 1
+
+        for attempt in range(MAX_DENSE_PASSES):
+            new, totals = read_pass(())
+            if len(seen) < counted:  # offsets capped (or shifted): come from the other end too
+                more, other = read_pass(({"field": field_name, "desc": True},))
+                new, totals = new + more, totals | other
+            # Users only leave a past second (a change moves them to now), and leaving changes the
+            # count: a pass over which the count held still and that saw everyone skipped nobody.
+            settled = len(totals) == 1 and second < _epoch_s(self.ctx.now()) - 1
+            if len(seen) >= counted and ((new == 0 and attempt > 0) or settled):
                 self.land([], run=checkpoint(second))
                 return fresh, quarantined
         why = (

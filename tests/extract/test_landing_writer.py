@@ -1,0 +1,114 @@
+"""The DuckDB landing writer: no record can block it, and a second process gets one clear error."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from datetime import datetime
+
+import pytest
+
+from descope_sync.contract import RunStatus
+from descope_sync.errors import WarehouseLocked
+from descope_sync.landing.base import MAX_ROW_BYTES, SyncRun
+from descope_sync.landing.duckdb import DuckDBLandingWriter
+from tests.conftest import query
+
+NOW = datetime(2026, 11, 1, 12, 0, 0)
+
+
+def user_row(user_id: str, **payload) -> dict:
+    return {
+        "user_id": user_id,
+        "modified_at": None,
+        "payload": {"userId": user_id, **payload},
+        "_batch_id": "b1",
+        "_extracted_at": NOW,
+    }
+
+
+@pytest.fixture
+def writer(tmp_path):
+    with DuckDBLandingWriter(tmp_path / "w.duckdb") as w:
+        w.ensure_tables()
+        yield w
+
+
+def test_a_lone_surrogate_lands_escaped_instead_of_failing_every_run(writer):
+    appended = writer.append("users", [user_row("U1", name="Ana \ud800 Souza"), user_row("U2", name="Zoë 🌸")])
+    assert appended.landed == 2
+    rows = dict(writer.query("select user_id, payload->>'name' from descope_raw.users"))
+    assert rows["U1"] == "Ana \\ud800 Souza"  # the code unit spelled out, the rest untouched
+    assert rows["U2"] == "Zoë 🌸"
+
+
+def test_pages_of_megabyte_records_land_under_the_writers_memory_cap(writer):
+    big = "x" * (1024 * 1024)
+    rows = [user_row(f"U{i}", customAttributes={"blob": big}) for i in range(40)]
+    appended = writer.append("users", rows)
+    assert appended.landed == 40
+    assert writer.query("select count(*), min(length(payload->>'$.customAttributes.blob')) from descope_raw.users") == [
+        (40, 1024 * 1024)
+    ]
+
+
+def test_a_record_larger_than_a_landing_row_may_hold_is_quarantined_with_a_preview(writer):
+    huge = "y" * (MAX_ROW_BYTES + 10)
+    run = SyncRun(run_id="r", stream="users", status=RunStatus.PARTIAL, started_at=NOW, finished_at=NOW, cursor_to=NOW)
+    appended = writer.append("users", [user_row("U1", name="ok"), user_row("U2", blob=huge)], run=run)
+    assert (appended.landed, appended.quarantined) == (1, 1)
+    assert writer.query("select user_id from descope_raw.users") == [("U1",)]
+    reason, payload = writer.query("select reason, payload from descope_raw._quarantine")[0]
+    payload = json.loads(payload)
+    assert "larger than" in reason and payload["key"] == "U2" and payload["bytes"] > MAX_ROW_BYTES
+    assert len(payload["preview"]) < 100_000
+    assert writer.latest_cursor("users") == NOW  # the checkpoint still committed with the page
+
+
+def test_rows_and_their_checkpoint_commit_together_or_not_at_all(writer, monkeypatch):
+    run = SyncRun(run_id="r", stream="users", status=RunStatus.PARTIAL, started_at=NOW, finished_at=NOW, cursor_to=NOW)
+    original = writer._load
+
+    def fail_on_the_checkpoint(table, lines):
+        if table == "_sync_runs":
+            raise RuntimeError("killed between the rows and the cursor")
+        original(table, lines)
+
+    monkeypatch.setattr(writer, "_load", fail_on_the_checkpoint)
+    with pytest.raises(RuntimeError):
+        writer.append("users", [user_row("U1")], run=run)
+    assert writer.count("users") == 0 and writer.count("_sync_runs") == 0
+
+
+def test_a_second_process_on_the_same_file_gets_one_clear_error_and_nothing_is_written(tmp_path):
+    path = tmp_path / "w.duckdb"
+    with DuckDBLandingWriter(path) as w:
+        w.ensure_tables()
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(
+                f"""
+                import duckdb, sys, time
+                con = duckdb.connect({str(path)!r})
+                print("holding", flush=True)
+                sys.stdin.read()
+                """
+            ),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        with pytest.raises(WarehouseLocked) as caught:
+            DuckDBLandingWriter(path)
+        message = str(caught.value)
+        assert str(path) in message and "another process" in message and "\n" not in message
+    finally:
+        holder.communicate("")
+    assert query(path, "select count(*) from descope_raw._sync_runs")[0][0] == 0
