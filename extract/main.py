@@ -1,44 +1,209 @@
 """Cloud Function entry point: `descope_sync` (HTTP, triggered by Cloud Scheduler).
 
-Extracts only (dbt runs from Cloud Build / a scheduled job); returns the run summary as JSON.
-Request body (all optional): {"full_refresh": bool, "max_seconds": number, "streams": [..]}.
+Extracts only (dbt runs from Cloud Build / a scheduled job); answers with JSON, always.
+
+Request: POST with an optional JSON object body (any Content-Type: Cloud Scheduler sends
+application/octet-stream unless told otherwise), or GET for the defaults:
+    {"full_refresh": false, "max_seconds": 480, "streams": ["audit_events", "users", "ip_locations"]}
+- full_refresh: a JSON boolean; default false.
+- max_seconds: a JSON number > 0 and <= the function's budget (DESCOPE_FUNCTION_MAX_SECONDS, default 480);
+  null or absent means that budget.
+- streams: a non-empty list of distinct stream names; default every stream.
+Anything else (another type, an unknown key, a query string) is a 400 naming the field, never echoing a value.
+
+Response: 200 with the run summary (plus the `max_seconds` that applied) when the run's status is
+success or partial (a budget stop, progress committed); 500 with the summary for failed, data_loss
+and incomplete, so Cloud Scheduler marks the run failed. Other methods 405, other paths 404,
+an unexpected error 500 {"status": "failed", "error": "<type>: <message>"} with its traceback logged.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 import os
+import re
+from dataclasses import dataclass
+from typing import Any
 
 import functions_framework
+from werkzeug.exceptions import HTTPException
 
-from descope_sync.config import load_settings
+from descope_sync.config import function_max_seconds, load_settings
+from descope_sync.contract import STREAMS, RunStatus
 from descope_sync.errors import SyncError
-from descope_sync.logs import configure_logging
-from descope_sync.pipeline import STREAMS, run_extract
+from descope_sync.logs import configure_logging, install_excepthooks
+from descope_sync.pipeline import run_extract
 from descope_sync.progress import Progress
+from descope_sync.report import overall_status, summary_dict
 from descope_sync.secrets import scrub
 
-DEFAULT_MAX_SECONDS = 480.0  # below the function's 540 s timeout, so progress is always committed
+log = logging.getLogger("descope_sync")
+
+FIELDS = ("full_refresh", "max_seconds", "streams")
+MAX_BODY_BYTES = 64 * 1024
+OK_STATUSES = (RunStatus.SUCCESS, RunStatus.PARTIAL)  # anything else: 500, Scheduler marks the run failed
+_FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+
+Response = tuple[dict[str, Any], int] | tuple[dict[str, Any], int, dict[str, str]]
+
+
+class BadRequest(Exception):
+    """A request the function refuses (400); `field` names what was wrong, the message never quotes a value."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class SyncRequest:
+    max_seconds: float
+    full_refresh: bool = False
+    streams: tuple[str, ...] = STREAMS
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise BadRequest(_field_name(key), "a field appears twice in the request body")
+        seen[key] = value
+    return seen
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError("NaN and Infinity are not JSON")
+
+
+def _field_name(key: str) -> str:
+    """An unknown key, named only when it looks like a field name (it is request data otherwise)."""
+    return key if _FIELD_NAME.fullmatch(key) else "(unnamed field)"
+
+
+def parse_request(method: str, body: bytes, budget: float) -> SyncRequest:
+    """The validated request: defaults for GET or an empty body, else the JSON object's fields."""
+    if method == "GET":
+        if body.strip():
+            raise BadRequest("body", "a GET takes no body: POST a JSON object instead")
+        return SyncRequest(max_seconds=budget)
+    if not body.strip():
+        return SyncRequest(max_seconds=budget)
+    try:
+        data = json.loads(body, object_pairs_hook=_no_duplicate_keys, parse_constant=_not_json)
+    except (ValueError, RecursionError):  # includes UnicodeDecodeError
+        raise BadRequest("body", "the request body is not valid JSON (UTF-8)") from None
+    if not isinstance(data, dict):
+        raise BadRequest("body", f"the request body must be a JSON object with the optional fields {', '.join(FIELDS)}")
+    for key in data:
+        if key not in FIELDS:
+            raise BadRequest(_field_name(key), f"unknown field; the request body takes only {', '.join(FIELDS)}")
+
+    full_refresh = data.get("full_refresh", False)
+    if not isinstance(full_refresh, bool):
+        raise BadRequest("full_refresh", "full_refresh must be a JSON boolean (true or false)")
+
+    max_seconds = data.get("max_seconds")
+    if max_seconds is None:
+        max_seconds = budget
+    elif (
+        isinstance(max_seconds, bool)
+        or not isinstance(max_seconds, int | float)
+        or not 0 < max_seconds <= budget  # before isfinite: a huge JSON integer overflows a float
+        or not math.isfinite(max_seconds)
+    ):
+        raise BadRequest(
+            "max_seconds", f"max_seconds must be a JSON number > 0 and <= {budget:g} (null or absent: {budget:g})"
+        )
+
+    streams = data.get("streams", list(STREAMS))
+    rule = f"streams must be a non-empty JSON list of distinct names from {', '.join(STREAMS)}"
+    if not isinstance(streams, list) or not streams:
+        raise BadRequest("streams", rule)
+    if any(not isinstance(s, str) or s not in STREAMS for s in streams) or len(set(streams)) != len(streams):
+        raise BadRequest("streams", rule)
+    return SyncRequest(max_seconds=float(max_seconds), full_refresh=full_refresh, streams=tuple(streams))
+
+
+def _rejected(code: int, field: str, message: str) -> Response:
+    return {"status": "rejected", "error": message, "field": field}, code
+
+
+def _failed(exc: SyncError, max_seconds: float | None) -> Response:
+    """An error the operator can act on: its one-line message, no traceback."""
+    message = scrub(str(exc))
+    log.error("descope_sync failed: %s", message)
+    return {"status": RunStatus.FAILED.value, "error": message, "max_seconds": max_seconds}, 500
+
+
+def _handle(request) -> Response:
+    if request.method not in ("GET", "POST"):
+        return (
+            {"status": "rejected", "error": "method not allowed: use POST (or GET for the defaults)"},
+            405,
+            {"Allow": "GET, POST"},
+        )
+    if request.path != "/":
+        return {"status": "rejected", "error": "not found: the function answers at /"}, 404
+    if request.query_string:
+        return _rejected(400, "query string", "query parameters are not accepted: send a JSON body")
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        return _rejected(413, "body", f"the request body is larger than {MAX_BODY_BYTES} bytes")
+    try:
+        budget = function_max_seconds()
+    except SyncError as exc:
+        return _failed(exc, None)
+    try:
+        parsed = parse_request(request.method, request.get_data(cache=True), budget)
+    except BadRequest as exc:
+        log.warning("request rejected (%s): %s", exc.field, exc)
+        return _rejected(400, exc.field, str(exc))
+    try:
+        settings = load_settings(
+            {
+                "full_refresh": parsed.full_refresh,
+                "max_seconds": parsed.max_seconds,
+                # Production lands in BigQuery; DESCOPE_WAREHOUSE=duckdb runs the function locally.
+                "warehouse": os.environ.get("DESCOPE_WAREHOUSE", "bigquery"),
+            }
+        )
+        summary = run_extract(settings, streams=list(parsed.streams), progress=Progress())
+    except SyncError as exc:
+        return _failed(exc, parsed.max_seconds)
+    status = overall_status(summary)
+    payload = summary_dict(summary)
+    payload["max_seconds"] = parsed.max_seconds
+    if status in OK_STATUSES:
+        log.info("descope_sync finished: %s", status)
+        return payload, 200
+    log.error("descope_sync finished: %s", status)
+    return payload, 500
+
+
+def _unexpected(exc: BaseException) -> Response:
+    log.error("descope_sync: unexpected %s", type(exc).__name__, exc_info=exc)
+    return {"status": RunStatus.FAILED.value, "error": f"{type(exc).__name__}: {scrub(str(exc))}"}, 500
 
 
 @functions_framework.http
 def descope_sync(request):
     configure_logging(json_lines=True)
-    body = request.get_json(silent=True) or {}
+    install_excepthooks()
     try:
-        settings = load_settings(
-            {
-                "full_refresh": bool(body.get("full_refresh", False)),
-                "max_seconds": body.get("max_seconds", DEFAULT_MAX_SECONDS),
-                # Production lands in BigQuery; DESCOPE_WAREHOUSE=duckdb runs the function locally.
-                "warehouse": os.environ.get("DESCOPE_WAREHOUSE", "bigquery"),
-            }
-        )
-        streams = body.get("streams") or list(STREAMS)
-        summary = run_extract(settings, streams=streams, progress=Progress())
-    except SyncError as exc:
-        message = scrub(str(exc))
-        logging.getLogger("descope_sync").error(message)
-        return {"status": "failed", "error": message}, 500
-    payload = summary.as_dict()
-    return payload, 500 if summary.status == "failed" else 200
+        return _handle(request)
+    except Exception as exc:
+        return _unexpected(exc)
+
+
+# JSON for what never reaches the function (functions-framework's /favicon.ico and /robots.txt 404s)
+# and for anything that escapes it: never an HTML error page.
+@functions_framework.errorhandler(500)  # replaces functions-framework's plain-text crash page
+@functions_framework.errorhandler(HTTPException)
+def _http_error(exc: HTTPException) -> Response:
+    return {"status": "rejected", "error": exc.name}, exc.code or 500
+
+
+@functions_framework.errorhandler(Exception)
+def _any_error(exc: Exception) -> Response:
+    return _unexpected(exc)

@@ -1,19 +1,43 @@
-"""Settings from flags, environment variables and (in production) Secret Manager: the one place."""
+"""Settings from flags, environment variables and (in production) Secret Manager: the one place.
+
+Everything is validated here, so a bad value is one `ConfigError` naming the variable (or flag, or
+secret) and saying what to do, never a traceback later. The management key is never part of a message.
+"""
 
 from __future__ import annotations
 
+import ipaddress
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+from descope_sync.contract import LOGIN_ACTIONS, STREAMS, USER_DELETION_ACTIONS
 from descope_sync.errors import ConfigError
 from descope_sync.secrets import Secret, register_secret
 
 DEFAULT_BASE_URL = "https://api.descope.com"
 SECRET_PROJECT_ID = "descope-project-id"
 SECRET_MANAGEMENT_KEY = "descope-management-key"
+DEFAULT_FUNCTION_MAX_SECONDS = 480.0  # below the function's 540 s timeout, so progress is always committed
+DEFAULT_STREAM_BUDGET_SHARES: dict[str, float] = {"audit_events": 0.4, "users": 0.5, "ip_locations": 0.1}
+# Audit actions every filter keeps: the login marts and the deletion rules read them.
+REQUIRED_AUDIT_ACTIONS: tuple[str, ...] = (*LOGIN_ACTIONS, *USER_DELETION_ACTIONS)
+
+# How an override is named in a message: the CLI flag it comes from, else its name.
+_FLAGS = {
+    "project_id": "--project-id",
+    "base_url": "--base-url",
+    "max_seconds": "--max-seconds",
+    "audit_actions": "--audit-actions",
+    "reconcile_days": "--reconcile-days",
+    "max_delete_fraction": "--max-delete-fraction",
+    "confirm_deletions_sweep_id": "--confirm-deletions-sweep-id",
+    "audit_settle_seconds": "--audit-settle-seconds",
+}
 
 
 def default_base_url(project_id: str) -> str:
@@ -40,18 +64,35 @@ class Settings:
     audit_overlap_seconds: int = 300
     users_page_size: int = 1000
     audit_page_size: int = 1000
-    audit_actions: list[str] | None = None  # None: every action
+    audit_actions: list[str] | None = None  # None: every action; else always with REQUIRED_AUDIT_ACTIONS
     audit_retention_days: int = 30
     max_retry_after_seconds: float = 120.0
+    # How far back a users reconciliation looks, and how much of the live users one sweep may delete
+    # before someone confirms it (by its sweep ID).
     reconcile_days: float = 7.0
     max_delete_fraction: float = 0.1
     confirm_deletions_sweep_id: str | None = None
+    # Audit events younger than this may still be arriving at Descope: the cursor stays behind them.
     audit_settle_seconds: float = 120.0
     max_page_bytes: int = 16 * 1024 * 1024
-    stream_budget_shares: dict[str, float] = field(
-        default_factory=lambda: {"audit_events": 0.4, "users": 0.5, "ip_locations": 0.1}
-    )
+    # Share of `max_seconds` each stream may use (each in (0, 1], together at most 1).
+    stream_budget_shares: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_STREAM_BUDGET_SHARES))
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+# Numeric settings: (env var or None for override-only, type, lowest, lowest allowed?, highest, rule for messages).
+_NUMBERS: dict[str, tuple[str | None, type, float, bool, float | None, str]] = {
+    "max_seconds": ("DESCOPE_MAX_SECONDS", float, 0, False, None, "a number of seconds > 0"),
+    "reconcile_days": ("DESCOPE_RECONCILE_DAYS", float, 0, False, None, "a number of days > 0"),
+    "max_delete_fraction": ("DESCOPE_MAX_DELETE_FRACTION", float, 0, False, 1, "a fraction > 0 and <= 1"),
+    "audit_settle_seconds": ("DESCOPE_AUDIT_SETTLE_SECONDS", float, 0, True, None, "a number of seconds >= 0"),
+    "max_page_bytes": (None, int, 1, True, None, "a whole number of bytes >= 1"),
+    "users_overlap_seconds": (None, int, 0, True, None, "a whole number of seconds >= 0"),
+    "audit_overlap_seconds": (None, int, 0, True, None, "a whole number of seconds >= 0"),
+    "users_page_size": (None, int, 1, True, None, "a whole number >= 1"),
+    "audit_page_size": (None, int, 1, True, None, "a whole number >= 1"),
+    "max_retry_after_seconds": (None, float, 0, False, None, "a number of seconds > 0"),
+}
 
 
 def _first(*values: Any) -> Any:
@@ -61,11 +102,82 @@ def _first(*values: Any) -> Any:
     return None
 
 
+def _pick(name: str, overrides: Mapping[str, Any], env: Mapping[str, str], var: str | None) -> tuple[Any, str]:
+    """(value, how to name where it came from): an override (flag) wins over the environment variable."""
+    if overrides.get(name) not in (None, ""):
+        return overrides[name], _FLAGS.get(name, name)
+    if var and env.get(var) not in (None, ""):
+        return env[var], var
+    return None, var or name
+
+
+def _number(label: str, value: Any, kind: type, low: float, low_ok: bool, high: float | None, rule: str) -> Any:
+    """`value` (a number, or a string from the environment) as `kind`, inside its range, else ConfigError."""
+    shown = repr(value)[:40]
+    number: float | None = None
+    if isinstance(value, int | float | str) and not isinstance(value, bool):
+        try:
+            number = float(value.strip() if isinstance(value, str) else value)
+        except (ValueError, OverflowError):
+            number = None
+    if number is not None and kind is int and not (math.isfinite(number) and number.is_integer()):
+        number = None
+    if (
+        number is None
+        or not math.isfinite(number)
+        or number < low
+        or (number == low and not low_ok)
+        or (high is not None and number > high)
+    ):
+        raise ConfigError(f"{label} must be {rule}, not {shown}")
+    return int(number) if kind is int else number
+
+
+def _printable_token(value: str) -> bool:
+    """Printable ASCII without spaces: what an HTTP header can carry as a key or project ID."""
+    return all("\x21" <= c <= "\x7e" for c in value)
+
+
+def _credential(raw: Any, label: str, how_to_fix: str, secret: bool) -> str:
+    """A project ID or management key: surrounding whitespace stripped, nothing unprintable inside."""
+    if isinstance(raw, Secret):
+        raw = raw.reveal()
+    if not isinstance(raw, str):
+        raise ConfigError(f"{label} must be a string")
+    if secret:
+        register_secret(raw)  # raw and stripped: whatever form escapes is scrubbed
+    value = raw.strip()
+    if secret:
+        register_secret(value)
+    if not value:
+        raise ConfigError(f"{label} is empty (only whitespace); {how_to_fix}")
+    if not _printable_token(value):
+        raise ConfigError(
+            f"{label} contains whitespace, a control character or a non-ASCII character inside it; "
+            f"{how_to_fix} (copy the value again from the Descope console; from a shell write it with "
+            "printf '%s' or echo -n, never plain echo)"
+        )
+    return value
+
+
+def _credential_source(
+    name: str, var: str, flag: str | None, overrides: Mapping[str, Any], env: Mapping[str, str]
+) -> tuple[Any, str, str]:
+    """(raw value, label, how to fix) from the override, else the environment variable; (None, ...) when neither."""
+    given = overrides.get(name)
+    if given is not None and given != "":
+        return given, flag or f"{name} (given to load_settings)", f"pass {flag or name} without it"
+    if env.get(var) not in (None, ""):
+        return env[var], var, f"set {var} again without it"
+    return None, var, ""
+
+
 def _on_cloud_functions(env: Mapping[str, str]) -> bool:
     return bool(env.get("K_SERVICE") or env.get("FUNCTION_TARGET"))
 
 
 def _secret_manager_value(name: str, project: str | None) -> str:
+    """The latest version of a Secret Manager secret, as stored (the caller strips and validates it)."""
     try:
         from google.cloud import secretmanager
     except ImportError as exc:  # pragma: no cover - only without the bigquery extra
@@ -75,9 +187,9 @@ def _secret_manager_value(name: str, project: str | None) -> str:
         ) from exc
     if not project:
         raise ConfigError(f"cannot read secret {name!r}: set GOOGLE_CLOUD_PROJECT (or GCP_PROJECT)")
-    client = secretmanager.SecretManagerServiceClient()
     path = f"projects/{project}/secrets/{name}/versions/latest"
     try:
+        client = secretmanager.SecretManagerServiceClient()
         response = client.access_secret_version(request={"name": path})
     except Exception as exc:
         raise ConfigError(
@@ -85,7 +197,132 @@ def _secret_manager_value(name: str, project: str | None) -> str:
             f"({type(exc).__name__}); check that it exists and the function's service account "
             "has roles/secretmanager.secretAccessor"
         ) from None
-    return response.payload.data.decode("utf-8").strip()
+    try:
+        return response.payload.data.decode("utf-8")
+    except (AttributeError, UnicodeDecodeError):
+        raise ConfigError(
+            f"secret {name!r} is not UTF-8 text: add a new version holding only the value "
+            f"(printf '%s' \"$VALUE\" | gcloud secrets versions add {name} --data-file=-)"
+        ) from None
+
+
+def _secret_manager_fix(name: str) -> str:
+    return f"add a new version without it: printf '%s' \"$VALUE\" | gcloud secrets versions add {name} --data-file=-"
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback  # 127.0.0.0/8 and ::1
+    except ValueError:
+        return False
+
+
+def _base_url(value: Any, label: str) -> str:
+    """https://host[:port][/path]; plain http only to a loopback host (the simulator, a local proxy)."""
+    rule = (
+        f"{label} must be an https:// URL with a host (plain http:// only for localhost, 127.0.0.0/8 or [::1]); "
+        "the management key travels in its Authorization header"
+    )
+    if not isinstance(value, str):
+        raise ConfigError(rule)
+    url = value.strip()
+    if not _printable_token(url):
+        raise ConfigError(f"{label} contains whitespace or a control character; {rule}")
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError:
+        raise ConfigError(f"{label} is not a valid URL; {rule}") from None
+    scheme = parts.scheme.lower()
+    if not host or scheme not in ("https", "http"):
+        raise ConfigError(rule)
+    if scheme == "http" and not _is_loopback(host):
+        raise ConfigError(f"{label} uses plain http:// to a host that is not loopback; {rule}")
+    if parts.username is not None or parts.password is not None:
+        raise ConfigError(f"{label} must not carry a user name or password; {rule}")
+    if parts.query or parts.fragment:
+        raise ConfigError(f"{label} must not carry a query string or fragment; {rule}")
+    return url.rstrip("/")
+
+
+def _audit_actions(value: Any, label: str) -> list[str] | None:
+    """The configured filter plus the actions the marts need; None (every action) when not configured."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        items = value.split(",")
+    elif isinstance(value, list | tuple):
+        items = list(value)
+    else:
+        raise ConfigError(f"{label} must be a comma-separated list of audit actions")
+    actions: list[str] = []
+    for item in items:
+        if not isinstance(item, str):
+            raise ConfigError(f"{label} must be a comma-separated list of audit actions")
+        action = item.strip()
+        if not action:
+            continue
+        if not _printable_token(action):
+            raise ConfigError(f"{label}: an audit action name has whitespace or a control character inside it")
+        if action not in actions:
+            actions.append(action)
+    if not actions:
+        return None
+    return actions + [a for a in REQUIRED_AUDIT_ACTIONS if a not in actions]
+
+
+def _budget_shares(value: Any, label: str) -> dict[str, float]:
+    """`audit_events=0.4,users=0.5,ip_locations=0.1` (or a mapping): every stream, each > 0, at most 1 together."""
+    rule = (
+        f"{label} must give every stream ({', '.join(STREAMS)}) a share > 0 and <= 1, together at most 1, "
+        "e.g. audit_events=0.4,users=0.5,ip_locations=0.1"
+    )
+    if isinstance(value, str):
+        pairs: list[tuple[str, Any]] = []
+        for item in value.split(","):
+            if not item.strip():
+                continue
+            name, sep, share = item.partition("=")
+            if not sep:
+                raise ConfigError(rule)
+            pairs.append((name.strip(), share))
+    elif isinstance(value, Mapping):
+        pairs = list(value.items())
+    else:
+        raise ConfigError(rule)
+    shares: dict[str, float] = {}
+    for name, share in pairs:
+        if name not in STREAMS or name in shares:
+            raise ConfigError(rule)
+        shares[name] = _number(f"{label} ({name})", share, float, 0, False, 1, "a share > 0 and <= 1")
+    if set(shares) != set(STREAMS) or sum(shares.values()) > 1 + 1e-9:
+        raise ConfigError(rule)
+    return {name: shares[name] for name in STREAMS}
+
+
+def _sweep_id(value: Any, label: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ConfigError(f"{label} must be the sweep ID printed by the run that held deletions back")
+    sweep_id = value.strip()
+    if not sweep_id:
+        return None
+    if len(sweep_id) > 128 or not _printable_token(sweep_id):
+        raise ConfigError(f"{label} must be the sweep ID printed by the run that held deletions back")
+    return sweep_id
+
+
+def function_max_seconds(env: Mapping[str, str] | None = None) -> float:
+    """The Cloud Function's time budget: DESCOPE_FUNCTION_MAX_SECONDS (> 0), default 480 s."""
+    env = os.environ if env is None else env
+    raw = env.get("DESCOPE_FUNCTION_MAX_SECONDS")
+    if raw in (None, ""):
+        return DEFAULT_FUNCTION_MAX_SECONDS
+    return _number("DESCOPE_FUNCTION_MAX_SECONDS", raw, float, 0, False, None, "a number of seconds > 0")
 
 
 def load_settings(overrides: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None) -> Settings:
@@ -95,66 +332,68 @@ def load_settings(overrides: Mapping[str, Any] | None = None, env: Mapping[str, 
     gcp_project = _first(overrides.get("bigquery_project"), env.get("GCP_PROJECT"), env.get("GOOGLE_CLOUD_PROJECT"))
     use_secret_manager = env.get("DESCOPE_SECRETS") == "secret-manager" or _on_cloud_functions(env)
 
-    project_id = _first(overrides.get("project_id"), env.get("DESCOPE_PROJECT_ID"))
-    if project_id is None and use_secret_manager:
-        project_id = _secret_manager_value(SECRET_PROJECT_ID, gcp_project)
-    if not project_id:
+    # The key first: registered for scrubbing (as given) before anything can fail and print it.
+    raw_key, key_label, key_fix = _credential_source("management_key", "DESCOPE_MANAGEMENT_KEY", None, overrides, env)
+    if raw_key is None and use_secret_manager:
+        raw_key = _secret_manager_value(SECRET_MANAGEMENT_KEY, gcp_project)
+        key_label, key_fix = f"the secret {SECRET_MANAGEMENT_KEY!r}", _secret_manager_fix(SECRET_MANAGEMENT_KEY)
+    if isinstance(raw_key, Secret):
+        raw_key = raw_key.reveal()
+    if isinstance(raw_key, str):
+        register_secret(raw_key)
+
+    raw_project, project_label, project_fix = _credential_source(
+        "project_id", "DESCOPE_PROJECT_ID", "--project-id", overrides, env
+    )
+    if raw_project is None and use_secret_manager:
+        raw_project = _secret_manager_value(SECRET_PROJECT_ID, gcp_project)
+        project_label, project_fix = f"the secret {SECRET_PROJECT_ID!r}", _secret_manager_fix(SECRET_PROJECT_ID)
+    if raw_project is None:
         raise ConfigError(
             "no Descope project ID: set DESCOPE_PROJECT_ID (or --project-id); "
             f"in production it comes from the secret {SECRET_PROJECT_ID!r}"
         )
-    key = _first(overrides.get("management_key"), env.get("DESCOPE_MANAGEMENT_KEY"))
-    if isinstance(key, Secret):
-        key = key.reveal()
-    if key is None and use_secret_manager:
-        key = _secret_manager_value(SECRET_MANAGEMENT_KEY, gcp_project)
-    if not key:
+    project_id = _credential(raw_project, project_label, project_fix, secret=False)
+    if raw_key is None:
         raise ConfigError(
             "no Descope management key: set DESCOPE_MANAGEMENT_KEY; "
             f"in production it comes from the secret {SECRET_MANAGEMENT_KEY!r}"
         )
-    register_secret(key)
+    key = _credential(raw_key, key_label, key_fix, secret=True)
 
-    base_url = _first(overrides.get("base_url"), env.get("DESCOPE_BASE_URL")) or default_base_url(project_id)
+    base_url_value, base_url_label = _pick("base_url", overrides, env, "DESCOPE_BASE_URL")
+    base_url = _base_url(base_url_value, base_url_label) if base_url_value is not None else default_base_url(project_id)
     warehouse = _first(overrides.get("warehouse"), env.get("DESCOPE_WAREHOUSE"), "duckdb")
     if warehouse not in ("duckdb", "bigquery"):
-        raise ConfigError(f"unknown warehouse {warehouse!r}: use duckdb or bigquery")
+        raise ConfigError(f"unknown warehouse {warehouse!r} (DESCOPE_WAREHOUSE): use duckdb or bigquery")
+    full_refresh = overrides.get("full_refresh", False)
+    if full_refresh is None:
+        full_refresh = False
+    if not isinstance(full_refresh, bool):
+        raise ConfigError("full_refresh must be true or false")
     geoip = _first(overrides.get("geoip_database"), env.get("GEOIP_DATABASE"))
-    max_seconds = _first(overrides.get("max_seconds"), env.get("DESCOPE_MAX_SECONDS"))
-    actions = _first(overrides.get("audit_actions"), env.get("DESCOPE_AUDIT_ACTIONS"))
-    if isinstance(actions, str):
-        actions = [a.strip() for a in actions.split(",") if a.strip()] or None
+    actions_value, actions_label = _pick("audit_actions", overrides, env, "DESCOPE_AUDIT_ACTIONS")
+    shares_value, shares_label = _pick("stream_budget_shares", overrides, env, "DESCOPE_STREAM_BUDGET_SHARES")
+    sweep_value, sweep_label = _pick("confirm_deletions_sweep_id", overrides, env, "DESCOPE_CONFIRM_DELETIONS_SWEEP_ID")
 
     settings = Settings(
         project_id=project_id,
         management_key=Secret(key),
-        base_url=base_url.rstrip("/"),
+        base_url=base_url,
         warehouse=warehouse,
         duckdb_path=Path(_first(overrides.get("duckdb_path"), env.get("DUCKDB_PATH"), "warehouse.duckdb")),
         raw_schema=_first(overrides.get("raw_schema"), env.get("DESCOPE_RAW_DATASET"), "descope_raw"),
         bigquery_project=gcp_project,
         bigquery_location=_first(env.get("BQ_LOCATION"), "US"),
         geoip_database=Path(geoip) if geoip else None,
-        max_seconds=float(max_seconds) if max_seconds is not None else None,
-        full_refresh=bool(overrides.get("full_refresh", False)),
-        audit_actions=actions,
+        full_refresh=full_refresh,
+        audit_actions=_audit_actions(actions_value, actions_label),
+        confirm_deletions_sweep_id=_sweep_id(sweep_value, sweep_label),
     )
-    for name in (
-        "users_overlap_seconds",
-        "audit_overlap_seconds",
-        "users_page_size",
-        "audit_page_size",
-        "max_retry_after_seconds",
-        "reconcile_days",
-        "max_delete_fraction",
-        "audit_settle_seconds",
-        "max_page_bytes",
-    ):
-        if overrides.get(name) is not None:
-            setattr(settings, name, type(getattr(settings, name))(overrides[name]))
-    if env.get("DESCOPE_AUDIT_SETTLE_SECONDS") and overrides.get("audit_settle_seconds") is None:
-        settings.audit_settle_seconds = float(env["DESCOPE_AUDIT_SETTLE_SECONDS"])
-    for name in ("confirm_deletions_sweep_id", "stream_budget_shares"):
-        if overrides.get(name) is not None:
-            setattr(settings, name, overrides[name])
+    if shares_value is not None:
+        settings.stream_budget_shares = _budget_shares(shares_value, shares_label)
+    for name, (var, kind, low, low_ok, high, rule) in _NUMBERS.items():
+        value, label = _pick(name, overrides, env, var)
+        if value is not None:
+            setattr(settings, name, _number(label, value, kind, low, low_ok, high, rule))
     return settings

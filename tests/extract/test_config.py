@@ -1,0 +1,309 @@
+"""Settings: credentials fail closed, https only off loopback, every number checked, new stream settings."""
+
+from __future__ import annotations
+
+import sys
+import types
+
+import pytest
+
+from descope_sync.config import load_settings
+from descope_sync.contract import LOGIN_ACTIONS, USER_DELETION_ACTIONS
+from descope_sync.errors import ConfigError
+from descope_sync.secrets import scrub
+
+KEY = "K2config-test-key-0123456789"
+BASE = {"DESCOPE_PROJECT_ID": "P123", "DESCOPE_MANAGEMENT_KEY": KEY}
+
+
+def env(**extra: str) -> dict[str, str]:
+    return {**BASE, **extra}
+
+
+def config_error(environment: dict[str, str], overrides: dict | None = None) -> str:
+    with pytest.raises(ConfigError) as info:
+        load_settings(overrides or {}, env=environment)
+    return str(info.value)
+
+
+# ---------------------------------------------------------------- the management key and the project ID
+
+
+@pytest.mark.parametrize("raw", [KEY + "\n", KEY + "\r\n", "  " + KEY + "\t\n", "\n" + KEY])
+def test_surrounding_whitespace_is_stripped_from_the_key_in_the_environment(raw):
+    settings = load_settings({}, env=env(DESCOPE_MANAGEMENT_KEY=raw))
+    assert settings.management_key.reveal() == KEY
+
+
+def test_surrounding_whitespace_is_stripped_from_a_key_override():
+    settings = load_settings({"management_key": KEY + "\n", "project_id": " P123\n"}, env={})
+    assert settings.management_key.reveal() == KEY
+    assert settings.project_id == "P123"
+
+
+def test_both_the_raw_and_the_stripped_key_are_scrubbed():
+    raw = "K2raw-form-of-the-key-7777\n"
+    load_settings({}, env=env(DESCOPE_MANAGEMENT_KEY=raw))
+    # what requests' InvalidHeader prints: the repr of a header value with the raw key inside
+    leaked = f"in header value: {'Bearer P123:' + raw!r} and again {raw.strip()}"
+    assert "K2raw-form-of-the-key-7777" not in scrub(leaked)
+
+
+@pytest.mark.parametrize("inside", ["\n", " ", "\t", "\x00", "\x7f", "\u2019"])
+def test_a_key_with_whitespace_or_a_control_character_inside_names_the_variable_not_the_value(inside):
+    key = "K2first-half" + inside + "second-half"
+    message = config_error(env(DESCOPE_MANAGEMENT_KEY=key))
+    assert "DESCOPE_MANAGEMENT_KEY" in message
+    assert "printf '%s'" in message
+    assert "K2first-half" not in message and "second-half" not in message
+    assert "K2first-half" not in scrub(f"leak: {key!r} {key}")
+
+
+def test_a_key_of_only_whitespace_is_an_error_naming_the_variable():
+    message = config_error(env(DESCOPE_MANAGEMENT_KEY=" \n"))
+    assert "DESCOPE_MANAGEMENT_KEY" in message and "empty" in message
+
+
+@pytest.mark.parametrize("project_id", ["P12\n3", "P1 23", "P1\x0023"])
+def test_a_project_id_with_a_control_character_inside_is_an_error_naming_the_variable(project_id):
+    message = config_error(env(DESCOPE_PROJECT_ID=project_id))
+    assert "DESCOPE_PROJECT_ID" in message
+    assert KEY not in message
+
+
+def test_a_project_id_flag_with_a_newline_inside_names_the_flag():
+    message = config_error(env(), {"project_id": "P1\n23"})
+    assert "--project-id" in message
+
+
+def test_surrounding_whitespace_is_stripped_from_the_project_id():
+    assert load_settings({}, env=env(DESCOPE_PROJECT_ID="P123\n")).project_id == "P123"
+
+
+class FakeSecretManager:
+    """google.cloud.secretmanager with the one call config.py makes, holding `values` by secret name."""
+
+    values: dict[str, bytes] = {}
+
+    class SecretManagerServiceClient:
+        def access_secret_version(self, request):
+            name = request["name"].split("/")[3]
+            payload = types.SimpleNamespace(data=FakeSecretManager.values[name])
+            return types.SimpleNamespace(payload=payload)
+
+
+@pytest.fixture
+def secret_manager(monkeypatch):
+    import google.cloud
+
+    monkeypatch.setattr(google.cloud, "secretmanager", FakeSecretManager, raising=False)
+    monkeypatch.setitem(sys.modules, "google.cloud.secretmanager", FakeSecretManager)
+    FakeSecretManager.values = {}
+    return FakeSecretManager.values
+
+
+SM_ENV = {"DESCOPE_SECRETS": "secret-manager", "GOOGLE_CLOUD_PROJECT": "my-gcp"}
+
+
+def test_a_secret_created_with_echo_is_stripped(secret_manager):
+    secret_manager.update({"descope-project-id": b"P123\n", "descope-management-key": KEY.encode() + b"\n"})
+    settings = load_settings({}, env=SM_ENV)
+    assert settings.project_id == "P123"
+    assert settings.management_key.reveal() == KEY
+
+
+def test_a_secret_with_a_line_break_inside_names_the_secret_and_says_how_to_recreate_it(secret_manager):
+    secret_manager.update({"descope-project-id": b"P123", "descope-management-key": b"K2line-one\nline-two\n"})
+    message = config_error(SM_ENV)
+    assert "'descope-management-key'" in message
+    assert "printf '%s'" in message and "gcloud secrets versions add descope-management-key" in message
+    assert "K2line-one" not in message and "line-two" not in message
+
+
+def test_a_secret_that_is_not_utf8_is_a_config_error(secret_manager):
+    secret_manager.update({"descope-project-id": b"P123", "descope-management-key": b"\xff\xfeK2"})
+    assert "'descope-management-key'" in config_error(SM_ENV)
+
+
+# ---------------------------------------------------------------- the base URL
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://api.descope.com",
+        "https://api.euc1.descope.com/",
+        "http://127.0.0.1:8765",
+        "http://127.9.9.9",
+        "http://localhost:1234",
+        "HTTP://LOCALHOST",
+        "http://[::1]:9000",
+    ],
+)
+def test_https_or_plain_http_to_loopback_is_accepted(url):
+    assert load_settings({}, env=env(DESCOPE_BASE_URL=url)).base_url == url.rstrip("/")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://api.descope.com",
+        "http://10.0.0.1:8080",
+        "http://localhost.example.com",
+        "http://127.0.0.1.nip.io",
+        "http://[::2]",
+        "ftp://api.descope.com",
+        "api.descope.com",
+        "https://",
+        "https:///v1",
+        "https://user:pw@api.descope.com",
+        "https://api.descope.com/?x=1",
+        "https://api.descope.com:notaport",
+        "https://api.desc ope.com",
+    ],
+)
+def test_any_other_base_url_is_a_config_error_naming_the_variable(url):
+    message = config_error(env(DESCOPE_BASE_URL=url))
+    assert "DESCOPE_BASE_URL" in message and "https://" in message
+
+
+def test_a_base_url_flag_is_named_as_the_flag():
+    assert "--base-url" in config_error(env(), {"base_url": "http://api.descope.com"})
+
+
+# ---------------------------------------------------------------- numbers
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-5", "nan", "inf", "1e999", " "])
+def test_max_seconds_from_the_environment_must_be_a_positive_number(value):
+    assert "DESCOPE_MAX_SECONDS" in config_error(env(DESCOPE_MAX_SECONDS=value))
+
+
+def test_max_seconds_from_the_environment_is_a_float():
+    assert load_settings({}, env=env(DESCOPE_MAX_SECONDS=" 90 ")).max_seconds == 90.0
+    assert load_settings({}, env=env()).max_seconds is None
+
+
+def test_an_override_wins_and_is_checked_too():
+    assert load_settings({"max_seconds": 30}, env=env(DESCOPE_MAX_SECONDS="90")).max_seconds == 30.0
+    assert "--max-seconds" in config_error(env(), {"max_seconds": 0})
+    assert "--max-seconds" in config_error(env(), {"max_seconds": True})
+
+
+def test_the_new_stream_settings_have_their_defaults():
+    settings = load_settings({}, env=env())
+    assert settings.reconcile_days == 7.0
+    assert settings.max_delete_fraction == 0.1
+    assert settings.confirm_deletions_sweep_id is None
+    assert settings.audit_settle_seconds == 120.0
+    assert settings.max_page_bytes == 16 * 1024 * 1024
+    assert settings.stream_budget_shares == {"audit_events": 0.4, "users": 0.5, "ip_locations": 0.1}
+
+
+def test_the_new_stream_settings_come_from_the_environment():
+    settings = load_settings(
+        {},
+        env=env(
+            DESCOPE_RECONCILE_DAYS="3.5",
+            DESCOPE_MAX_DELETE_FRACTION="1",
+            DESCOPE_CONFIRM_DELETIONS_SWEEP_ID=" sweep-abc123 ",
+            DESCOPE_AUDIT_SETTLE_SECONDS="0",
+            DESCOPE_STREAM_BUDGET_SHARES="users=0.6, audit_events=0.3, ip_locations=0.1",
+        ),
+    )
+    assert settings.reconcile_days == 3.5
+    assert settings.max_delete_fraction == 1.0
+    assert settings.confirm_deletions_sweep_id == "sweep-abc123"
+    assert settings.audit_settle_seconds == 0.0
+    assert settings.stream_budget_shares == {"audit_events": 0.3, "users": 0.6, "ip_locations": 0.1}
+
+
+def test_the_new_stream_settings_can_be_overridden_by_name():
+    settings = load_settings(
+        {
+            "reconcile_days": 1,
+            "max_delete_fraction": 0.5,
+            "confirm_deletions_sweep_id": "s1",
+            "audit_settle_seconds": 10,
+            "max_page_bytes": 1024,
+            "stream_budget_shares": {"audit_events": 0.2, "users": 0.2, "ip_locations": 0.2},
+            "users_page_size": "50",
+        },
+        env=env(DESCOPE_RECONCILE_DAYS="9"),
+    )
+    assert settings.reconcile_days == 1.0
+    assert settings.max_delete_fraction == 0.5
+    assert settings.confirm_deletions_sweep_id == "s1"
+    assert settings.audit_settle_seconds == 10.0
+    assert settings.max_page_bytes == 1024 and isinstance(settings.max_page_bytes, int)
+    assert settings.stream_budget_shares == {"audit_events": 0.2, "users": 0.2, "ip_locations": 0.2}
+    assert settings.users_page_size == 50
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("DESCOPE_RECONCILE_DAYS", "0"),
+        ("DESCOPE_RECONCILE_DAYS", "-1"),
+        ("DESCOPE_RECONCILE_DAYS", "week"),
+        ("DESCOPE_MAX_DELETE_FRACTION", "0"),
+        ("DESCOPE_MAX_DELETE_FRACTION", "1.5"),
+        ("DESCOPE_MAX_DELETE_FRACTION", "10%"),
+        ("DESCOPE_AUDIT_SETTLE_SECONDS", "-1"),
+        ("DESCOPE_AUDIT_SETTLE_SECONDS", "soon"),
+        ("DESCOPE_CONFIRM_DELETIONS_SWEEP_ID", "two words"),
+        ("DESCOPE_STREAM_BUDGET_SHARES", "users=0.6,audit_events=0.6,ip_locations=0.1"),
+        ("DESCOPE_STREAM_BUDGET_SHARES", "users=0.5,audit_events=0.4"),
+        ("DESCOPE_STREAM_BUDGET_SHARES", "users=0.5,audit_events=0.4,ip_locations=0,"),
+        ("DESCOPE_STREAM_BUDGET_SHARES", "users=0.5,audit_events=0.4,ip_locations=0.1,groups=0"),
+        ("DESCOPE_STREAM_BUDGET_SHARES", "users:0.5"),
+    ],
+)
+def test_a_bad_new_setting_is_a_config_error_naming_the_variable(variable, value):
+    assert variable in config_error(env(**{variable: value}))
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("max_page_bytes", 0), ("max_page_bytes", 1.5), ("users_page_size", "many"), ("audit_overlap_seconds", -1)],
+)
+def test_a_bad_numeric_override_is_a_config_error_naming_it(name, value):
+    assert name in config_error(env(), {name: value})
+
+
+# ---------------------------------------------------------------- audit actions
+
+
+def test_an_audit_action_filter_always_keeps_the_login_and_deletion_actions():
+    settings = load_settings({}, env=env(DESCOPE_AUDIT_ACTIONS="SignUp, LoginSucceed ,SignUp"))
+    assert settings.audit_actions[:2] == ["SignUp", "LoginSucceed"]
+    assert set(settings.audit_actions) == {"SignUp", *LOGIN_ACTIONS, *USER_DELETION_ACTIONS}
+    assert len(settings.audit_actions) == len(set(settings.audit_actions))
+
+
+def test_no_audit_action_filter_means_every_action():
+    assert load_settings({}, env=env()).audit_actions is None
+    assert load_settings({}, env=env(DESCOPE_AUDIT_ACTIONS=" , ")).audit_actions is None
+
+
+def test_an_audit_action_flag_is_extended_too():
+    settings = load_settings({"audit_actions": "SignUp"}, env=env())
+    assert settings.audit_actions == ["SignUp", *LOGIN_ACTIONS, *USER_DELETION_ACTIONS]
+
+
+# ---------------------------------------------------------------- the function's budget
+
+
+def test_the_function_budget_defaults_to_480_seconds_and_is_configurable():
+    from descope_sync.config import function_max_seconds
+
+    assert function_max_seconds({}) == 480.0
+    assert function_max_seconds({"DESCOPE_FUNCTION_MAX_SECONDS": "300"}) == 300.0
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-1", "nan"])
+def test_a_bad_function_budget_is_a_config_error_naming_the_variable(value):
+    from descope_sync.config import function_max_seconds
+
+    with pytest.raises(ConfigError, match="DESCOPE_FUNCTION_MAX_SECONDS"):
+        function_max_seconds({"DESCOPE_FUNCTION_MAX_SECONDS": value})
