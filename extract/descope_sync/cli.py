@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from descope_sync.config import REQUIRED_AUDIT_ACTIONS, Settings, load_settings
-from descope_sync.contract import STREAMS, RunStatus
+from descope_sync.contract import STREAMS, RunStatus, worst_status
 from descope_sync.errors import ConfigError, SyncError
 from descope_sync.logs import configure_logging, install_excepthooks
 from descope_sync.pipeline import RunSummary, run_extract
 from descope_sync.progress import Progress
-from descope_sync.report import overall_status, print_dbt, print_extract, worst_status
+from descope_sync.report import overall_status, print_dbt, print_extract
 from descope_sync.secrets import format_exception_scrubbed, scrub
 from descope_sync.transform import run_dbt
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -31,6 +32,27 @@ class RunMode(StrEnum):
 
     FULL = "full"
     INCREMENTAL = "incremental"
+
+
+# Worst first: when one run has several statuses, the first of these that occurs is the run's.
+SEVERITY: tuple[RunStatus, ...] = (
+    RunStatus.FAILED,
+    RunStatus.DATA_LOSS,
+    RunStatus.INCOMPLETE,
+    RunStatus.PARTIAL,
+    RunStatus.SUCCESS,
+)
+
+
+def worst_status(statuses: Iterable[str]) -> RunStatus:
+    """The worst of `statuses` (SUCCESS when there are none); an unknown status counts as failed."""
+    seen: set[RunStatus] = set()
+    for status in statuses:
+        try:
+            seen.add(RunStatus(status))
+        except ValueError:
+            return RunStatus.FAILED
+    return next((status for status in SEVERITY if status in seen), RunStatus.SUCCESS)
 
 
 # Rows whose `cursor_to` counts toward a stream's position. A stream sets `cursor_to` only on a

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from descope_sync.config import Settings
-from descope_sync.contract import STREAMS, RunStatus
+from descope_sync.contract import STREAMS, RunStatus, worst_status
 from descope_sync.descope import Deadline, DescopeClient
 from descope_sync.errors import DescopeAuthError, SyncError
 from descope_sync.landing.base import LandingWriter, SyncRun
@@ -30,9 +30,6 @@ from descope_sync.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
-# The worst status wins: a run that failed anywhere failed, and so on.
-_SEVERITY = (RunStatus.FAILED, RunStatus.DATA_LOSS, RunStatus.INCOMPLETE, RunStatus.PARTIAL, RunStatus.SUCCESS)
-
 
 @dataclass
 class RunSummary:
@@ -44,8 +41,7 @@ class RunSummary:
 
     @property
     def status(self) -> RunStatus:
-        statuses = {RunStatus(s.status) for s in self.streams}
-        return next((s for s in _SEVERITY if s in statuses), RunStatus.SUCCESS)
+        return worst_status(s.status for s in self.streams)
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -3,33 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from typing import Any
 
-from descope_sync.contract import RunStatus
+from descope_sync.contract import RunStatus, worst_status
 from descope_sync.pipeline import RunSummary
 from descope_sync.secrets import scrub
 from descope_sync.transform import DbtOutcome
-
-# Worst first: when one run has several statuses, the first of these that occurs is the run's.
-SEVERITY: tuple[RunStatus, ...] = (
-    RunStatus.FAILED,
-    RunStatus.DATA_LOSS,
-    RunStatus.INCOMPLETE,
-    RunStatus.PARTIAL,
-    RunStatus.SUCCESS,
-)
-
-
-def worst_status(statuses: Iterable[str]) -> RunStatus:
-    """The worst of `statuses`; a status nobody knows counts as failed (fail closed)."""
-    seen: set[RunStatus] = set()
-    for status in statuses:
-        try:
-            seen.add(RunStatus(status))
-        except ValueError:
-            return RunStatus.FAILED
-    return next((status for status in SEVERITY if status in seen), RunStatus.SUCCESS)
 
 
 def overall_status(summary: RunSummary) -> RunStatus:
