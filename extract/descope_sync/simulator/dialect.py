@@ -80,10 +80,12 @@ class Dialect:
         """
         items = [item.strip() for item in text.split(",")] if text and text.strip() else []
         if not items or not all(items):
-            raise ValueError(f"empty dialect {text!r}: use documented, alternate or key=value,... ")
+            raise ValueError(f"empty dialect {text!r}: use documented, alternate or key=value,...")
         base = cls.documented()
         if "=" not in items[0]:
             preset = items.pop(0).lower()
+            if preset in _CHOICES:
+                raise ValueError(f"dialect item {preset!r} is not key=value")
             if preset not in ("documented", "alternate"):
                 raise ValueError(f"unknown dialect preset {preset!r}: use documented or alternate")
             base = cls.alternate() if preset == "alternate" else base
