@@ -13,6 +13,7 @@ import pytest
 import requests
 
 from descope_sync.simulator import Dialect, RateLimits, Simulator, World
+from descope_sync.simulator.dialect import strip_empty
 
 KEY = "K2sim-secret-key"
 USERS = "/v2/mgmt/user/search"
@@ -97,6 +98,11 @@ def test_presets_flip_every_point_and_parse_reads_presets_and_overrides() -> Non
             Dialect.parse(bad)
     with pytest.raises(ValueError, match="login_flow_done"):
         Dialect(login_flow_done="sometimes")
+
+
+def test_strip_empty_is_recursive_through_objects_and_lists() -> None:
+    value = {"a": [{"b": 0, "c": 1}, {"d": False}], "e": {"f": ""}, "g": [0, ""], "h": None, "i": 0.0, "j": "x"}
+    assert strip_empty(value) == {"a": [{"c": 1}, {}], "g": [0, ""], "j": "x"}
 
 
 def test_serve_builds_its_world_in_the_dialect_it_is_given(monkeypatch, capsys) -> None:
