@@ -319,6 +319,10 @@ def test_some_events_carry_decorated_addresses_and_the_truth_keeps_the_client_ip
         else:
             assert ip == raw
     assert {"v6", "list", "port"} <= seen
+    assert len(truth["event_client_ips"]) == len(truth["events"]) == len(events)
+    for event, ip in zip(truth["events"], truth["event_client_ips"], strict=True):
+        raw = event["remoteAddress"]
+        assert ip == raw or (ip in raw and raw != ip and any(p.match(raw) for p in DECORATED.values())), raw
 
 
 def test_last_login_ip_and_tie_break_on_the_same_millisecond(start) -> None:
@@ -348,6 +352,7 @@ def test_last_login_ip_and_tie_break_on_the_same_millisecond(start) -> None:
     )
     world.add_event(a)
     world.add_event(b)
+    world.add_event({**a, "action": "Odd", "ID": 12345})  # a non-string ID does not break the sort
     winner = max((a, b), key=event_id)
     activity = truth_of(sim)["expected_activity"][uid]
     assert activity["last_login_remote_address"] == winner["remoteAddress"]

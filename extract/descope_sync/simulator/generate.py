@@ -110,8 +110,9 @@ def event_hash(event: dict[str, Any]) -> str:
 
 
 def event_tiebreak(event: dict[str, Any]) -> str:
-    """The second sort key of an event in audit search: its ``ID``, else :func:`event_hash`."""
-    return event.get("ID") or event_hash(event)
+    """The second sort key of an event in audit search: its ``ID`` (a non-empty string), else :func:`event_hash`."""
+    given = event.get("ID")
+    return given if isinstance(given, str) and given else event_hash(event)
 
 
 def is_ip(text: Any) -> bool:
@@ -476,10 +477,13 @@ class Generator:
         obj: dict[str, Any] | None = None,
         actor: str | None = None,
         event_id: str | None = None,
+        who: tuple[list[Any], list[str]] | None = None,
     ) -> dict[str, Any]:
-        """One audit event of ``rec`` (``ID`` missing on ~20% unless ``event_id`` is given)."""
-        obj = obj if obj is not None else self.user_object(rec)
-        tenants = tenant_ids(obj)
+        """One audit event of ``rec`` (``ID`` missing on ~20% unless ``event_id`` is given).
+
+        ``who``: :meth:`who` of the user's object, when the caller has it already.
+        """
+        external, tenants = who if who is not None else self.who(obj if obj is not None else self.user_object(rec))
         event: dict[str, Any] = {}
         if event_id is not None:
             event["ID"] = event_id
@@ -495,8 +499,8 @@ class Generator:
                 "method": method,
                 "geo": self.country(address if client_ip is None else client_ip),
                 "remoteAddress": address,
-                "externalIds": first_login_id(obj),
-                "tenants": tenants[:1] if tenants else [],
+                "externalIds": external,
+                "tenants": tenants,
                 "data": {},
                 "type": "info",
             }
@@ -504,6 +508,11 @@ class Generator:
         if actor:
             event["actorId"] = actor
         return event
+
+    @staticmethod
+    def who(obj: dict[str, Any]) -> tuple[list[Any], list[str]]:
+        """What an event of this user names: ``(externalIds, tenants)`` (first loginId, first tenant)."""
+        return first_login_id(obj), tenant_ids(obj)[:1]
 
     def users_deleted(
         self, objs: list[dict[str, Any]], user_ids: list[str], occurred_ms: int, rng: random.Random, ids_in: str
@@ -555,23 +564,24 @@ class Generator:
         if not (n or failed or created_in or modified_in):
             return
         obj = self.user_object(rec)
+        who = self.who(obj)
         if created_in:
             address, client = self.address(rec, rng)
             kw = {"device": rng.choice(DEVICES[:3]), "method": rng.choice(METHODS)}
             event = self.event(
-                "UserCreated", rec, rec.created * 1000, address=address, client_ip=client, **kw, rng=rng, obj=obj
+                "UserCreated", rec, rec.created * 1000, address=address, client_ip=client, **kw, rng=rng, who=who
             )
             out.append((event, client))
         if modified_in:
             address = self.admin_address(rng)
             kw = {"device": "Desktop", "method": "", "address": address}
-            out.append((self.event("UserModified", rec, rec.modified * 1000, **kw, rng=rng, obj=obj), address))
+            out.append((self.event("UserModified", rec, rec.modified * 1000, **kw, rng=rng, who=who), address))
         if failed:
             t = rint(rng, ws, we)
             device, method = wchoice(rng, DEVICES, DEVICE_CUM), wchoice(rng, METHODS, METHOD_CUM)
             address, client = self.address(rec, rng)
             kw = {"device": device, "method": method, "address": address, "client_ip": client}
-            out.append((self.event("LoginFailed", rec, t, **kw, rng=rng, obj=obj), client))
+            out.append((self.event("LoginFailed", rec, t, **kw, rng=rng, who=who), client))
         for _ in range(n):
             t = rint(rng, ws, we)
             device = wchoice(rng, DEVICES, DEVICE_CUM)
@@ -580,7 +590,7 @@ class Generator:
             actor = None
             if rng.random() < 0.01:
                 method, actor = "Impersonate", rng.choice(live_ids) if live_ids else None
-            kw = {"device": device, "method": method, "address": address, "client_ip": client, "rng": rng, "obj": obj}
+            kw = {"device": device, "method": method, "address": address, "client_ip": client, "rng": rng, "who": who}
             login = self.event("LoginSucceed", rec, t, actor=actor, **kw)
             out.append((login, client))
             if self.paired_flow_done:

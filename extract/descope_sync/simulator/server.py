@@ -115,7 +115,9 @@ World and scale
 
 Truth (``GET /_sim/truth``, ``World.truth()``; see :mod:`.truth`)
 - Only what audit search can see now counts: ``events`` (every visible event, oldest first, as
-  served) and ``pending_events`` (how many are logged but not yet indexed).
+  served), ``event_client_ips`` (each event's undecorated client IP, aligned with ``events``;
+  the address itself when it was not decorated, valid IP or not) and ``pending_events`` (how
+  many are logged but not yet indexed).
 - ``users``: live users with a userId exactly as search serves them in the dialect;
   ``users_without_id``: put_user records without one; ``user_count``: the ``total`` of a search
   with ``withTestUser: true`` and no filter (both kinds, test users included).

@@ -76,6 +76,7 @@ def truth(w: World) -> dict[str, Any]:
         "users_without_id": without_id,
         "user_count": len(users) + len(without_id),
         "events": events,
+        "event_client_ips": [p[CLIENT_IP] for p in packed],
         "pending_events": pending,
         "logins": logins,
         "deleted_user_ids": deleted,
