@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import ipaddress
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import requests
 
+from descope_sync.contract import LOGIN_ACTIONS, event_id
 from descope_sync.simulator import ChaosConfig, RateLimits, Simulator, World
 from descope_sync.simulator.world import event_tiebreak
 
@@ -185,7 +186,7 @@ def test_audit_window_is_from_inclusive_to_exclusive_and_ordered(sim: Simulator,
     newest = post(sim, AUDIT, {"size": 5}).json()["audits"]
     newest_keys = [(int(e["occurred"]), event_tiebreak(e)) for e in newest]
     assert newest_keys == sorted(newest_keys, reverse=True)
-    assert int(newest[0]["occurred"]) == max(int(json.loads(b)["occurred"]) for b in [e[7] for e in world._events])
+    assert int(newest[0]["occurred"]) == max(int(e["occurred"]) for e in world.truth()["events"])
     assert all(isinstance(e["occurred"], str) and e["occurred"].isdigit() for e in events)
     assert any("ID" not in e for e in events) and any("ID" in e for e in events)
     assert post(sim, AUDIT, {"size": 5000}).json()["audits"].__len__() == 1000
@@ -203,7 +204,10 @@ def test_audit_offset_pages_cover_the_window_once(sim: Simulator, world: World) 
             page += 1
     assert len(seen) == len(set(seen)) == world.event_count
     filtered = post(sim, AUDIT, {"actions": ["LoginSucceed", "LoginFlowDone"], "size": 1000}).json()
-    assert {e["action"] for e in filtered["audits"]} == {"LoginSucceed", "LoginFlowDone"}
+    assert {e["action"] for e in filtered["audits"]} == {"LoginSucceed"}  # documented: no LoginFlowDone at all
+    assert filtered["total"] == sum(e["action"] == "LoginSucceed" for e in world.truth()["events"]) > 1000
+    excluded = post(sim, AUDIT, {"excludedActions": ["LoginSucceed"], "size": 1000}).json()
+    assert excluded["total"] == world.event_count - filtered["total"]
 
 
 def test_audit_from_older_than_retention_is_a_400(sim: Simulator) -> None:
@@ -275,20 +279,36 @@ def test_chaos_serves_429s_5xx_and_malformed_bodies() -> None:
     assert stats["served_5xx"] == seen["5xx"] and stats["served_malformed"] == seen["malformed"]
 
 
+def client_ip_of(address: str) -> str | None:
+    """The client IP in a remoteAddress as the simulator decorates them (independent of its code)."""
+    if "," in address:  # a forwarded-for list: the client is the public address
+        hops = [h.strip() for h in address.split(",")]
+        address = next(h for h in hops if not ipaddress.ip_address(h).is_private)
+    elif address.startswith("["):
+        address = address[1 : address.index("]")]
+    elif address.count(":") == 1:
+        address = address.split(":")[0]
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        return None
+
+
 def test_truth_activity_is_derived_from_successful_non_impersonated_logins(truth: dict) -> None:
     logins = truth["logins"]
-    assert {e["action"] for e in logins} == {"LoginSucceed", "LoginFlowDone"}
+    assert {e["action"] for e in logins} == set(LOGIN_ACTIONS) == {"LoginSucceed"}
+    assert logins == [e for e in truth["events"] if e["action"] == "LoginSucceed"]
     expected: dict[str, dict[str, Any]] = {}
     for e in logins:
         if e["userId"] not in truth["users"] or e["method"] == "Impersonate":
             continue
         row = expected.setdefault(e["userId"], {"n": 0, "first": None, "last": None})
         row["n"] += 1
-        key = (int(e["occurred"]), event_tiebreak(e))
-        row["first"] = min(row["first"] or key, key)
+        row["first"] = min(row["first"] or int(e["occurred"]), int(e["occurred"]))
+        key = (int(e["occurred"]), event_id(e))
         if row["last"] is None or key > row["last"][0]:
             row["last"] = (key, e["remoteAddress"])
-    never = 0
+    never = decorated = 0
     for uid, activity in truth["expected_activity"].items():
         row = expected.get(uid)
         if row is None:
@@ -298,15 +318,18 @@ def test_truth_activity_is_derived_from_successful_non_impersonated_logins(truth
                 "first_login_time_ms": None,
                 "last_login_time_ms": None,
                 "last_login_ip": None,
+                "last_login_remote_address": None,
             }
             continue
         assert activity["login_count"] == row["n"]
-        assert activity["first_login_time_ms"] == row["first"][0]
+        assert activity["first_login_time_ms"] == row["first"]
         assert activity["last_login_time_ms"] == row["last"][0][0]
-        assert activity["last_login_ip"] == row["last"][1]
+        assert activity["last_login_remote_address"] == row["last"][1]
+        assert activity["last_login_ip"] == client_ip_of(row["last"][1])
+        decorated += activity["last_login_ip"] != row["last"][1]
         assert activity["first_login_time_ms"] >= truth["users"][uid]["createdTime"] * 1000
     assert set(truth["expected_activity"]) == set(truth["users"])
-    assert never > 0
+    assert never > 0 and decorated > 0
     oldest = min(int(e["occurred"]) for e in logins)
     assert oldest >= (time.time() - 29 * 86_400) * 1000 - 60_000
 
@@ -330,7 +353,7 @@ def test_world_is_deterministic_and_mutations_are_visible(world: World) -> None:
     assert a.user(created["userId"]) is None
     t = a.truth()
     assert created["userId"] in t["deleted_user_ids"]
-    actions = {json.loads(e[7])["action"] for e in a._events if e[3] == created["userId"]}
+    actions = {e["action"] for e in t["events"] if e.get("userId") == created["userId"]}
     assert {"UserCreated", "UserDeleted"} <= actions
     clock[0] += 1
     login = a.login(legacy["userId"])

@@ -1,10 +1,13 @@
 """Descope management-API simulator: a seeded world and a real HTTP server over it.
 
 See :mod:`descope_sync.simulator.server` for the API semantics it implements and the
-choices it makes where Descope's documentation is silent or disagrees.
+choices it makes where Descope's documentation is silent or disagrees (:class:`Dialect`
+picks the reading where Descope's own sources disagree). The world is a facade
+(:mod:`.world`) over :mod:`.generate`, :mod:`.store`, :mod:`.mutate` and :mod:`.truth`.
 """
 
+from .dialect import Dialect
 from .server import ChaosConfig, RateLimits, Simulator, serve
 from .world import World
 
-__all__ = ["ChaosConfig", "RateLimits", "Simulator", "World", "serve"]
+__all__ = ["ChaosConfig", "Dialect", "RateLimits", "Simulator", "World", "serve"]

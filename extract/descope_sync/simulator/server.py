@@ -3,17 +3,37 @@
 Endpoints (POST, JSON body, ``Authorization: Bearer <projectId>:<managementKey>``):
 ``/v2/mgmt/user/search``, ``/v2/mgmt/user/search/test``, ``/v1/mgmt/audit/search``.
 Test control (no auth, loopback clients only): ``GET /_sim/truth``, ``POST /_sim/mutate``
-(``{"creates": n, "modifies": n, "deletes": n, "logins": n}``), ``GET /_sim/stats``.
+(``{"creates": n, "modifies": n, "deletes": n, "logins": n}``), ``GET /_sim/stats``,
+``GET``/``POST /_sim/faults`` (``{"max_offset": n|null, "answer_fault": {"user_search": f|null,
+"audit_search": f|null}}``; keys left out stay as they are; answers the faults now in force).
 
-Choices made where Descope's docs are silent or disagree (the extractor must survive them):
+Choices made where Descope's docs are silent or disagree (the extractor must survive them).
+Where Descope's own sources disagree the world's :class:`.dialect.Dialect` picks the reading;
+the default (``Dialect.documented()``) is named first, the alternate in brackets.
+
+Dialect points
+- ``audit_from``: audit ``from`` is inclusive [exclusive]; ``audit_to``: ``to`` exclusive
+  [inclusive]; both epoch ms compared with ``int(occurred)``.
+- ``audit_oldest_first``: ``oldestFirst: true`` is honoured [ignored: always newest first].
+- ``omit_empty``: false [true: protobuf-style JSON: every field holding ``false``, ``0``, ``""``,
+  ``[]``, ``{}`` (or null) is omitted, recursively, in users and events (``{"a": {"b": 0}}`` loses
+  ``a`` too; list items stay), and at the top level (``users``/``audits`` when empty, ``total``
+  when 0: an empty answer is ``{}``)]. Objects inserted with ``put_user`` / ``add_event`` are
+  served verbatim in both.
+- ``user_time_unit``: user-search time filters are epoch ms, compared with ``createdTime * 1000``
+  / ``modifiedTime * 1000`` [s: compared with the second-valued times directly].
+- ``user_from``: ``from*`` exclusive [inclusive]; ``user_to``: ``to*`` inclusive [exclusive].
+- ``login_flow_done``: none: no ``LoginFlowDone`` events at all [paired: every successful
+  login, impersonations included, also logs a ``LoginFlowDone`` for the same user 1-40 ms later
+  with its own ``ID`` and the same device, method and address; counting both double-counts].
 
 Users
-- User-search time filters are epoch **milliseconds**, compared with ``createdTime * 1000`` /
-  ``modifiedTime * 1000`` (user times are whole epoch seconds). ``from*`` is exclusive,
-  ``to*`` inclusive.
 - A time filter of ``0`` (or ``null``, or absent) means "no bound", as a protobuf default
-  would: so ``fromModifiedTime: 0`` is *not* a filter and returns legacy users too.
-- Users without ``modifiedTime`` (legacy, bulk imports) never match a modified-time bound.
+  would, in both units: so ``fromModifiedTime: 0`` is *not* a filter and returns legacy users too.
+- Users without ``modifiedTime`` (legacy, bulk imports) never match a modified-time bound; users
+  without an integer ``createdTime`` (only ``put_user`` makes them) never match a created-time
+  bound, appear in unfiltered searches and sort first in createdTime ascending order (last
+  descending), as if their createdTime were minus infinity. Both still count in ``total``.
 - When both modified and created bounds are given, both apply.
 - ``limit``: absent or 0 means 100; larger than ``max_page_size`` is silently capped;
   negative is a 400. ``page`` is 0-based; offset = ``page * effective_limit``. A page past
@@ -27,32 +47,54 @@ Users
   ``/search/test`` path return test users only. ``statuses``, ``tenantIds``, ``roleNames``,
   ``userIds`` and ``emails`` filter too (emails compare trimmed and lower-cased).
 - Numbers may be sent as JSON numbers or digit strings (protobuf JSON accepts both for int64).
+- ``put_user`` records are served exactly as given (any fields, any types). One whose ``userId``
+  is not a non-empty string is served and counted but cannot be found by ``userIds`` and sorts
+  as userId ``""``. A string UTF-8 cannot encode (a lone surrogate) is served as its JSON escape
+  (that object is serialized with ``ensure_ascii``); every other object keeps non-ASCII as UTF-8.
 
 Audit
-- ``from`` inclusive, ``to`` exclusive (epoch ms, compared with ``int(occurred)``). Absent or 0:
-  ``from = now - 30 days`` and ``to = now`` (so an event in the current millisecond is not
-  returned by a default ``to``). ``from`` older than ``now - 30 days`` is a 400 (E011001); the
-  world's clock is "now". ``to`` may be in the future.
+- ``from`` / ``to`` absent or 0: ``from = now - 30 days`` and ``to = now`` (so with an exclusive
+  ``to`` an event in the current millisecond is not returned by a default ``to``). ``from``
+  older than ``now - 30 days`` is a 400 (E011001); the world's clock is "now". ``to`` may be
+  in the future.
 - ``size``: absent or 0 means 1000; larger is silently capped at 1000; ``page`` 0-based.
-- Order: newest first by default; ``oldestFirst: true`` for ascending. Ties on ``occurred`` are
-  ordered by the event ``ID``, or, for events without one (~20%), by
-  ``sha256("userId|action|occurred|device|method|remoteAddress")`` hex (see ``world.event_hash``);
-  the order is total and stable, so offset pages over an unchanging window are consistent.
+- Order: newest first by default. Ties on ``occurred`` are ordered by the event ``ID``, or, for
+  events without one (~20%), by ``sha256("userId|action|occurred|device|method|remoteAddress")``
+  hex (see ``generate.event_hash``); the order is total and stable, so offset pages over an
+  unchanging window are consistent.
 - Filters implemented: actions, excludedActions, userIds, remoteAddresses, devices, methods.
   Others (geos, externalIds, tenants, noTenants, text) are accepted and ignored.
-- ``occurred`` is a string of epoch-ms digits; ``ID`` is missing on ~20% of events;
-  ``remoteAddress`` is sometimes private, IPv6, empty or garbage ("unknown", "1.2.3").
-- ~5% of successful logins are ``LoginFlowDone`` instead of ``LoginSucceed`` (distinct
-  logins, never both for one login). ~1% of ``LoginSucceed`` have method ``Impersonate``
-  (with an ``actorId``); the truth does not count them as the user's activity.
+- ``occurred`` is a string of epoch-ms digits; ``ID`` is missing on ~20% of events.
+- ``remoteAddress``: 94% a home IP of the user; ~3% a decorated form of the client IP
+  (``"1.2.3.4:443"``, ``"[2001:4860:4860::8888]:443"``, ``"8.8.8.8, 10.0.0.1"`` = X-Forwarded-For
+  with the client first, ``"10.0.0.1, 8.8.8.8"`` = a private proxy first); 1% another public IP;
+  2% private, IPv6, empty or garbage (``"unknown"``, ``"1.2.3"``). The world remembers each
+  event's undecorated client IP; ``geo`` is the client IP's country.
+- ~1% of ``LoginSucceed`` have method ``Impersonate`` (with an ``actorId``); the truth does not
+  count them as the user's activity.
+- Late indexing: with ``World(index_delay_ms=(lo, hi))`` an event is visible (returned and
+  counted) only once ``now >= occurred + delay``, the delay drawn per event, generated history
+  included. ``World.login(occurred_ms=<past>)`` and ``World.add_event`` insert events that
+  occurred in the past but are indexed only now.
+- Deletions: ``UserDeleted`` (one user, ``userId``) or ``UsersDeleted`` (bulk: no ``userId``,
+  ``actorId`` an admin, IDs in ``data.userIds`` with the users' first loginIds in
+  ``externalIds``, or, with ``World(bulk_ids_in="externalIds")``, the IDs in ``externalIds``
+  and no ``data.userIds``; always an ``ID``). Some deletions log nothing (``event=None``).
 
-Errors, limits, chaos
+Errors, limits, faults, chaos
 - Bad auth: 401 ``E011003``; the key is never echoed. Unknown path: 404 ``E011004``; wrong
   method: 405. Body that is not a JSON object, or a badly typed field: 400 ``E011001``.
 - Rate limits are sliding windows per project and endpoint family (user search and its
   ``/test`` variant share one). Over the limit: 429 ``E130429`` with ``Retry-After`` = whole
   seconds until a slot frees (at least 1). Rejected requests do not use a slot. Checked after
   auth, before the body is parsed.
+- ``max_offset`` (None by default), like a search engine's max result window: a user or audit
+  search whose offset (``page * effective page size``) is >= ``max_offset`` answers no items,
+  with the true ``total``.
+- ``answer_fault`` per endpoint family (``user_search`` / ``audit_search``), applied to every
+  200 answer of that family after the dialect's shape: ``empty_object`` (``{}``),
+  ``missing_total``, ``string_total`` (``"total": "N"``), ``missing_list``, ``bad_list`` (the list
+  key holds ``{"0": item, ...}``). See :mod:`.answer`.
 - Chaos (per API request, seeded, after auth and rate limiting): a 429 (``Retry-After:
   retry_after``), else a 5xx (500/502/503/520; JSON or HTML body), else for user search
   possibly 1-3 world mutations before the answer is computed (whatever the outcome, like time
@@ -66,17 +108,28 @@ World and scale
 - ``World(users=N)`` holds N live users plus N/200 users deleted inside the audit window (their
   audit history, incl. ``UserDeleted``, stays). Objects are generated lazily and serialized once
   per user version. With the default ``logins_per_user=4`` expect ~6 audit events per user
-  (~20 s to build 100k users); for 1M users pass e.g. ``logins_per_user=0.05`` (~30 s, ~1 GB).
+  (~12 s to build 100k users); for 1M users pass e.g. ``logins_per_user=0.05`` (~15 s, ~1 GB).
 - ~15% of users have no ``modifiedTime``; ~40% have ``modifiedTime == createdTime``; a bulk
-  import of max(5, 3%) users shares one ``createdTime`` second and has no ``modifiedTime``.
+  import of max(5, 3%) users (``World(bulk_import=N)``: exactly N) shares one ``createdTime``
+  second and has no ``modifiedTime``.
 
-Truth (``GET /_sim/truth``, ``World.truth()``)
-- ``users``: live users exactly as search returns them; ``logins``: every LoginSucceed or
-  LoginFlowDone event (including Impersonate and deleted users' logins), oldest first;
-  ``deleted_user_ids``; ``expected_activity`` per live user: ``login_count``,
-  ``first_login_time_ms``, ``last_login_time_ms``, ``last_login_ip`` over successful logins
+Truth (``GET /_sim/truth``, ``World.truth()``; see :mod:`.truth`)
+- Only what audit search can see now counts: ``events`` (every visible event, oldest first, as
+  served), ``event_client_ips`` (each event's undecorated client IP, aligned with ``events``;
+  the address itself when it was not decorated, valid IP or not) and ``pending_events`` (how
+  many are logged but not yet indexed).
+- ``users``: live users with a userId exactly as search serves them in the dialect;
+  ``users_without_id``: put_user records without one; ``user_count``: the ``total`` of a search
+  with ``withTestUser: true`` and no filter (both kinds, test users included).
+- ``logins``: every visible ``contract.LOGIN_ACTIONS`` event (``LoginSucceed``; never
+  ``LoginFlowDone``), including Impersonate and deleted users' logins, oldest first.
+- ``deleted_user_ids``: single, bulk and silent deletions (ghosts included), in order.
+- ``expected_activity`` per live user with a userId: ``login_count``, ``first_login_time_ms``,
+  ``last_login_time_ms``, ``last_login_ip`` (the undecorated client IP when it is a valid IP,
+  private ones included, else None) and ``last_login_remote_address`` (raw), over visible logins
   excluding method ``Impersonate``; the last login is the one with the greatest
-  ``(occurred, ID-or-hash)``. Users without logins: count 0, times/ip ``None``.
+  ``(occurred, contract.event_id(event))``. Users without logins: count 0, the rest ``None``.
+- ``now_ms`` (the world's clock when the truth was taken) and ``dialect``.
 """
 
 from __future__ import annotations
@@ -96,7 +149,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from .world import USER_SORT_FIELDS, World
+from .answer import FAULT_FAMILIES, answer, check_fault
+from .dialect import Dialect
+from .store import USER_SORT_FIELDS, dumps
+from .world import World
 
 log = logging.getLogger(__name__)
 
@@ -205,8 +261,13 @@ class Simulator:
         max_page_size: int = 1000,
         host: str = "127.0.0.1",
         port: int = 0,
+        *,
+        max_offset: int | None = None,
+        answer_fault: dict[str, str | None] | None = None,
     ) -> None:
         self.world = world
+        self.max_offset = max_offset
+        self.answer_fault = answer_fault or {}
         self.project_id = project_id
         self._auth = f"Bearer {project_id}:{management_key}".encode()
         self.management_key = management_key  # tests and the demo hand it to the extractor
@@ -274,6 +335,45 @@ class Simulator:
     @property
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def answer_fault(self) -> dict[str, str | None]:
+        """Fault per endpoint family applied to its 200 answers (None: normal); see :mod:`.answer`."""
+        return self._answer_fault
+
+    @answer_fault.setter
+    def answer_fault(self, faults: dict[str, str | None]) -> None:
+        for family, fault in faults.items():
+            check_fault(family, fault)
+        self._answer_fault = {family: faults.get(family) for family in FAULT_FAMILIES}
+
+    @property
+    def max_offset(self) -> int | None:
+        """Like a search engine's max result window: a page whose offset is >= this answers no items."""
+        return self._max_offset
+
+    @max_offset.setter
+    def max_offset(self, value: int | None) -> None:
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            raise ValueError("max_offset must be None or an integer >= 0")
+        self._max_offset = value
+
+    @property
+    def faults(self) -> dict[str, Any]:
+        return {"max_offset": self.max_offset, "answer_fault": dict(self.answer_fault)}
+
+    def set_faults(self, max_offset: Any = ..., answer_fault: Any = ...) -> dict[str, Any]:
+        """Change the server-side faults (an argument left out stays as it is); returns them all."""
+        if answer_fault is not ...:
+            if not isinstance(answer_fault, dict):
+                raise ValueError("answer_fault must be an object of family: fault")
+            for family, fault in answer_fault.items():
+                check_fault(family, fault)
+        if max_offset is not ...:
+            self.max_offset = max_offset
+        if answer_fault is not ...:
+            self.answer_fault = {**self.answer_fault, **answer_fault}
+        return self.faults
 
     @property
     def stats(self) -> dict[str, Any]:
@@ -389,25 +489,33 @@ class Simulator:
             if not isinstance(item, dict) or item.get("field") not in USER_SORT_FIELDS:
                 raise _BadRequest(f"unsupported sort {item!r}; fields: {', '.join(USER_SORT_FIELDS)}")
             sort.append((item["field"], bool(item.get("desc", False))))
-        users, total = self.world.search_users_raw(
-            limit=limit,
-            page=page,
-            from_modified_ms=_int(q, "fromModifiedTime", 0) or None,
-            to_modified_ms=_int(q, "toModifiedTime", 0) or None,
-            from_created_ms=_int(q, "fromCreatedTime", 0) or None,
-            to_created_ms=_int(q, "toCreatedTime", 0) or None,
-            sort=sort,
-            with_test_users=_bool(q, "withTestUser"),
-            test_users_only=test_only or _bool(q, "testUsersOnly"),
-            statuses=_strings(q, "statuses"),
-            tenant_ids=_strings(q, "tenantIds"),
-            emails=_strings(q, "emails"),
-            user_ids=_strings(q, "userIds"),
-            role_names=_strings(q, "roleNames"),
-        )
-        return b'{"users":[' + b",".join(users) + b'],"total":' + str(total).encode() + b"}"
+        dialect = self.world.dialect
+        query = {
+            "sort": sort,
+            "created": dialect.user_bounds(_int(q, "fromCreatedTime", 0) or None, _int(q, "toCreatedTime", 0) or None),
+            "modified": dialect.user_bounds(
+                _int(q, "fromModifiedTime", 0) or None, _int(q, "toModifiedTime", 0) or None
+            ),
+            "with_test_users": _bool(q, "withTestUser"),
+            "test_users_only": test_only or _bool(q, "testUsersOnly"),
+            "statuses": _strings(q, "statuses"),
+            "tenant_ids": _strings(q, "tenantIds"),
+            "emails": _strings(q, "emails"),
+            "user_ids": _strings(q, "userIds"),
+            "role_names": _strings(q, "roleNames"),
+        }
+        if self._past_window(page, limit):
+            users, total = self.world.search_users_raw(limit=0, page=0, **query)
+        else:
+            users, total = self.world.search_users_raw(limit=limit, page=page, **query)
+        return answer("users", users, total, omit_empty=dialect.omit_empty, fault=self.answer_fault.get("user_search"))
+
+    def _past_window(self, page: int, limit: int) -> bool:
+        max_offset = self.max_offset
+        return max_offset is not None and page * limit >= max_offset
 
     def _audit_search(self, q: dict[str, Any]) -> bytes:
+        dialect = self.world.dialect
         now_ms = int(self.world.now() * 1000)
         from_ms = _int(q, "from", 0) or now_ms - RETENTION_MS
         to_ms = _int(q, "to", 0) or now_ms
@@ -420,12 +528,15 @@ class Simulator:
         page = _int(q, "page", 0)
         if page < 0:
             raise _BadRequest("page must be >= 0")
+        oldest_first = _bool(q, "oldestFirst") and dialect.audit_oldest_first == "honoured"
+        lo, hi = dialect.audit_bounds(from_ms, to_ms)
+        past = self._past_window(page, size)
         blobs, total = self.world.search_audit(
-            from_ms=from_ms,
-            to_ms=to_ms,
-            size=size,
-            page=page,
-            oldest_first=_bool(q, "oldestFirst"),
+            from_ms=lo,
+            to_ms=hi,
+            size=0 if past else size,
+            page=0 if past else page,
+            oldest_first=oldest_first,
             actions=_strings(q, "actions"),
             excluded_actions=_strings(q, "excludedActions"),
             user_ids=_strings(q, "userIds"),
@@ -433,12 +544,24 @@ class Simulator:
             devices=_strings(q, "devices"),
             methods=_strings(q, "methods"),
         )
-        return b'{"audits":[' + b",".join(blobs) + b'],"total":' + str(total).encode() + b"}"
+        return answer(
+            "audits", blobs, total, omit_empty=dialect.omit_empty, fault=self.answer_fault.get("audit_search")
+        )
 
     # ------------------------------------------------------------------ test control
     def _control(self, method: str, path: str, body: bytes) -> tuple[int, bytes, dict[str, str]]:
         if path == "/_sim/truth" and method == "GET":
-            return 200, json.dumps(self.world.truth(), ensure_ascii=False).encode(), {}
+            return 200, dumps(self.world.truth()), {}
+        if path == "/_sim/faults" and method == "GET":
+            return 200, json.dumps(self.faults).encode(), {}
+        if path == "/_sim/faults" and method == "POST":
+            try:
+                request = json.loads(body or b"{}")
+                if not isinstance(request, dict) or set(request) - {"max_offset", "answer_fault"}:
+                    raise ValueError("body must be an object with max_offset and/or answer_fault")
+                return 200, json.dumps(self.set_faults(**request)).encode(), {}
+            except ValueError as exc:
+                return 400, _error("E011001", "Bad request", str(exc)), {}
         if path == "/_sim/stats" and method == "GET":
             return 200, json.dumps(self.stats).encode(), {}
         if path == "/_sim/mutate" and method == "POST":
@@ -449,7 +572,7 @@ class Simulator:
                 counts = {k: _int(request, k, 0) for k in ("creates", "modifies", "deletes", "logins")}
             except (ValueError, _BadRequest) as exc:
                 return 400, _error("E011001", "Bad request", str(exc)), {}
-            return 200, json.dumps(self.mutate(**counts), ensure_ascii=False).encode(), {}
+            return 200, dumps(self.mutate(**counts)), {}
         return 404, _error("E011004", "Not found", f"no such control endpoint {method} {path}"), {}
 
     def mutate(self, creates: int = 0, modifies: int = 0, deletes: int = 0, logins: int = 0) -> dict[str, Any]:
@@ -459,14 +582,12 @@ class Simulator:
         with w.lock:
             for _ in range(creates):
                 done["created"].append(w.create_user()["userId"])
-            for _ in range(modifies):
-                if w.user_count:
-                    done["modified"].append(w.modify_user()["userId"])
-            for _ in range(deletes):
-                if w.user_count:
-                    done["deleted"].append(w.delete_user()["userId"])
+            for kind, n, change in (("modified", modifies, w.modify_user), ("deleted", deletes, w.delete_user)):
+                for _ in range(n):
+                    with contextlib.suppress(LookupError):  # no generated user left to change
+                        done[kind].append(change()["userId"])
             for _ in range(logins):
-                if w.user_count:
+                with contextlib.suppress(LookupError):
                     done["logins"].append(w.login()["userId"])
         with self._lock:
             self._stats.mutations += sum(len(v) for v in done.values())
@@ -560,18 +681,22 @@ class _Handler(BaseHTTPRequestHandler):
         log.debug("simulator: " + format, *args)
 
 
-def serve(port: int, users: int, chaos: bool, seed: int) -> None:
+def serve(port: int, users: int, chaos: bool, seed: int, dialect: Dialect | str | None = None) -> None:
     """Run a simulator in the foreground until Ctrl-C.
 
-    It accepts the credentials in DESCOPE_PROJECT_ID / DESCOPE_MANAGEMENT_KEY when they are set
+    ``dialect``: a :class:`.dialect.Dialect`, or text for :meth:`.dialect.Dialect.parse`
+    (``None``: documented). It accepts the credentials in DESCOPE_PROJECT_ID / DESCOPE_MANAGEMENT_KEY when they are set
     (so one environment serves the simulator and the extractor), else its own demo values.
     """
     import os
 
     project_id = os.environ.get("DESCOPE_PROJECT_ID") or DEFAULT_PROJECT_ID
     key_from_env = os.environ.get("DESCOPE_MANAGEMENT_KEY")
-    print(f"Building a world of {users} users (seed {seed})...", flush=True)
-    world = World(seed=seed, users=users, project_id=project_id)
+    if isinstance(dialect, str):
+        dialect = Dialect.parse(dialect)
+    dialect = dialect or Dialect()
+    print(f"Building a world of {users} users (seed {seed}, dialect {dialect.describe()})...", flush=True)
+    world = World(seed=seed, users=users, project_id=project_id, dialect=dialect)
     sim = Simulator(
         world,
         project_id=project_id,
