@@ -160,6 +160,13 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--users", type=int, default=1000)
     simulate.add_argument("--seed", type=int, default=7)
     simulate.add_argument("--chaos", action="store_true", help="429s, 5xx, malformed bodies, mid-scan mutations")
+    simulate.add_argument(
+        "--dialect",
+        type=_dialect,
+        default="documented",
+        help="how to read the API where Descope's sources disagree: documented, alternate, or overrides such as "
+        "'omit_empty=true,user_time_unit=s' (see descope_sync.simulator.dialect)",
+    )
     demo = sub.add_parser("demo", help="simulator -> extract -> dbt build into ./warehouse.duckdb, then a report")
     demo.add_argument("--users", type=int, default=1000)
     demo.add_argument("--seed", type=int, default=7)
@@ -237,8 +244,17 @@ def cmd_transform(args: argparse.Namespace) -> int:
 def cmd_simulate(args: argparse.Namespace) -> int:
     from descope_sync.simulator import serve
 
-    serve(port=args.port, users=args.users, chaos=args.chaos, seed=args.seed)
+    serve(port=args.port, users=args.users, chaos=args.chaos, seed=args.seed, dialect=args.dialect)
     return EXIT_OK
+
+
+def _dialect(text: str):
+    from descope_sync.simulator import Dialect
+
+    try:
+        return Dialect.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _dispatch(args: argparse.Namespace) -> int:

@@ -1,4 +1,10 @@
-"""`descope-sync run` twice against a chaotic simulator, then the marts equal the simulator's truth."""
+"""`descope-sync run` against a chaotic simulator, then the marts equal the simulator's truth.
+
+The whole suite runs once per reading of Descope's API where its own sources disagree (the
+simulator's `Dialect`): as documented, and with every point read the other way (audit `from`
+exclusive, `oldestFirst` ignored, protobuf-style omitted empty values, user filters in seconds,
+a `LoginFlowDone` beside every `LoginSucceed`).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +17,7 @@ from datetime import datetime
 import pytest
 
 from descope_sync.geo import GeoDatabase
-from descope_sync.simulator import ChaosConfig, RateLimits
+from descope_sync.simulator import ChaosConfig, Dialect, RateLimits
 from descope_sync.timeutil import from_epoch_seconds, from_ms
 from tests.conftest import query
 
@@ -33,13 +39,13 @@ def descope_sync(args, sim, db, timeout=600):
     )
 
 
-@pytest.fixture(scope="module")
-def two_chaotic_runs(tmp_path_factory):
+@pytest.fixture(scope="module", params=["documented", "alternate"])
+def two_chaotic_runs(request, tmp_path_factory):
     from descope_sync.simulator import Simulator, World
 
     db = tmp_path_factory.mktemp("e2e") / "warehouse.duckdb"
     sim = Simulator(
-        World(seed=21, users=300),
+        World(seed=21, users=300, dialect=Dialect.parse(request.param)),
         chaos=CHAOS,
         max_page_size=60,
         rate_limits=RateLimits(user_search=(200, 60.0), audit_search=(10, 1.0)),
@@ -100,8 +106,8 @@ def test_login_columns_and_user_logins_equal_what_the_truth_implies(two_chaotic_
             assert first == from_ms(expected["first_login_time_ms"])
             assert last == from_ms(expected["last_login_time_ms"])
             assert ip == expected["last_login_ip"]
-            looked_up = geo.lookup_many([ip], datetime(2026, 1, 1), "check")[0]
-            assert city == looked_up["city"]
+            expected_city = geo.lookup_many([ip], datetime(2026, 1, 1), "check")[0]["city"] if ip else None
+            assert city == expected_city
     finally:
         geo.close()
     n_logins = query(db, "select count(*), count(distinct event_id) from descope_data_v2.user_logins")[0]

@@ -185,6 +185,8 @@ class _AuditScan:
             body["actions"] = self.actions
 
         def check(answer: Page) -> None:
+            if page == 0 and answer.total and not answer.items:
+                raise MalformedAnswer(f"page 0 is empty but 'total' is {answer.total}")
             if answer.total < min_total:
                 raise MalformedAnswer(
                     f"'total' {answer.total} is below the {min_total} events known to remain in the window"
