@@ -46,6 +46,7 @@ def settings_for(sim: Simulator, duckdb_path: Path, **overrides: Any) -> Setting
         "warehouse": "duckdb",
         "max_retry_after_seconds": 5,
         "audit_settle_seconds": 0,
+        "retry_backoff_seconds": 0.01,
     }
     values.update(overrides)
     return load_settings(values, env={})

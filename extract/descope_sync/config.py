@@ -67,6 +67,8 @@ class Settings:
     audit_actions: list[str] | None = None  # None: every action; else always with REQUIRED_AUDIT_ACTIONS
     audit_retention_days: int = 30
     max_retry_after_seconds: float = 120.0
+    # First backoff after a 5xx, a connection error or a malformed answer (doubling, with jitter, to 30 s).
+    retry_backoff_seconds: float = 0.5
     # How far back a users reconciliation looks, and how much of the live users one sweep may delete
     # before someone confirms it (by its sweep ID).
     reconcile_days: float = 7.0
@@ -92,6 +94,7 @@ _NUMBERS: dict[str, tuple[str | None, type, float, bool, float | None, str]] = {
     "users_page_size": (None, int, 1, True, None, "a whole number >= 1"),
     "audit_page_size": (None, int, 1, True, None, "a whole number >= 1"),
     "max_retry_after_seconds": (None, float, 0, False, None, "a number of seconds > 0"),
+    "retry_backoff_seconds": (None, float, 0, True, None, "a number of seconds >= 0"),
 }
 
 

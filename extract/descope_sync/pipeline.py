@@ -88,6 +88,7 @@ def run_extract(
         settings.management_key,
         deadline=run_deadline,
         max_retry_after=settings.max_retry_after_seconds,
+        backoff_base=settings.retry_backoff_seconds,
         on_wait=progress.wait,
     )
     try:

@@ -173,14 +173,16 @@ class _AuditScan:
         self.result = result
         self.page_size = ctx.settings.audit_page_size
         self.edge_ids: set[str] = set()  # ids at the millisecond `frm` already landed by this run
-        self.from_inclusive: bool | None = None  # learned from totals when the server answers newest first
-        self._predicted: tuple[int, int] | None = None  # next total under an exclusive / inclusive `from`
+        # `from` may be exclusive (every SDK) or inclusive (the simulator's default reading): requests ask
+        # from a millisecond early until an answer shows an event at that millisecond, then exactly.
+        self.from_inclusive = False
 
     # ------------------------------------------------------------------ requests
     def _request(self, lo: int, hi: int, *, page: int = 0, size: int | None = None, min_total: int = 0) -> Page:
         """One page of events in [lo, hi) (and perhaps the millisecond before `lo` or at `hi`)."""
         size = size or self.page_size
-        body: dict[str, Any] = {"from": lo - 1, "to": hi, "size": size, "page": page, "oldestFirst": True}
+        asked_from = lo if self.from_inclusive else lo - 1
+        body: dict[str, Any] = {"from": asked_from, "to": hi, "size": size, "page": page, "oldestFirst": True}
         if self.actions:
             body["actions"] = self.actions
 
@@ -194,6 +196,8 @@ class _AuditScan:
             self._check_anchor(answer, lo, hi, page == 0)
 
         answer = self.ctx.client.search_audit(body, check=check)
+        if not self.from_inclusive and any(_occurred(e) == asked_from for e in answer.items):
+            self.from_inclusive = True
         if answer.size_bytes > self.ctx.settings.max_page_bytes and self.page_size > 1:
             # The page is already in memory and lands in byte-bounded chunks; ask for less from now on.
             self.page_size = max(1, self.page_size // 2)
@@ -302,12 +306,15 @@ class _AuditScan:
                 self._read_newest_first(answer)
                 return
             self.ctx.deadline.check()
-            last = max(occs) if occs else None
-            if last is None:
-                raise MalformedAnswer("an audit page without one usable 'occurred'")
             in_range = [o for o in occs if o >= self.frm]
-            if in_range and min(in_range) == last:
-                # The oldest page is one millisecond: more events there than a page holds.
+            if not in_range:
+                if self.from_inclusive and occs:  # a page of the millisecond before ours: ask exactly now
+                    answer = self._request(self.frm, self.end)
+                    continue
+                raise MalformedAnswer("an audit page without one event in the window it was asked for")
+            last = max(in_range)
+            if min(in_range) == last:
+                # The oldest events in the window share one millisecond and fill the page.
                 self._read_dense(last)
                 answer = self._request(self.frm, self.end)
                 continue
@@ -338,8 +345,9 @@ class _AuditScan:
             if fresh == 0 and len(seen) >= counted:
                 if self.anchor_ms == ms and self.anchor_id in seen:
                     self.anchor_ms = None
-                self._land(list(seen.values()), from_ms(ms + 1), in_range_from=self.frm)
-                self._advance(ms + 1, [])
+                events = list(seen.values())
+                self._land(events, from_ms(ms + 1), in_range_from=self.frm)
+                self._advance(ms + 1, events)
                 return
         raise UnprovedRead(
             f"Descope counts {counted} audit events around {from_ms(ms).isoformat(sep=' ')} UTC (one millisecond) "
@@ -347,7 +355,12 @@ class _AuditScan:
         )
 
     def _read_newest_first(self, first: Page) -> None:
-        """The server ignores oldestFirst: land the tail page (the oldest events) again and again."""
+        """The server ignores oldestFirst: land the tail page (the oldest events) again and again.
+
+        The tail page's index follows from `total`; an answer whose `total` is not the one the page
+        was chosen by (events indexed late, or the first sight of an inclusive `from`) is discarded
+        and the tail chosen again.
+        """
         self.result.details["newest_first"] = True
         total = first.total
         shifts = 0
@@ -366,8 +379,6 @@ class _AuditScan:
             last_page = pages - 1
             answer = self._request(self.frm, self.end, page=last_page, size=size)
             if answer.total != total:
-                # Events arrived (late indexing) or `from` reads differently than predicted: the tail moved.
-                self._learn_from_reading(total, answer.total)
                 total = answer.total
                 shifts += 1
                 if shifts > MAX_TOTAL_SHIFTS:
@@ -381,24 +392,19 @@ class _AuditScan:
             occs = [o for o in map(_occurred, answer.items) if o is not None]
             in_range = [o for o in occs if o >= self.frm]
             if not in_range:
+                if self.from_inclusive and occs:  # the tail was the millisecond before ours: ask exactly now
+                    total = self._request(self.frm, self.end).total
+                    continue
                 raise UnprovedRead("the tail page of a newest-first answer holds no event in the window")
             newest = max(in_range)
             if min(in_range) == newest:
                 self._read_dense(newest)
-                answer = self._request(self.frm, self.end)
-                total = answer.total
+                total = self._request(self.frm, self.end).total
                 continue
             self._land(answer.items, from_ms(newest), in_range_from=self.frm)
-            dropped_exclusive = sum(1 for o in occs if o < newest)
-            dropped_inclusive = sum(1 for o in occs if o < newest - 1)
-            self._predicted = (total - dropped_exclusive, total - dropped_inclusive)
-            total = self._predicted[1] if self.from_inclusive else self._predicted[0]
-            self.ctx.deadline.check()
+            # Everything older than the page's newest event is in this page (it is the tail).
+            total -= sum(1 for o in occs if o < newest)
             self._advance(newest, answer.items)
-
-    def _learn_from_reading(self, predicted: int, actual: int) -> None:
-        if self._predicted is not None and self._predicted == (predicted, actual):
-            self.from_inclusive = True
 
 
 def _descending(occs: list[int]) -> bool:
