@@ -43,7 +43,7 @@ final as (
         cursor_to,
         finished_at,
         concat(
-            stream, ' events lost for good: never read between ',
+            stream, ': events lost for good, never read between ',
             coalesce(cast(cursor_from as {{ dbt.type_string() }}), '?'), ' and ',
             coalesce(cast(cursor_to as {{ dbt.type_string() }}), '?'),
             ' (older than the {{ var("audit_retention_days") }}-day audit retention; run ',

@@ -136,3 +136,22 @@ def test_a_later_accepted_sweep_clears_the_valve(held_sweep: Landing) -> None:
     outcome = build(held_sweep.path)
     assert outcome.success, outcome.failures
     assert live_users(held_sweep) == {"a", "b"}
+
+
+def test_confirming_a_sweep_that_has_not_ended_deletes_nobody(landing: Landing) -> None:
+    land_users_then_a_sweep_that_reads_only_a(landing)
+    # only checkpoints so far, even one whose details claim a reconciliation
+    for minutes, status in ((1, "partial"), (2, "failed")):
+        landing.run(
+            stream="users",
+            status=status,
+            mode="full",
+            started_at=T1,
+            finished_at=T1 + timedelta(minutes=minutes),
+            sweep_id="still-running",
+            sweep_started_at=T1,
+            details={"reconciled": True, "held": False, "would_remove": 2, "live_before": 3},
+        )
+    outcome = build(landing.path, {"confirm_deletions_sweep_id": "still-running"})
+    assert outcome.success, outcome.failures
+    assert live_users(landing) == {"a", "b", "c"}
