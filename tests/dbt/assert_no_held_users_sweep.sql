@@ -53,9 +53,9 @@ final as (
             ' live users, more than the safety valve allows, so nobody was removed',
             case when reason is not null then concat(' (', reason, ')') else '' end,
             '. If those users really are gone from Descope, confirm the sweep: ',
-            {{ sql_string("dbt build --vars '{confirm_deletions_sweep_id: ") }},
+            {{ sql_string("dbt build --vars '{confirm_deletions_sweep_id: \"") }},
             coalesce(sweep_id, '?'),
-            {{ sql_string("}' or DESCOPE_CONFIRM_DELETIONS_SWEEP_ID=") }},
+            {{ sql_string("\"}' or DESCOPE_CONFIRM_DELETIONS_SWEEP_ID=") }},
             coalesce(sweep_id, '?'),
             '; else a later accepted sweep clears this'
         ) as problem

@@ -104,7 +104,7 @@ def test_a_held_sweep_fails_the_build_after_the_marts_and_says_how_to_confirm(he
     assert (row["sweep_id"], row["would_remove"], row["live_before"]) == ("sweep-42", 2, 3)
     problem = row["problem"]
     assert "would remove 2 of 3 live users" in problem
-    assert "dbt build --vars '{confirm_deletions_sweep_id: sweep-42}'" in problem
+    assert """dbt build --vars '{confirm_deletions_sweep_id: "sweep-42"}'""" in problem
     assert "DESCOPE_CONFIRM_DELETIONS_SWEEP_ID=sweep-42" in problem
 
 
