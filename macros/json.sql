@@ -38,21 +38,30 @@
     safe_cast({{ json_string(col, path) }} as bool)
 {%- endmacro %}
 
-{#- 64-bit integer; null when absent or not an integer. -#}
+{#- 64-bit integer; null when absent or not an integer literal (1.5, "1e9", true: null). -#}
 {% macro json_int(col, path) -%}
-    {{ return(adapter.dispatch('json_int', 'descope_sync')(col, path)) }}
+    {{ safe_integer(json_string(col, path)) }}
 {%- endmacro %}
 
-{% macro default__json_int(col, path) -%}
-    try_cast({{ json_string(col, path) }} as bigint)
+{#-
+    Text holding an integer literal (`-?[0-9]+`) -> 64-bit integer; anything else (a fraction, an
+    exponent, hex, spaces, out of the 64-bit range) -> null. A plain try_cast would not do: DuckDB
+    rounds '1.5' to 2 and BigQuery reads '0x1A'.
+-#}
+{% macro safe_integer(text) -%}
+    {{ return(adapter.dispatch('safe_integer', 'descope_sync')(text)) }}
 {%- endmacro %}
 
-{% macro duckdb__json_int(col, path) -%}
-    try_cast({{ json_string(col, path) }} as bigint)
+{% macro default__safe_integer(text) -%}
+    try_cast(nullif(regexp_extract({{ text }}, '^-?[0-9]+$'), '') as bigint)
 {%- endmacro %}
 
-{% macro bigquery__json_int(col, path) -%}
-    safe_cast({{ json_string(col, path) }} as int64)
+{% macro duckdb__safe_integer(text) -%}
+    try_cast(nullif(regexp_extract({{ text }}, '^-?[0-9]+$'), '') as bigint)
+{%- endmacro %}
+
+{% macro bigquery__safe_integer(text) -%}
+    safe_cast(regexp_extract({{ text }}, r'^-?[0-9]+$') as int64)
 {%- endmacro %}
 
 {#- Double precision float. -#}
@@ -107,4 +116,48 @@
 
 {% macro bigquery__parse_json(col) -%}
     safe.parse_json({{ col }})
+{%- endmacro %}
+
+{#-
+    Every string inside a JSON value, at any depth, as an array of strings (DuckDB `varchar[]`,
+    BigQuery `ARRAY<STRING>`); object keys count too (a map keyed by ID holds IDs). Read with a
+    regular expression over the JSON text, which works the same on both engines: scanning from the
+    start, each `"` opens a string token and the pattern consumes it through its closing quote,
+    escapes included (an escaped string comes back with its escapes, e.g. `a\"b`). An empty array
+    when the value holds no string; null when the value is null.
+-#}
+{% macro json_strings(col) -%}
+    {{ return(adapter.dispatch('json_strings', 'descope_sync')(col)) }}
+{%- endmacro %}
+
+{% macro default__json_strings(col) -%}
+    regexp_extract_all(cast({{ col }} as varchar), '"((?:[^"\\]|\\.)*)"', 1)
+{%- endmacro %}
+
+{% macro duckdb__json_strings(col) -%}
+    regexp_extract_all(cast({{ col }} as varchar), '"((?:[^"\\]|\\.)*)"', 1)
+{%- endmacro %}
+
+{% macro bigquery__json_strings(col) -%}
+    regexp_extract_all(to_json_string({{ col }}), r'"((?:[^"\\]|\\.)*)"')
+{%- endmacro %}
+
+{#-
+    A from-clause item that turns an array into rows, one column named `alias`:
+    `from t {{ cross_join_unnest('t.values', 'value') }}` then `select value`.
+-#}
+{% macro cross_join_unnest(array_expr, alias) -%}
+    {{ return(adapter.dispatch('cross_join_unnest', 'descope_sync')(array_expr, alias)) }}
+{%- endmacro %}
+
+{% macro default__cross_join_unnest(array_expr, alias) -%}
+    cross join unnest({{ array_expr }}) as {{ alias }}_rows ({{ alias }})
+{%- endmacro %}
+
+{% macro duckdb__cross_join_unnest(array_expr, alias) -%}
+    cross join unnest({{ array_expr }}) as {{ alias }}_rows ({{ alias }})
+{%- endmacro %}
+
+{% macro bigquery__cross_join_unnest(array_expr, alias) -%}
+    cross join unnest({{ array_expr }}) as {{ alias }}
 {%- endmacro %}

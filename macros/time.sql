@@ -20,38 +20,65 @@
     current_timestamp()
 {%- endmacro %}
 
-{#- Epoch seconds (integer) -> UTC timestamp. -#}
+{#-
+    Epoch seconds (integer) -> UTC timestamp; null outside [0, 253402300799] (1970-01-01 to
+    9999-12-31 23:59:59, what both engines can hold), so an absurd `createdTime` such as
+    99999999999999 or a negative one becomes null instead of failing the build
+    (tests/dbt/assert_user_times_convertible warns about them). `col` should be a column, not an
+    expression: it is read twice.
+-#}
 {% macro epoch_seconds_to_timestamp(col) -%}
     {{ return(adapter.dispatch('epoch_seconds_to_timestamp', 'descope_sync')(col)) }}
 {%- endmacro %}
 
 {% macro default__epoch_seconds_to_timestamp(col) -%}
-    make_timestamp(cast({{ col }} as bigint) * 1000000)
+    case
+        when cast({{ col }} as bigint) between 0 and 253402300799
+            then make_timestamp(cast({{ col }} as bigint) * 1000000)
+    end
 {%- endmacro %}
 
 {% macro duckdb__epoch_seconds_to_timestamp(col) -%}
-    make_timestamp(cast({{ col }} as bigint) * 1000000)
+    case
+        when cast({{ col }} as bigint) between 0 and 253402300799
+            then make_timestamp(cast({{ col }} as bigint) * 1000000)
+    end
 {%- endmacro %}
 
+{#- BigQuery's if() evaluates only the branch it returns: timestamp_seconds never sees a bad value. -#}
 {% macro bigquery__epoch_seconds_to_timestamp(col) -%}
-    timestamp_seconds(cast({{ col }} as int64))
+    if(
+        cast({{ col }} as int64) between 0 and 253402300799,
+        timestamp_seconds(cast({{ col }} as int64)),
+        null
+    )
 {%- endmacro %}
 
-{#- Epoch milliseconds (integer) -> UTC timestamp. -#}
+{#- Epoch milliseconds (integer) -> UTC timestamp; null outside [0, 253402300799999] (as above). -#}
 {% macro epoch_ms_to_timestamp(col) -%}
     {{ return(adapter.dispatch('epoch_ms_to_timestamp', 'descope_sync')(col)) }}
 {%- endmacro %}
 
 {% macro default__epoch_ms_to_timestamp(col) -%}
-    make_timestamp(cast({{ col }} as bigint) * 1000)
+    case
+        when cast({{ col }} as bigint) between 0 and 253402300799999
+            then make_timestamp(cast({{ col }} as bigint) * 1000)
+    end
 {%- endmacro %}
 
 {% macro duckdb__epoch_ms_to_timestamp(col) -%}
-    make_timestamp(cast({{ col }} as bigint) * 1000)
+    case
+        when cast({{ col }} as bigint) between 0 and 253402300799999
+            then make_timestamp(cast({{ col }} as bigint) * 1000)
+    end
 {%- endmacro %}
 
 {% macro bigquery__epoch_ms_to_timestamp(col) -%}
-    timestamp_millis(cast({{ col }} as int64))
+    if(
+        cast({{ col }} as int64) between 0 and 253402300799999,
+        timestamp_millis(cast({{ col }} as int64)),
+        null
+    )
 {%- endmacro %}
 
 {#- Whole calendar days (UTC dates) from `start_ts` to `end_ts`; negative when end is earlier. -#}
@@ -120,4 +147,21 @@
 
 {% macro bigquery__to_utc_date(ts) -%}
     date({{ ts }})
+{%- endmacro %}
+
+{#- Text -> UTC timestamp; null when the text is not one ('2024-05-01 12:00:00', '2024-05-01'). -#}
+{% macro safe_timestamp(text) -%}
+    {{ return(adapter.dispatch('safe_timestamp', 'descope_sync')(text)) }}
+{%- endmacro %}
+
+{% macro default__safe_timestamp(text) -%}
+    try_cast({{ text }} as timestamp)
+{%- endmacro %}
+
+{% macro duckdb__safe_timestamp(text) -%}
+    try_cast({{ text }} as timestamp)
+{%- endmacro %}
+
+{% macro bigquery__safe_timestamp(text) -%}
+    safe_cast({{ text }} as timestamp)
 {%- endmacro %}

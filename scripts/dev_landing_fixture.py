@@ -4,45 +4,46 @@
     python scripts/dev_landing_fixture.py --db /tmp/dev.duckdb --phase 2   # append a second run
     python scripts/dev_landing_fixture.py --db /tmp/dev.duckdb --phase 3   # one login, nothing else
 
+`dbt build` passes after each phase (with warnings from the warn-severity tests).
+
 Phase 1 writes users (with and without modifiedTime, duplicate versions, a same-batch duplicate,
-test users), audit events (LoginSucceed / LoginFlowDone / LoginFailed / impersonation, events
-with and without ID, duplicates across batches, one UserDeleted), ip_locations (found and not
-found, one IP left unlooked-up), _sync_runs (a full users sweep, a data_loss audit gap) and a
-_quarantine row. Phase 2 appends a later run: modified users, a re-login of an unchanged user,
-a full sweep that no longer sees one user (deleted by rule 2), another UserDeleted, the late
-geolocation of the IP left out in phase 1, and a duplicate of an already-landed event.
-Tables and types follow docs/design.md exactly.
+test users, booleans left out as Descope's protobuf JSON leaves out false, an absurd createdTime),
+audit events (LoginSucceed / LoginFlowDone / LoginFailed / impersonation, events with and without
+ID, duplicates across batches, a login without userId, one UserDeleted, remote addresses with a
+port or a forwarded-for list), ip_locations (found and not found, one IP left unlooked-up),
+_sync_runs (a full users sweep over two runs: a `partial` checkpoint, then its terminal `success`
+row with details) and a _quarantine row. Phase 2 appends a later run: modified users, a re-login
+of an unchanged user, a full sweep (checkpoint + terminal row) that no longer sees one user
+(deleted by the sweep rule), another UserDeleted, a UsersDeleted whose IDs sit in `data` (its
+actor is not deleted), the late geolocation of the IP left out in phase 1, and a duplicate of an
+already-landed event.
+
+`--data-loss` (phase 1) also lands a `data_loss` audit row: `dbt build` then fails on
+assert_no_audit_data_loss until it is acknowledged (the failing row says how).
+
+Tables come from extract/descope_sync/contract.py (LANDING_TABLES) through the extractor's own
+DuckDB landing writer, so they match what the extractor lands.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-import hashlib
 import json
 import random
+import sys
 import uuid
+from pathlib import Path
+from typing import Any
 
-import duckdb
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "extract"))
+
+from descope_sync.contract import LANDING_TABLES, RunMode, RunStatus, event_id
+from descope_sync.geo import client_ip
+from descope_sync.landing.base import SyncRun
+from descope_sync.landing.duckdb import DuckDBLandingWriter
 
 RAW = "descope_raw"
-
-DDL = {
-    "users": """user_id varchar, modified_at timestamp, payload json, _batch_id varchar,
-                _extracted_at timestamp""",
-    "audit_events": """event_id varchar, action varchar, user_id varchar, occurred_at timestamp,
-                remote_address varchar, payload json, _batch_id varchar, _extracted_at timestamp""",
-    "ip_locations": """ip varchar, city varchar, region varchar, region_code varchar,
-                country_code varchar, country_name varchar, continent_code varchar,
-                latitude double, longitude double, accuracy_radius_km integer, time_zone varchar,
-                is_found boolean, not_found_reason varchar, database_type varchar,
-                database_built_at timestamp, _looked_up_at timestamp, _batch_id varchar""",
-    "_sync_runs": """run_id varchar, stream varchar, status varchar, started_at timestamp,
-                finished_at timestamp, cursor_from timestamp, cursor_to timestamp,
-                rows_loaded bigint, error varchar, mode varchar""",
-    "_quarantine": """stream varchar, reason varchar, payload json, _batch_id varchar,
-                _extracted_at timestamp""",
-}
 
 CITIES = [
     ("Berlin", "Land Berlin", "BE", "DE", "Germany", "EU", 52.52, 13.405, "Europe/Berlin"),
@@ -62,6 +63,8 @@ NAMES = [
     ("محمد", None, "علي"),
 ]
 STATUSES = ["enabled"] * 8 + ["disabled", "invited", "expired"]
+BOOLEAN_FIELDS = ("verifiedEmail", "verifiedPhone", "test", "editable", "TOTP", "SAML", "SCIM", "OIDC")
+BOOLEAN_FIELDS += ("webauthn", "password", "push")
 
 
 def utc_now() -> dt.datetime:
@@ -114,12 +117,19 @@ def user_payload(rng: random.Random, i: int, created: dt.datetime, modified: dt.
         "password": i % 2 == 1,
         "push": False,
     }
+    if i % 3 == 0:  # protobuf JSON: a false boolean is left out altogether
+        for name in BOOLEAN_FIELDS:
+            if user[name] is False:
+                del user[name]
+    if i == ABSURD_CREATED_TIME_USER:
+        user["createdTime"] = 99_999_999_999_999  # no timestamp holds it: staging makes it null
     if modified is not None:
         user["modifiedTime"] = epoch_s(modified)
     return user
 
 
-def audit_event(user_id, action, occurred, ip, method="otp", device="Desktop", with_id=True) -> dict:
+def audit_event(user_id, action, occurred, ip, method="otp", device="Desktop", with_id=True, **extra) -> dict:
+    number = int(user_id[1:]) if user_id else 0
     ev = {
         "projectId": "P2devfixture",
         "userId": user_id,
@@ -130,111 +140,121 @@ def audit_event(user_id, action, occurred, ip, method="otp", device="Desktop", w
         "geo": "DE",
         "remoteAddress": ip,
         "externalIds": [f"ext-{user_id}"],
-        "tenants": [f"T{int(user_id[1:]) % 4}"] if int(user_id[1:]) % 3 else [],
+        "tenants": [f"T{number % 4}"] if number % 3 else [],
         "data": {},
+        **extra,
     }
+    if user_id is None:
+        del ev["userId"]
     if with_id:
         ev["ID"] = uuid.uuid5(uuid.NAMESPACE_URL, f"{user_id}/{action}/{ev['occurred']}/{ip}").hex
     return ev
 
 
-def event_id(ev: dict) -> str:
-    if ev.get("ID"):
-        return ev["ID"]
-    key = "|".join(str(ev.get(k, "")) for k in ("userId", "action", "occurred", "device", "method", "remoteAddress"))
-    return "h_" + hashlib.sha256(key.encode()).hexdigest()[:32]
-
-
-def ip_row(ip: str, city_idx: int | None, looked_up: dt.datetime, batch: str) -> tuple:
-    built = dt.datetime(2018, 7, 3)
-    if city_idx is None:
-        return (
-            ip,
-            None,
-            None,
-            None,
-            None,
-            None,
-            None,
-            None,
-            None,
-            None,
-            None,
-            False,
-            "private",
-            "GeoLite2-City",
-            built,
-            looked_up,
-            batch,
-        )
-    c = CITIES[city_idx]
-    return (
-        ip,
-        c[0],
-        c[1],
-        c[2],
-        c[3],
-        c[4],
-        c[5],
-        c[6],
-        c[7],
-        20,
-        c[8],
-        True,
-        None,
-        "GeoLite2-City",
-        built,
-        looked_up,
-        batch,
-    )
+def ip_row(ip: str, city_idx: int | None, looked_up: dt.datetime, batch: str) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "ip": ip,
+        "client_ip": client_ip(ip),
+        "is_found": city_idx is not None,
+        "not_found_reason": None if city_idx is not None else "private",
+        "database_type": "GeoLite2-City",
+        "database_built_at": dt.datetime(2018, 7, 3),
+        "_looked_up_at": looked_up,
+        "_batch_id": batch,
+    }
+    if city_idx is not None:
+        c = CITIES[city_idx]
+        fields = ("city", "region", "region_code", "country_code", "country_name", "continent_code")
+        row.update(zip(fields, c[:6], strict=True))
+        row.update(latitude=c[6], longitude=c[7], accuracy_radius_km=20, time_zone=c[8])
+    return row
 
 
 class Writer:
-    def __init__(self, con: duckdb.DuckDBPyConnection):
-        self.con = con
+    """The extractor's landing writer, plus the row shapes this fixture needs."""
 
-    def users(self, rows):
-        self.con.executemany(f"insert into {RAW}.users values (?, ?, ?, ?, ?)", rows)
+    def __init__(self, landing: DuckDBLandingWriter):
+        self.landing = landing
 
-    def events(self, evs, batch, extracted):
-        rows = []
-        for ev in evs:
-            occurred = dt.datetime.fromtimestamp(int(ev["occurred"]) / 1000, dt.UTC).replace(tzinfo=None)
-            rows.append(
-                (
-                    event_id(ev),
-                    ev["action"],
-                    ev.get("userId"),
-                    occurred,
-                    ev.get("remoteAddress"),
-                    json.dumps(ev, ensure_ascii=False),
-                    batch,
-                    extracted,
-                )
+    def users(self, payloads: list[tuple[dict, dt.datetime | None, str, dt.datetime]]) -> int:
+        rows = [
+            {"user_id": p["userId"], "modified_at": modified, "payload": p, "_batch_id": batch, "_extracted_at": at}
+            for p, modified, batch, at in payloads
+        ]
+        return self.landing.append("users", rows)
+
+    def events(self, evs: list[dict], batch: str, extracted: dt.datetime) -> None:
+        rows = [
+            {
+                "event_id": event_id(ev),
+                "action": ev["action"],
+                "user_id": ev.get("userId"),
+                "occurred_at": dt.datetime.fromtimestamp(int(ev["occurred"]) / 1000, dt.UTC).replace(tzinfo=None),
+                "remote_address": ev.get("remoteAddress"),
+                "payload": ev,
+                "_batch_id": batch,
+                "_extracted_at": extracted,
+            }
+            for ev in evs
+        ]
+        self.landing.append("audit_events", rows)
+
+    def ips(self, rows: list[dict[str, Any]]) -> None:
+        self.landing.append("ip_locations", rows)
+
+    def run(self, stream, status, started, finished, cfrom, cto, rows, mode, error=None, **sweep) -> None:
+        self.landing.record_run(
+            SyncRun(
+                run_id=uuid.uuid4().hex,
+                stream=stream,
+                status=RunStatus(status),
+                started_at=started,
+                finished_at=finished,
+                cursor_from=cfrom,
+                cursor_to=cto,
+                rows_loaded=rows,
+                error=error,
+                mode=RunMode(mode),
+                **sweep,
             )
-        self.con.executemany(f"insert into {RAW}.audit_events values (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        )
 
-    def ips(self, rows):
-        self.con.executemany(f"insert into {RAW}.ip_locations values ({', '.join(['?'] * 17)})", rows)
-
-    def run(self, stream, status, started, finished, cfrom, cto, rows, mode, error=None):
-        self.con.execute(
-            f"insert into {RAW}._sync_runs values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [uuid.uuid4().hex, stream, status, started, finished, cfrom, cto, rows, error, mode],
+    def full_sweep(
+        self, sweep_id: str, started: dt.datetime, finished: dt.datetime, landed: int, live_before: int, seen: int
+    ) -> None:
+        """A users full sweep over two runs: a checkpoint, then the terminal row with its details."""
+        middle = started + (finished - started) / 2
+        sweep = {"sweep_id": sweep_id, "sweep_started_at": started}
+        self.run("users", "partial", started, middle, None, middle, landed // 2, "full", **sweep)
+        details = {
+            "reconciled": True,
+            "held": False,
+            "would_remove": max(live_before - seen, 0),
+            "live_before": live_before,
+            "source_total": seen,
+            "users_seen": seen,
+            "reason": None,
+        }
+        self.run(
+            "users", "success", middle, finished, None, finished, landed - landed // 2, "full", **sweep, details=details
         )
 
 
 N_USERS = 120
 DELETED_BY_EVENT = "U0005"
 DELETED_BY_SWEEP = "U0006"
+DELETED_BY_BULK = ("U0008", "U0009")  # phase 2: UsersDeleted with the IDs in `data`
+BULK_ACTOR = "U0000"  # the admin who deleted them: stays
 RELOGIN_USER = "U0010"  # unchanged record, logs in again in phase 2
 LATE_GEO_IP = "203.0.113.77"  # logged in during phase 1, geolocated only in phase 2
 RELOGIN_USER_2 = "U0011"  # phase 3: a login and nothing else
+ABSURD_CREATED_TIME_USER = 13
+# remoteAddress as Descope may send it: a port, a forwarded-for list (the client first)
+PROXIED_ADDRESSES = ["198.51.100.7:443", "198.51.100.8, 10.0.0.1", "[2001:db8::1]:8443"]
 
 
-def phase1(con, now):
+def phase1(w: Writer, now: dt.datetime, data_loss: bool) -> None:
     rng = random.Random(1)
-    w = Writer(con)
     t1 = now - dt.timedelta(days=1)
     batch = "b1-users"
     rows = []
@@ -244,20 +264,18 @@ def phase1(con, now):
         modified = created + dt.timedelta(days=rng.randint(0, 30)) if has_modified else None
         modified = min(modified, t1 - dt.timedelta(hours=1)) if modified else None
         p = user_payload(rng, i, created, modified)
-        rows.append((p["userId"], modified, json.dumps(p, ensure_ascii=False), batch, t1))
+        rows.append((p, modified, batch, t1))
         if i % 10 == 3:  # same version twice in one batch (overlapping pages)
-            rows.append((p["userId"], modified, json.dumps(p, ensure_ascii=False), batch, t1))
+            rows.append((p, modified, batch, t1))
         if i % 10 == 4 and modified:  # an older version from an earlier batch
             old = dict(p, modifiedTime=p["modifiedTime"] - 3600, givenName="OLD")
-            rows.append(
-                (p["userId"], modified - dt.timedelta(hours=1), json.dumps(old), "b0-users", t1 - dt.timedelta(days=2))
-            )
+            rows.append((old, modified - dt.timedelta(hours=1), "b0-users", t1 - dt.timedelta(days=2)))
     w.users(rows)
-    w.run("users", "success", t1 - dt.timedelta(minutes=1), t1 + dt.timedelta(seconds=5), None, t1, len(rows), "full")
+    w.full_sweep("sweep-1", t1 - dt.timedelta(minutes=1), t1 + dt.timedelta(seconds=5), len(rows), 0, N_USERS)
 
     # audit events: logins over the last 90 days
     evs = []
-    ips = [f"198.51.100.{k}" for k in range(1, 40)] + ["10.0.0.5", "192.168.1.20"]
+    ips = [f"198.51.100.{k}" for k in range(1, 40)] + ["10.0.0.5", "192.168.1.20"] + PROXIED_ADDRESSES
     for i in range(N_USERS):
         uid = f"U{i:04d}"
         if i % 13 == 12:
@@ -271,22 +289,25 @@ def phase1(con, now):
                 audit_event(uid, "LoginSucceed", t1 - dt.timedelta(minutes=5), "198.51.100.250", method="Impersonate")
             )
     evs.append(audit_event("U0020", "LoginSucceed", t1 - dt.timedelta(hours=3), LATE_GEO_IP))
+    evs.append(audit_event("U0021", "LoginSucceed", t1 - dt.timedelta(hours=3), PROXIED_ADDRESSES[0]))
+    evs.append(audit_event(None, "LoginSucceed", t1 - dt.timedelta(hours=4), "198.51.100.2"))  # no userId
     evs.append(audit_event(DELETED_BY_EVENT, "UserDeleted", t1 - dt.timedelta(hours=2), "198.51.100.1"))
     evs.append(audit_event("U0001", "UserModified", t1 - dt.timedelta(hours=2), "198.51.100.1"))
     w.events(evs[: len(evs) // 2], "b1-audit-a", t1)
     # overlapping window: the last 20 events of page one are landed again by the next page
     w.events(evs[len(evs) // 2 - 20 :], "b1-audit-b", t1 + dt.timedelta(seconds=30))
-    w.run(
-        "audit_events",
-        "data_loss",
-        t1,
-        t1,
-        t1 - dt.timedelta(days=45),
-        now - dt.timedelta(days=30),
-        0,
-        "incremental",
-        "audit events older than the 30-day retention were never read",
-    )
+    if data_loss:
+        w.run(
+            "audit_events",
+            "data_loss",
+            t1,
+            t1,
+            t1 - dt.timedelta(days=45),
+            now - dt.timedelta(days=30),
+            0,
+            "incremental",
+            "audit events older than the 30-day retention were never read",
+        )
     w.run(
         "audit_events",
         "success",
@@ -310,28 +331,36 @@ def phase1(con, now):
             for k, ip in enumerate(seen)
         ]
     )
-    con.execute(
-        f"insert into {RAW}._quarantine values (?, ?, ?, ?, ?)",
-        ["users", "missing userId", json.dumps({"email": "ghost@example.com"}), batch, t1],
+    w.landing.append(
+        "_quarantine",
+        [
+            {
+                "stream": "users",
+                "reason": "missing userId",
+                "payload": {"email": "ghost@example.com"},
+                "_batch_id": batch,
+                "_extracted_at": t1,
+            }
+        ],
     )
 
 
-def phase2(con, now):
+def phase2(w: Writer, now: dt.datetime) -> None:
     rng = random.Random(2)
-    w = Writer(con)
     t2 = now - dt.timedelta(minutes=5)
     latest = {
         r[0]: json.loads(r[1])
-        for r in con.execute(
+        for r in w.landing.query(
             f"""select user_id, payload from {RAW}.users
                 qualify row_number() over (partition by user_id order by modified_at desc nulls last,
                                            _extracted_at desc) = 1"""
-        ).fetchall()
+        )
     }
-    # A full sweep that sees every live user except DELETED_BY_SWEEP (and the UserDeleted one).
+    # A full sweep that sees every live user except DELETED_BY_SWEEP (and the deleted ones).
+    gone = {DELETED_BY_SWEEP, DELETED_BY_EVENT, *DELETED_BY_BULK}
     rows = []
     for uid, p in sorted(latest.items()):
-        if uid in (DELETED_BY_SWEEP, DELETED_BY_EVENT):
+        if uid in gone:
             continue
         if uid in ("U0001", "U0002", "U0015"):  # modified since phase 1
             p = dict(
@@ -342,21 +371,32 @@ def phase2(con, now):
             )
         mt = p.get("modifiedTime")
         modified = dt.datetime.fromtimestamp(mt, dt.UTC).replace(tzinfo=None) if mt else None
-        rows.append((uid, modified, json.dumps(p, ensure_ascii=False), "b2-users", t2))
+        rows.append((p, modified, "b2-users", t2))
     new = user_payload(rng, N_USERS, t2 - dt.timedelta(hours=2), t2 - dt.timedelta(hours=1))
-    rows.append((new["userId"], t2 - dt.timedelta(hours=1), json.dumps(new), "b2-users", t2))
+    rows.append((new, t2 - dt.timedelta(hours=1), "b2-users", t2))
     w.users(rows)
-    w.run("users", "success", t2 - dt.timedelta(minutes=2), t2 + dt.timedelta(seconds=5), None, t2, len(rows), "full")
+    live_before = len(latest) - 1  # DELETED_BY_EVENT was already gone
+    w.full_sweep(
+        "sweep-2", t2 - dt.timedelta(minutes=2), t2 + dt.timedelta(seconds=5), len(rows), live_before, len(rows)
+    )
 
     evs = [
         audit_event(RELOGIN_USER, "LoginSucceed", t2 - dt.timedelta(minutes=20), "198.51.100.3"),
         audit_event(new["userId"], "LoginSucceed", t2 - dt.timedelta(minutes=50), "198.51.100.4"),
         audit_event("U0007", "UserDeleted", t2 - dt.timedelta(minutes=15), "198.51.100.4"),
+        audit_event(
+            None,
+            "UsersDeleted",
+            t2 - dt.timedelta(minutes=14),
+            "198.51.100.4",
+            actorId=BULK_ACTOR,
+            data={"userIds": list(DELETED_BY_BULK), "by": BULK_ACTOR},
+        ),
     ]
     # an event already landed in phase 1, read again by the overlapping window
-    dup = con.execute(
+    dup = w.landing.query(
         f"select payload from {RAW}.audit_events where action = 'LoginSucceed' order by occurred_at desc limit 1"
-    ).fetchone()[0]
+    )[0][0]
     evs.append(json.loads(dup))
     w.events(evs, "b2-audit", t2)
     w.run(
@@ -370,12 +410,10 @@ def phase2(con, now):
         "incremental",
     )
     w.ips([ip_row(LATE_GEO_IP, 3, t2 + dt.timedelta(minutes=1), "b2-geo")])
-    del rng
 
 
-def phase3(con, now):
+def phase3(w: Writer, now: dt.datetime) -> None:
     """Only a new login of an unchanged user: no user rows, no sweep."""
-    w = Writer(con)
     t3 = now - dt.timedelta(minutes=1)
     evs = [audit_event(RELOGIN_USER_2, "LoginSucceed", t3 - dt.timedelta(minutes=2), "198.51.100.9")]
     w.events(evs, "b3-audit", t3)
@@ -386,23 +424,22 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--db", default="warehouse.duckdb")
     ap.add_argument("--phase", type=int, choices=(1, 2, 3), default=1)
+    ap.add_argument("--data-loss", action="store_true", help="phase 1: also land a data_loss audit row")
     args = ap.parse_args()
     now = utc_now()
-    con = duckdb.connect(args.db)
-    if args.phase == 1:
-        con.execute(f"drop schema if exists {RAW} cascade")
-        con.execute(f"create schema {RAW}")
-        for table, cols in DDL.items():
-            con.execute(f"create table {RAW}.{table} ({cols})")
-        phase1(con, now)
-    elif args.phase == 2:
-        phase2(con, now)
-    else:
-        phase3(con, now)
-    for table in DDL:
-        n = con.execute(f"select count(*) from {RAW}.{table}").fetchone()[0]
-        print(f"{RAW}.{table}: {n} rows")
-    con.close()
+    with DuckDBLandingWriter(args.db, schema=RAW) as landing:
+        if args.phase == 1:
+            landing.query(f"drop schema if exists {RAW} cascade")
+        landing.ensure_tables()
+        w = Writer(landing)
+        if args.phase == 1:
+            phase1(w, now, args.data_loss)
+        elif args.phase == 2:
+            phase2(w, now)
+        else:
+            phase3(w, now)
+        for table in LANDING_TABLES:
+            print(f"{RAW}.{table}: {landing.count(table)} rows")
 
 
 if __name__ == "__main__":

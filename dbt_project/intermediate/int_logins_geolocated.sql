@@ -1,4 +1,8 @@
--- Successful logins (actions in var login_actions) with the current geolocation of their IP.
+-- Successful logins (actions in var login_actions) of a known user with the current geolocation
+-- of their client IP. A login event without a userId is no one's login: it is left out here (and so
+-- from login activity); assert_no_logins_without_user warns about it. `ip` is the client address
+-- the ip_locations stream parsed out of `remoteAddress` (a port or a forwarded-for list removed;
+-- null when nothing parses or not looked up yet); `remote_address` keeps the raw value, the join key.
 -- Country code falls back to Descope's own `geo` when the IP has no location (private ranges).
 with
 
@@ -13,7 +17,9 @@ ip_locations as (
 logins as (
     select *
     from audit_events
-    where action in ({{ quoted_list(var('login_actions')) }})
+    where
+        action in ({{ quoted_list(var('login_actions')) }})
+        and user_id is not null
 ),
 
 logins_geolocated as (
@@ -27,7 +33,8 @@ logins_geolocated as (
         logins.device,
         logins.is_impersonation,
         logins.tenant_id,
-        logins.remote_address as ip,
+        ip_locations.client_ip as ip,
+        logins.remote_address,
         ip_locations.city,
         ip_locations.region,
         coalesce(ip_locations.country_code, logins.geo_country_code) as country_code,

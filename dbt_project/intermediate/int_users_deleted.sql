@@ -1,6 +1,14 @@
--- Users Descope no longer has (docs/design.md, "Deleted users"): a UserDeleted audit event for the
--- user, or a successful full users sweep that started after the user was last extracted (a full
--- sweep reads every user alive through it, so a user it did not read was gone).
+-- Users Descope no longer has (docs/design.md, "Deleted users"). Fail-closed: only proof deletes.
+-- 1. By event, an audit action in var user_deletion_actions. `UserDeleted` names its user in
+--    `userId`. Any other (bulk) action, `UsersDeleted`, carries its IDs where Descope does not
+--    document: its `userId`, plus every string anywhere in its `data` and `externalIds` that is a
+--    landed user_id, never its `actorId` (an admin who deletes others is not deleted).
+-- 2. By sweep: the user was last extracted before the latest accepted users full sweep started (a
+--    full sweep reads every user alive through it). Accepted: the sweep's terminal row has status
+--    `success` (reconciled, not held by the safety valve), or its sweep_id is var
+--    confirm_deletions_sweep_id and it reconciled. Checkpoints (`partial`), `incomplete` sweeps,
+--    `failed` runs and unreconciled sweeps never delete anyone.
+{%- set confirmed_sweep_id = "nullif(" ~ sql_string(confirmed_deletions_sweep_id()) ~ ", '')" %}
 with
 
 audit_events as (
@@ -15,19 +23,17 @@ sync_runs as (
     select * from {{ ref('stg_descope__sync_runs') }}
 ),
 
-deleted_by_event as (
+deletion_events as (
     select
+        event_id,
+        action,
         user_id,
-        min(occurred_at) as deleted_at
+        actor_id,
+        external_ids,
+        event_data,
+        occurred_at
     from audit_events
-    where action = 'UserDeleted' and user_id is not null
-    group by user_id
-),
-
-last_full_sweep as (
-    select max(started_at) as started_at
-    from sync_runs
-    where stream = 'users' and mode = 'full' and status = 'success'
+    where action in ({{ quoted_list(var('user_deletion_actions')) }})
 ),
 
 users_last_extracted as (
@@ -38,13 +44,106 @@ users_last_extracted as (
     group by user_id
 ),
 
+named_by_user_id as (
+    select
+        user_id,
+        occurred_at as deleted_at
+    from deletion_events
+    where user_id is not null
+),
+
+bulk_deletion_events as (
+    select *
+    from deletion_events
+    where action != 'UserDeleted'
+),
+
+strings_in_data as (
+    select
+        bulk_deletion_events.actor_id,
+        bulk_deletion_events.occurred_at,
+        -- the unnested value; how to qualify it differs between engines
+        candidate  -- noqa: RF03
+    from bulk_deletion_events
+    {{ cross_join_unnest(json_strings('bulk_deletion_events.event_data'), 'candidate') }}
+),
+
+strings_in_external_ids as (
+    select
+        bulk_deletion_events.actor_id,
+        bulk_deletion_events.occurred_at,
+        -- the unnested value; how to qualify it differs between engines
+        candidate  -- noqa: RF03
+    from bulk_deletion_events
+    {{ cross_join_unnest(json_strings('bulk_deletion_events.external_ids'), 'candidate') }}
+),
+
+bulk_strings as (
+    select * from strings_in_data
+    union all
+    select * from strings_in_external_ids
+),
+
+named_in_bulk_payload as (
+    select
+        bulk_strings.candidate as user_id,
+        bulk_strings.occurred_at as deleted_at
+    from bulk_strings
+    inner join users_last_extracted
+        on bulk_strings.candidate = users_last_extracted.user_id
+    where bulk_strings.actor_id is null or bulk_strings.candidate != bulk_strings.actor_id
+),
+
+named_users as (
+    select * from named_by_user_id
+    union all
+    select * from named_in_bulk_payload
+),
+
+deleted_by_event as (
+    select
+        user_id,
+        min(deleted_at) as deleted_at
+    from named_users
+    group by user_id
+),
+
+-- The one row that ends a users full sweep (its checkpoints are `partial`). Rows written before
+-- sweeps had ids span one run: their sweep started when the run did.
+terminal_sweep_rows as (
+    select
+        sweep_id,
+        status,
+        is_reconciled,
+        is_held,
+        coalesce(sweep_started_at, started_at) as sweep_started_at
+    from sync_runs
+    where stream = 'users' and mode = 'full' and status in ('success', 'incomplete')
+),
+
+accepted_sweeps as (
+    select sweep_started_at
+    from terminal_sweep_rows
+    where
+        -- `success` means reconciled and not held; details that say otherwise are not trusted
+        -- (a row without details predates them and keeps its meaning).
+        (status = 'success' and coalesce(is_reconciled, true) and not coalesce(is_held, false))
+        -- confirmed: var confirm_deletions_sweep_id names it (null when the var is empty)
+        or (sweep_id = {{ confirmed_sweep_id }} and coalesce(is_reconciled, false))
+),
+
+latest_accepted_sweep as (
+    select max(sweep_started_at) as started_at
+    from accepted_sweeps
+),
+
 missed_by_full_sweep as (
     select
         users_last_extracted.user_id,
-        last_full_sweep.started_at as deleted_at
+        latest_accepted_sweep.started_at as deleted_at
     from users_last_extracted
-    cross join last_full_sweep
-    where users_last_extracted.last_extracted_at < last_full_sweep.started_at
+    cross join latest_accepted_sweep
+    where users_last_extracted.last_extracted_at < latest_accepted_sweep.started_at
 ),
 
 deletions as (

@@ -12,10 +12,10 @@
     )
 }}
 -- depends_on: {{ ref('stg_geoip__ip_locations') }}
--- One row per successful login event with the geolocation of its IP. Incremental runs take the
--- login events extracted since the last build (minus a lookback; the merge is idempotent) and
--- re-merge past logins whose IP was geolocated since then (an IP looked up after its login landed,
--- or a newer MaxMind database).
+-- One row per successful login event with its client IP and that IP's geolocation. Incremental
+-- runs take the login events extracted since the last build (minus a lookback; the merge is
+-- idempotent) and re-merge past logins whose address was looked up since then (an address looked
+-- up after its login landed, or a newer MaxMind database).
 with
 
 logins as (
@@ -32,8 +32,8 @@ watermark as (
     from {{ this }}
 ),
 
-relocated_ips as (
-    select ip
+relocated_addresses as (
+    select ip as remote_address
     from {{ ref('stg_geoip__ip_locations') }}
     where _looked_up_at > (select watermark.since from watermark)
 ),
@@ -51,6 +51,7 @@ final as (
         is_impersonation,
         tenant_id,
         ip,
+        remote_address,
         city,
         region,
         country_code,
@@ -62,7 +63,7 @@ final as (
     {% if is_incremental() -%}
     where
         _extracted_at > (select watermark.since from watermark)
-        or ip in (select relocated_ips.ip from relocated_ips)
+        or remote_address in (select relocated_addresses.remote_address from relocated_addresses)
     {%- endif %}
 )
 

@@ -1,8 +1,12 @@
 """IP geolocation against a MaxMind City database (GeoLite2-City or GeoIP2-City).
 
-`GeoDatabase.lookup_many` turns IP strings into `ip_locations` landing rows, one per input.
-Every input gets a row: strings that are empty, unparseable, private or reserved are not looked
-up and get `is_found = False` with a `not_found_reason` (see docs/design.md).
+`GeoDatabase.lookup_many` turns `remoteAddress` strings into `ip_locations` landing rows, one per
+input. Descope's `remoteAddress` may carry a port (`1.2.3.4:443`, `[2001:db8::1]:443`) or a
+forwarded-for list (`8.8.8.8, 10.0.0.1`): `client_ip()` finds the client's address in it, and
+that address is what gets looked up (the row keeps the raw string in `ip`, the join key, and the
+address in `client_ip`). Every input gets a row: inputs that are blank, hold no parseable address,
+or whose address is private or reserved are not looked up and get `is_found = False` with a
+`not_found_reason` (see docs/design.md).
 
 The fields are the ones `geoip2.database.Reader.city()` reports (English names, the first
 subdivision as the region). geoip2 itself is used to validate the file and read its metadata;
@@ -72,13 +76,17 @@ def default_database_path() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / _DEFAULT_FILE
 
 
-def classify(ip: str | None) -> tuple[str | None, ipaddress.IPv4Address | ipaddress.IPv6Address | None]:
-    """(not_found_reason, address): the reason is None when the address should be looked up.
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def classify(ip: str | None) -> tuple[str | None, Address | None]:
+    """(not_found_reason, address) of ONE address: the reason is None when it should be looked up.
 
     Reasons: `empty`, `invalid` (not an IP for `ipaddress`), `private` (loopback, private,
     link-local, shared/CGNAT or otherwise not global), `reserved` (unspecified, multicast,
     reserved). An IPv4-mapped IPv6 address is classified (and looked up) as its IPv4 address.
-    None counts as empty, any other non-string as invalid.
+    None counts as empty, any other non-string as invalid. A port or a list is `invalid` here:
+    `client_ip()` takes the address out of those first.
     """
     if ip is not None and not isinstance(ip, str):
         return "invalid", None
@@ -86,21 +94,96 @@ def classify(ip: str | None) -> tuple[str | None, ipaddress.IPv4Address | ipaddr
     if not text:
         return "empty", None
     try:
-        addr = ipaddress.ip_address(text)
+        addr = _normalized(ipaddress.ip_address(text))
     except ValueError:
         return "invalid", None
+    return _reason(addr), addr
+
+
+def client_ip(remote_address: str | None) -> str | None:
+    """The client's address in a `remoteAddress` as Descope sends it, or None when none parses.
+
+    The value may be one address, an address with a port (`1.2.3.4:443`, `[2001:db8::1]:443`;
+    a bare IPv6 such as `2001:db8::1` has colons but no port) or a comma-separated forwarded-for
+    list (`8.8.8.8, 10.0.0.1`), with spaces around any part. The answer is the first public
+    address of the list (one `classify()` would look up: not private, loopback, link-local, shared,
+    reserved or multicast), else the first address that parses at all (private included), else
+    None. Entries that do not parse (`unknown`, `1.2.3`, a bad port) are skipped. The address
+    comes back in its canonical text: an IPv4-mapped IPv6 as its IPv4, an IPv6 compressed and
+    lower-case without its zone id (`fe80::1%eth0` -> `fe80::1`).
+    """
+    addr = _client_address(remote_address)
+    return str(addr) if addr is not None else None
+
+
+def _client_address(remote_address: str | None) -> Address | None:
+    """client_ip() as an address object."""
+    if not isinstance(remote_address, str):
+        return None
+    first: Address | None = None
+    for entry in remote_address.split(","):
+        addr = _parse_entry(entry)
+        if addr is None:
+            continue
+        if _reason(addr) is None:
+            return addr
+        if first is None:
+            first = addr
+    return first
+
+
+def is_blank(remote_address: object) -> bool:
+    """None, or a string with nothing but spaces and commas: `not_found_reason` `empty`."""
+    return remote_address is None or (isinstance(remote_address, str) and not remote_address.replace(",", " ").strip())
+
+
+def _parse_entry(entry: str) -> Address | None:
+    """One forwarded-for entry: an address, `a.b.c.d:port` or `[v6]:port`; None when it is neither."""
+    text = entry.strip()
+    if not text:
+        return None
+    if text[0] == "[":
+        end = text.find("]")
+        if end < 0:
+            return None
+        host, rest = text[1:end], text[end + 1 :]
+        if rest and not (rest[0] == ":" and _is_port(rest[1:])):
+            return None
+    elif text.count(":") == 1:  # IPv4 and a port: an IPv6 address has at least two colons
+        host, _, port = text.partition(":")
+        if not _is_port(port.strip()):
+            return None
+    else:
+        host = text
+    try:
+        return _normalized(ipaddress.ip_address(host.strip()))
+    except ValueError:
+        return None
+
+
+def _is_port(text: str) -> bool:
+    return 0 < len(text) <= 5 and text.isascii() and text.isdigit() and int(text) <= 65535
+
+
+def _normalized(addr: Address) -> Address:
+    """An IPv4-mapped IPv6 address as its IPv4 address; an IPv6 address without its zone id."""
     if isinstance(addr, ipaddress.IPv6Address):
         if addr.ipv4_mapped is not None:
-            addr = addr.ipv4_mapped
-        elif addr.scope_id:
-            addr = ipaddress.IPv6Address(addr.packed)
+            return addr.ipv4_mapped
+        if addr.scope_id:
+            return ipaddress.IPv6Address(addr.packed)
+    return addr
+
+
+def _reason(addr: Address) -> str | None:
+    """Why an address is not looked up (`private`, `reserved`), or None for a public one."""
     if addr.is_loopback:
-        return "private", addr
+        return "private"
     if addr.is_unspecified or addr.is_multicast or addr.is_reserved:
-        return "reserved", addr
+        return "reserved"
     if addr.is_private or addr.is_link_local or not addr.is_global:
-        return "private", addr
-    return None, addr
+        return "private"
+    return None
 
 
 class GeoDatabase:
@@ -166,7 +249,12 @@ class GeoDatabase:
         return self._database_built_at
 
     def lookup_many(self, ips: Iterable[str], looked_up_at: datetime, batch_id: str) -> list[dict[str, Any]]:
-        """One `ip_locations` row per input, in input order; `ip` is the input string unchanged."""
+        """One `ip_locations` row per input, in input order.
+
+        `ip` is the input string unchanged (the raw `remoteAddress`, the join key); `client_ip`
+        is `client_ip(ip)`, the address looked up; `not_found_reason` is `empty` for a blank input
+        and `invalid` when no address parses.
+        """
         common = {
             "database_type": self._database_type,
             "database_built_at": self._database_built_at,
@@ -183,45 +271,62 @@ class GeoDatabase:
         rows: list[dict[str, Any]] = []
         append = rows.append
         for ip in ips:
-            template = None
             try:
                 # Fast path: a plain public dotted quad (inet_pton is as strict as ipaddress:
-                # four decimal octets, no leading zeros, no spaces).
+                # four decimal octets, no leading zeros, no spaces), its own client IP.
                 packed = inet_pton(af_inet, ip)
             except (OSError, TypeError, ValueError):
                 packed = None
             if packed is not None and packed[0] not in special:
-                pointer = walk(int.from_bytes(packed, "big"))
-                if pointer == node_count:
-                    template = not_found["not_in_database"]
-                else:
-                    template = found.get(pointer)
-                    if template is None:
-                        if pointer in records:
-                            location = records[pointer]
-                        else:
-                            location = records[pointer] = _location(self._reader.get(ip))
-                        template = found[pointer] = (
-                            _row(common, location, None) if location is not None else not_found["not_in_database"]
-                        )
+                client = ip
             else:
-                reason, addr = classify(ip)
-                if reason is None:
-                    location = self._lookup_slow(addr)
-                    if location is None:
-                        reason = "not_in_database"
+                # Anything else: find the client's address (a port, a list, spaces), classify it.
+                if packed is not None:  # a plain dotted quad in a range that may not be public
+                    addr: Address | None = ipaddress.IPv4Address(packed)
+                else:
+                    addr = _client_address(ip)
+                if addr is None:
+                    row = not_found["empty" if is_blank(ip) else "invalid"].copy()
+                    row["ip"] = ip
+                    append(row)
+                    continue
+                client = str(addr)
+                reason = _reason(addr)
+                if reason is not None or addr.version == 6:
+                    if reason is not None:
+                        row = not_found[reason].copy()
                     else:
-                        row = _row(common, location, None)
-                        row["ip"] = ip
-                        append(row)
-                        continue
-                template = not_found[reason]
+                        location = self._lookup_slow(addr)
+                        row = (
+                            _row(common, location, None)
+                            if location is not None
+                            else not_found["not_in_database"].copy()
+                        )
+                    row["ip"] = ip
+                    row["client_ip"] = client
+                    append(row)
+                    continue
+                packed = addr.packed  # a public IPv4 address: the tree walk below
+            pointer = walk(int.from_bytes(packed, "big"))
+            if pointer == node_count:
+                template = not_found["not_in_database"]
+            else:
+                template = found.get(pointer)
+                if template is None:
+                    if pointer in records:
+                        location = records[pointer]
+                    else:
+                        location = records[pointer] = _location(self._reader.get(client))
+                    template = found[pointer] = (
+                        _row(common, location, None) if location is not None else not_found["not_in_database"]
+                    )
             row = template.copy()
             row["ip"] = ip
+            row["client_ip"] = client
             append(row)
         return rows
 
-    def _lookup_slow(self, addr: ipaddress.IPv4Address | ipaddress.IPv6Address | None) -> tuple | None:
+    def _lookup_slow(self, addr: Address) -> tuple | None:
         try:
             return _location(self._reader.get(addr))
         except ValueError:  # an IPv6 address in an IPv4-only database

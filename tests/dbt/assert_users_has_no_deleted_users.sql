@@ -1,5 +1,5 @@
--- The users mart holds live users only: no user deleted per docs/design.md (a UserDeleted event,
--- or missed by a later full sweep) may remain after the merge and its post-hook.
+-- The users mart holds live users only: no user deleted per docs/design.md (a deletion event,
+-- or missed by the latest accepted full sweep) may remain after the merge and its post-hook.
 select
     live_users.user_id,
     deleted.deleted_detected_at,

@@ -13,7 +13,7 @@ import geoip2.errors
 import pytest
 
 from descope_sync.errors import ConfigError
-from descope_sync.geo import COLUMNS, GeoDatabase, classify, default_database_path
+from descope_sync.geo import COLUMNS, GeoDatabase, classify, client_ip, default_database_path
 from descope_sync.landing.base import LANDING_TABLES
 
 NOW = datetime(2024, 5, 1, 12, 0, 0)
@@ -136,7 +136,12 @@ def test_rows_carry_every_landing_column_and_the_database_build(geo: GeoDatabase
         ("256.1.1.1", "invalid"),
         ("1.2.3.4.5", "invalid"),
         ("01.2.3.4", "invalid"),
-        ("1.2.3.4:443", "invalid"),
+        ("1.2.3.4:", "invalid"),
+        ("1.2.3.4:99999", "invalid"),
+        ("unknown", "invalid"),
+        ("unknown, garbage", "invalid"),
+        (",", "empty"),
+        (" , ,", "empty"),
         ("0x51.2.69.160", "invalid"),
         ("\u0661.\u0662.\u0663.\u0664", "invalid"),  # Arabic-Indic digits
         ("::1::", "invalid"),
@@ -161,6 +166,8 @@ def test_rows_carry_every_landing_column_and_the_database_build(geo: GeoDatabase
 def test_ips_that_are_not_looked_up_get_a_reason(geo: GeoDatabase, ip: str, reason: str) -> None:
     row = lookup(geo, ip)
     assert row["ip"] == ip  # the original string: the join key to audit_events.remote_address
+    assert row["client_ip"] == client_ip(ip)
+    assert (row["client_ip"] is None) == (reason in ("empty", "invalid"))
     assert row["is_found"] is False
     assert row["not_found_reason"] == reason
     assert row["city"] is None and row["country_code"] is None and row["latitude"] is None
@@ -168,13 +175,17 @@ def test_ips_that_are_not_looked_up_get_a_reason(geo: GeoDatabase, ip: str, reas
 
 def test_none_and_non_strings_do_not_crash(geo: GeoDatabase) -> None:
     rows = geo.lookup_many([None, 1234], NOW, "b")  # type: ignore[list-item]
-    assert [(r["ip"], r["not_found_reason"]) for r in rows] == [(None, "empty"), (1234, "invalid")]
+    assert [(r["ip"], r["client_ip"], r["not_found_reason"]) for r in rows] == [
+        (None, None, "empty"),
+        (1234, None, "invalid"),
+    ]
 
 
 def test_ip_keeps_its_original_string_and_surrounding_space_is_ignored(geo: GeoDatabase) -> None:
     padded, mapped = lookup(geo, " 81.2.69.160\n"), lookup(geo, "::ffff:81.2.69.160")
     assert padded["ip"] == " 81.2.69.160\n"
     assert mapped["ip"] == "::ffff:81.2.69.160"
+    assert padded["client_ip"] == mapped["client_ip"] == "81.2.69.160"
     assert padded["city"] == mapped["city"] == "Willesden"
 
 
@@ -199,6 +210,7 @@ def test_random_ipv4_match_geoip2_field_by_field(geo: GeoDatabase, reference: ge
     rows = geo.lookup_many(ips, NOW, "b")
     found = 0
     for ip, row in zip(ips, rows, strict=True):
+        assert row["client_ip"] == ip
         reason, _ = classify(ip)
         if reason is not None:
             assert row["not_found_reason"] == reason, ip
@@ -251,3 +263,121 @@ def test_database_that_is_not_a_city_one_is_a_config_error(tmp_path: Path) -> No
     with pytest.raises(ConfigError, match="not a City one") as err:
         GeoDatabase.open(country)
     assert "GEOIP_DATABASE" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("remote_address", "expected"),
+    [
+        # one address
+        ("81.2.69.160", "81.2.69.160"),
+        ("  81.2.69.160\t", "81.2.69.160"),
+        ("10.0.0.1", "10.0.0.1"),
+        ("2001:db8::1", "2001:db8::1"),  # colons, but no port
+        ("2001:DB8:0:0:0:0:0:1", "2001:db8::1"),  # canonical text
+        ("::1", "::1"),
+        ("::", "::"),
+        ("::ffff:81.2.69.160", "81.2.69.160"),  # IPv4-mapped: its IPv4
+        ("::ffff:10.0.0.1", "10.0.0.1"),
+        ("fe80::1%eth0", "fe80::1"),  # zone id dropped
+        # with a port
+        ("1.2.3.4:443", "1.2.3.4"),
+        (" 1.2.3.4 : 443 ", "1.2.3.4"),
+        ("1.2.3.4:0", "1.2.3.4"),
+        ("1.2.3.4:65535", "1.2.3.4"),
+        ("1.2.3.4:65536", None),
+        ("1.2.3.4:", None),
+        ("1.2.3.4:http", None),
+        ("1.2.3.4:44 3", None),
+        ("[2001:db8::1]:443", "2001:db8::1"),
+        ("[2001:db8::1]", "2001:db8::1"),
+        ("[fe80::1%eth0]:8080", "fe80::1"),
+        ("[::ffff:81.2.69.160]:443", "81.2.69.160"),
+        ("[2001:db8::1]:", None),
+        ("[2001:db8::1]443", None),
+        ("[2001:db8::1:443", None),
+        ("2001:db8::1:443", "2001:db8::1:443"),  # unbracketed: all of it is the address
+        # forwarded-for lists: the first public address, else the first that parses
+        ("8.8.8.8, 10.0.0.1", "8.8.8.8"),
+        ("10.0.0.1, 8.8.8.8", "8.8.8.8"),
+        ("10.0.0.1,8.8.8.8,81.2.69.160", "8.8.8.8"),
+        ("192.168.1.1, 10.0.0.1", "192.168.1.1"),
+        ("unknown, 10.0.0.1", "10.0.0.1"),
+        ("garbage, 1.2.3, 8.8.8.8:53", "8.8.8.8"),
+        ("127.0.0.1, 224.0.0.1, 100.64.0.1, 240.0.0.1", "127.0.0.1"),  # multicast is not public
+        ("::1, [2001:4860:4860::8888]:443", "2001:4860:4860::8888"),
+        ("198.51.100.7, 10.0.0.1", "198.51.100.7"),  # documentation range: not public, but first
+        (", 8.8.8.8,", "8.8.8.8"),
+        (", ".join(["10.0.0.1"] * 200 + ["garbage"] * 200 + ["8.8.4.4"]), "8.8.4.4"),
+        # nothing
+        ("", None),
+        ("   ", None),
+        (",", None),
+        (" , , ", None),
+        ("unknown", None),
+        ("garbage", None),
+        ("1.2.3", None),
+        ("1.2.3.4.5", None),
+        ("256.1.1.1", None),
+        ("01.2.3.4", None),
+        ("1.2.3.4 5.6.7.8", None),
+        ("\u0661.\u0662.\u0663.\u0664", None),
+        ("::1::", None),
+        ("[]:443", None),
+        (":443", None),
+        (None, None),
+    ],
+)
+def test_client_ip_finds_the_client_address_in_a_remote_address(
+    remote_address: str | None, expected: str | None
+) -> None:
+    assert client_ip(remote_address) == expected
+
+
+def test_client_ip_of_a_non_string_is_none() -> None:
+    assert client_ip(1234) is None  # type: ignore[arg-type]
+    assert client_ip(b"1.2.3.4") is None  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("remote_address", "client", "city", "reason"),
+    [
+        ("81.2.69.160:443", "81.2.69.160", "Willesden", None),
+        ("81.2.69.160, 10.0.0.1", "81.2.69.160", "Willesden", None),
+        ("10.0.0.1, 81.2.69.160", "81.2.69.160", "Willesden", None),
+        ("unknown, 89.160.20.112:8080", "89.160.20.112", "Stockholm", None),
+        ("[2001:4860:4860::8888]:443", "2001:4860:4860::8888", "Mountain View", None),
+        ("[::ffff:81.2.69.160]:443", "81.2.69.160", "Willesden", None),
+        ("203.0.113.0:1, 10.0.0.1", "203.0.113.0", None, "private"),  # TEST-NET-3: special first octet
+        ("10.0.0.1:443", "10.0.0.1", None, "private"),
+        ("10.0.0.1, 192.168.0.1", "10.0.0.1", None, "private"),
+        ("240.0.0.1:80", "240.0.0.1", None, "reserved"),
+        ("[2c0f:ffff::1]:443", "2c0f:ffff::1", None, "not_in_database"),
+        ("unknown, 1.2.3", None, None, "invalid"),
+        (" , ", None, None, "empty"),
+    ],
+)
+def test_lookup_uses_the_client_ip_and_keeps_the_raw_address(
+    geo: GeoDatabase, remote_address: str, client: str | None, city: str | None, reason: str | None
+) -> None:
+    row = lookup(geo, remote_address)
+    assert row["ip"] == remote_address  # the raw value: the join key to audit_events.remote_address
+    assert row["client_ip"] == client
+    assert (row["city"], row["not_found_reason"], row["is_found"]) == (city, reason, reason is None)
+    if client is not None and reason is None:
+        plain = lookup(geo, client)
+        assert {k: v for k, v in row.items() if k != "ip"} == {k: v for k, v in plain.items() if k != "ip"}
+
+
+def test_special_first_octet_public_ipv4_match_geoip2(geo: GeoDatabase, reference: geoip2.database.Reader) -> None:
+    # Public addresses whose first octet is in _SPECIAL_FIRST_OCTETS leave the fast path; with a
+    # port they go through client_ip() and then the same tree walk.
+    for ip in ("100.1.2.3", "172.217.3.3", "192.0.3.1", "198.20.1.1", "203.1.1.1", "169.1.1.1"):
+        assert classify(ip)[0] is None, ip
+        for text in (ip, f"{ip}:443", f"10.0.0.1, {ip}"):
+            row = lookup(geo, text)
+            assert row["client_ip"] == ip
+            expected = expected_from_geoip2(reference, ip)
+            if expected is None:
+                assert row["not_found_reason"] == "not_in_database", text
+            else:
+                assert {k: row[k] for k in expected} == expected, text

@@ -177,3 +177,45 @@ def test_small_chunks_land_every_ip_once_with_a_run_row_per_chunk(
     assert {r[:3] for r in runs} == {("ip_locations", "success", "incremental")}
     assert sum(r[3] for r in runs) == len(expected)
     assert all(r[4] == T0 and r[5] > T0 for r in runs)
+
+
+def test_addresses_with_a_port_or_a_forwarded_list_are_located_by_their_client_ip(
+    writer: DuckDBLandingWriter, geo: GeoDatabase
+) -> None:
+    addresses = [
+        "81.2.69.160:443",
+        "81.2.69.160",
+        "10.0.0.1, 89.160.20.112",
+        "[2001:4860:4860::8888]:443",
+        "192.168.1.1, 10.0.0.1",
+        "unknown, garbage",
+        " , ",
+    ]
+    add_events(writer, addresses)
+    result = run_ip_locations(writer, geo, batch_id="b1", run_id="r1", now=clock())
+
+    rows = {
+        ip: rest
+        for ip, *rest in writer.query(
+            'select ip, client_ip, city, is_found, not_found_reason from "descope_raw"."ip_locations"'
+        )
+    }
+    assert rows == {
+        "81.2.69.160:443": ["81.2.69.160", "Willesden", True, None],
+        "81.2.69.160": ["81.2.69.160", "Willesden", True, None],
+        "10.0.0.1, 89.160.20.112": ["89.160.20.112", "Stockholm", True, None],
+        "[2001:4860:4860::8888]:443": ["2001:4860:4860::8888", "Mountain View", True, None],
+        "192.168.1.1, 10.0.0.1": ["192.168.1.1", None, False, "private"],
+        "unknown, garbage": [None, None, False, "invalid"],
+        " , ": [None, None, False, "empty"],
+    }
+    assert result.details["found"] == 4
+    assert result.details["not_found"] == {
+        "empty": 1,
+        "invalid": 1,
+        "private": 1,
+        "reserved": 0,
+        "not_in_database": 0,
+    }
+    # the raw value is the key: a second run finds every address already located
+    assert run_ip_locations(writer, geo, batch_id="b2", run_id="r2", now=clock()).rows_loaded == 0

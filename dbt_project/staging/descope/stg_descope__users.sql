@@ -1,9 +1,28 @@
 -- One row per landed user version (duplicates included: int_users_deduplicated picks the latest).
--- Renames Descope's camelCase fields to snake_case and types them; values are not cleaned.
+-- Renames Descope's camelCase fields to snake_case and types them; values are not cleaned, with
+-- two exceptions the API forces: a boolean Descope left out is false (its protobuf JSON omits
+-- false values), and a time outside what a timestamp holds is null (assert_user_times_convertible
+-- warns about it) rather than a failed build.
 with
 
 source as (
     select * from {{ source('descope', 'users') }}
+),
+
+epoch_texts as (
+    select
+        *,
+        {{ json_string('payload', '$.createdTime') }} as created_time_raw,
+        {{ json_string('payload', '$.modifiedTime') }} as modified_time_raw
+    from source
+),
+
+epochs as (
+    select
+        *,
+        {{ safe_integer('created_time_raw') }} as created_time_epoch,
+        {{ safe_integer('modified_time_raw') }} as modified_time_epoch
+    from epoch_texts
 ),
 
 renamed as (
@@ -15,31 +34,33 @@ renamed as (
         {{ json_string('payload', '$.middleName') }} as middle_name,
         {{ json_string('payload', '$.familyName') }} as family_name,
         {{ json_string('payload', '$.email') }} as email,
-        {{ json_bool('payload', '$.verifiedEmail') }} as verified_email,
+        coalesce({{ json_bool('payload', '$.verifiedEmail') }}, false) as verified_email,
         {{ json_string('payload', '$.phone') }} as phone,
-        {{ json_bool('payload', '$.verifiedPhone') }} as verified_phone,
+        coalesce({{ json_bool('payload', '$.verifiedPhone') }}, false) as verified_phone,
         {{ json_value_json('payload', '$.roleNames') }} as role_names,
         {{ json_value_json('payload', '$.userTenants') }} as user_tenants,
         {{ json_string('payload', '$.status') }} as status,
         {{ json_value_json('payload', '$.externalIds') }} as external_ids,
         {{ json_string('payload', '$.picture') }} as picture,
-        {{ json_bool('payload', '$.test') }} as test,
-        {{ json_bool('payload', '$.TOTP') }} as totp,
-        {{ json_bool('payload', '$.SAML') }} as saml,
+        coalesce({{ json_bool('payload', '$.test') }}, false) as test,
+        coalesce({{ json_bool('payload', '$.TOTP') }}, false) as totp,
+        coalesce({{ json_bool('payload', '$.SAML') }}, false) as saml,
         {{ json_value_json('payload', '$.OAuth') }} as oauth,
-        {{ json_bool('payload', '$.webauthn') }} as webauthn,
-        {{ json_bool('payload', '$.password') }} as password,
+        coalesce({{ json_bool('payload', '$.webauthn') }}, false) as webauthn,
+        coalesce({{ json_bool('payload', '$.password') }}, false) as password,
         {{ json_value_json('payload', '$.ssoAppIds') }} as sso_app_ids,
-        {{ json_bool('payload', '$.editable') }} as editable,
-        {{ json_bool('payload', '$.SCIM') }} as scim,
-        {{ json_bool('payload', '$.push') }} as push,
+        coalesce({{ json_bool('payload', '$.editable') }}, false) as editable,
+        coalesce({{ json_bool('payload', '$.SCIM') }}, false) as scim,
+        coalesce({{ json_bool('payload', '$.push') }}, false) as push,
         {{ json_value_json('payload', '$.permissions') }} as permissions,
         {{ json_value_json('payload', '$.customAttributes') }} as custom_attributes,
-        {{ epoch_seconds_to_timestamp(json_int('payload', '$.createdTime')) }} as created_time,
-        {{ epoch_seconds_to_timestamp(json_int('payload', '$.modifiedTime')) }} as modified_time,
+        {{ epoch_seconds_to_timestamp('created_time_epoch') }} as created_time,
+        {{ epoch_seconds_to_timestamp('modified_time_epoch') }} as modified_time,
+        created_time_raw,
+        modified_time_raw,
         _batch_id,
         _extracted_at
-    from source
+    from epochs
 )
 
 select * from renamed

@@ -1,9 +1,12 @@
-"""The ip_locations stream: every IP in `audit_events` not yet located by this database build.
+"""The ip_locations stream: every address in `audit_events` not yet located by this database build.
 
 Each distinct `audit_events.remote_address` without an `ip_locations` row for the current
 (database_type, database_built_at) is looked up once and appended, a chunk at a time, each
-chunk committed with its `_sync_runs` row. A newer database build looks every IP up again into
-new rows; older rows stay (landing is append-only) and dbt picks the latest lookup per IP.
+chunk committed with its `_sync_runs` row. The row keeps the raw value in `ip` (the join key) and
+the client address found in it (`geo.client_ip`: a port or a forwarded-for list removed) in
+`client_ip`; the lookup and `not_found_reason` are about `client_ip`. A newer database build
+looks every address up again into new rows; older rows stay (landing is append-only) and dbt
+picks the latest lookup per address.
 
 The writer's query is asked again for every chunk instead of being iterated while we append to
 the table it reads: the chunk just landed drops out of the next answer, memory is bounded by a
