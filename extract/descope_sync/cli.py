@@ -17,7 +17,7 @@ from descope_sync.errors import ConfigError, SyncError
 from descope_sync.logs import configure_logging, install_excepthooks
 from descope_sync.pipeline import RunSummary, run_extract
 from descope_sync.progress import Progress
-from descope_sync.report import overall_status, print_dbt, print_extract
+from descope_sync.report import dbt_status, overall_status, print_dbt, print_extract
 from descope_sync.secrets import format_exception_scrubbed, scrub
 from descope_sync.transform import run_dbt
 
@@ -215,9 +215,11 @@ def cmd_extract(args: argparse.Namespace, transform: bool) -> int:
         # The landing tables are consistent after a partial, incomplete or data_loss extract: build on them.
         outcome = run_dbt("build", target=args.target, duckdb_path=settings.duckdb_path)
         print_dbt(outcome)
-        if not outcome.success:
+        built = dbt_status(outcome)
+        if built == RunStatus.FAILED:
             _error("dbt build failed (see the errors above)")
             return EXIT_FAILED
+        return exit_code(status, built)
     return exit_code(status)
 
 
@@ -235,10 +237,10 @@ def cmd_transform(args: argparse.Namespace) -> int:
         duckdb_path=args.duckdb_path or os.environ.get("DUCKDB_PATH", "warehouse.duckdb"),
     )
     print_dbt(outcome)
-    if not outcome.success:
+    built = dbt_status(outcome)
+    if built == RunStatus.FAILED:
         _error("dbt build failed (see the errors above)")
-        return EXIT_FAILED
-    return EXIT_OK
+    return exit_code(built)
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:

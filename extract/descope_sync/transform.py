@@ -44,6 +44,7 @@ class DbtOutcome:
     success: bool
     counts: Counter = field(default_factory=Counter)
     failures: list[str] = field(default_factory=list)
+    failed_nodes: list[str] = field(default_factory=list)  # names of the models and tests that failed
     warnings: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
@@ -103,6 +104,7 @@ def run_dbt(
         message = (node_result.message or "").strip()
         if status in ("error", "fail"):
             outcome.failures.append(f"{resource} {name}: {message}"[:500])
+            outcome.failed_nodes.append(name)
         elif status == "warn":
             outcome.warnings.append(f"{resource} {name}: {message}"[:500])
     return outcome

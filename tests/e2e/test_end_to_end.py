@@ -24,7 +24,7 @@ from tests.conftest import query
 CHAOS = ChaosConfig(seed=4, p_429=0.15, p_5xx=0.1, p_malformed=0.05, p_mutation=0.4, retry_after=1)
 
 
-def descope_sync(args, sim, db, timeout=600):
+def descope_sync(args, sim, db, timeout=600, extra_env=None):
     env = {k: v for k, v in os.environ.items() if not k.startswith("DESCOPE_")}
     env.update(
         DESCOPE_PROJECT_ID=sim.project_id,
@@ -34,6 +34,7 @@ def descope_sync(args, sim, db, timeout=600):
         # The simulator indexes events at once; the settle margin for late indexing has its own tests.
         DESCOPE_AUDIT_SETTLE_SECONDS="0",
     )
+    env.update(extra_env or {})
     return subprocess.run(
         [sys.executable, "-m", "descope_sync.cli", *args], env=env, capture_output=True, text=True, timeout=timeout
     )
