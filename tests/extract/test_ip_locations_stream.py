@@ -219,3 +219,19 @@ def test_addresses_with_a_port_or_a_forwarded_list_are_located_by_their_client_i
     }
     # the raw value is the key: a second run finds every address already located
     assert run_ip_locations(writer, geo, batch_id="b2", run_id="r2", now=clock()).rows_loaded == 0
+
+
+def test_a_spent_budget_stops_between_chunks_and_the_next_run_looks_up_the_rest(
+    writer: DuckDBLandingWriter, geo: GeoDatabase
+) -> None:
+    from descope_sync.descope import Deadline
+
+    add_events(writer, ADDRESSES)
+    ticks = iter([0.0, 0.0, 10.0, 10.0, 10.0, 10.0])
+    deadline = Deadline(5, clock=lambda: next(ticks))  # one chunk's worth, then spent
+    first = run_ip_locations(writer, geo, "b1", "r1", clock(), chunk_size=3, deadline=deadline)
+    assert str(first.status) == "partial" and first.rows_loaded == 3
+    second = run_ip_locations(writer, geo, "b2", "r2", clock(), chunk_size=3)
+    assert str(second.status) == "success"
+    assert {ip for ip, _ in located(writer)} == DISTINCT_NON_NULL
+    assert all(n == 1 for _, n in located(writer))

@@ -20,6 +20,8 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 
+from descope_sync.contract import RunStatus
+from descope_sync.descope import Deadline
 from descope_sync.geo import NOT_FOUND_REASONS, GeoDatabase
 from descope_sync.landing.base import LandingWriter, SyncRun
 from descope_sync.streams.base import StreamContext
@@ -37,6 +39,7 @@ def run_ip_locations(
     run_id: str,
     now: Callable[[], datetime],
     chunk_size: int = 50_000,
+    deadline: Deadline | None = None,
 ) -> StreamResult:
     if chunk_size < 1:
         raise ValueError("chunk_size must be at least 1")
@@ -46,6 +49,10 @@ def run_ip_locations(
     found = 0
     previous: set[str] = set()
     while True:
+        if deadline is not None and deadline.remaining() <= 0:
+            result.status = RunStatus.PARTIAL
+            result.message = "ip_locations stopped by its time budget; the next run looks up what is still missing"
+            break
         chunk = _next_chunk(writer, geo, chunk_size)
         if not chunk:
             break
@@ -110,6 +117,8 @@ def run(ctx: StreamContext) -> StreamResult:
 
     geo = GeoDatabase.open(ctx.settings.geoip_database)
     try:
-        return run_ip_locations(ctx.writer, geo, batch_id=ctx.batch_id, run_id=ctx.run_id, now=ctx.now)
+        return run_ip_locations(
+            ctx.writer, geo, batch_id=ctx.batch_id, run_id=ctx.run_id, now=ctx.now, deadline=ctx.deadline
+        )
     finally:
         geo.close()
