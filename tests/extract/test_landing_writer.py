@@ -69,14 +69,15 @@ def test_a_record_larger_than_a_landing_row_may_hold_is_quarantined_with_a_previ
 
 def test_rows_and_their_checkpoint_commit_together_or_not_at_all(writer, monkeypatch):
     run = SyncRun(run_id="r", stream="users", status=RunStatus.PARTIAL, started_at=NOW, finished_at=NOW, cursor_to=NOW)
-    original = writer._load
 
-    def fail_on_the_checkpoint(table, lines):
-        if table == "_sync_runs":
-            raise RuntimeError("killed between the rows and the cursor")
-        original(table, lines)
+    def killed(table, *_args):
+        raise RuntimeError(f"killed while writing {table}, after the rows and before the cursor")
 
-    monkeypatch.setattr(writer, "_load", fail_on_the_checkpoint)
+    original_load, original_insert = writer._load, writer._insert_line
+    monkeypatch.setattr(writer, "_load", lambda t, lines: killed(t) if t == "_sync_runs" else original_load(t, lines))
+    monkeypatch.setattr(
+        writer, "_insert_line", lambda t, line: killed(t) if t == "_sync_runs" else original_insert(t, line)
+    )
     with pytest.raises(RuntimeError):
         writer.append("users", [user_row("U1")], run=run)
     assert writer.count("users") == 0 and writer.count("_sync_runs") == 0
