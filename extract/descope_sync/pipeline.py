@@ -97,6 +97,7 @@ def run_extract(
         for index, name in enumerate(selected):
             client.deadline = stream_deadline(run_deadline, settings.stream_budget_shares, selected[index:])
             ctx = StreamContext(
+                stream=name,
                 run_id=run_id,
                 batch_id=f"{run_id}:{name}",
                 settings=settings,

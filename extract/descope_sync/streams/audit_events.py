@@ -32,7 +32,7 @@ from typing import Any
 from descope_sync.contract import AUDIT_RETENTION_DAYS, RunStatus, event_id
 from descope_sync.descope import Page
 from descope_sync.errors import BudgetExhausted, MalformedAnswer, UnprovedRead
-from descope_sync.landing.base import AuditAnchor, SyncRun
+from descope_sync.landing.base import AuditAnchor
 from descope_sync.streams.base import StreamContext
 from descope_sync.streams.result import StreamResult
 from descope_sync.timeutil import from_ms, parse_epoch_ms, to_ms
@@ -89,12 +89,9 @@ def run(ctx: StreamContext) -> StreamResult:
             f"Descope's {AUDIT_RETENTION_DAYS}-day retention and were never read: that history is lost"
         )
         ctx.writer.record_run(
-            SyncRun(
-                run_id=ctx.run_id,
-                stream=STREAM,
-                status=RunStatus.DATA_LOSS,
-                started_at=started_at,
-                finished_at=ctx.now(),
+            ctx.run_row(
+                RunStatus.DATA_LOSS,
+                started_at,
                 cursor_from=cursor,
                 cursor_to=edge,
                 error=message,
@@ -131,12 +128,9 @@ def run(ctx: StreamContext) -> StreamResult:
         result.status = RunStatus.INCOMPLETE
         result.message = f"audit_events: {exc}"
         ctx.writer.record_run(
-            SyncRun(
-                run_id=ctx.run_id,
-                stream=STREAM,
-                status=RunStatus.INCOMPLETE,
-                started_at=started_at,
-                finished_at=ctx.now(),
+            ctx.run_row(
+                RunStatus.INCOMPLETE,
+                started_at,
                 cursor_from=start,
                 error=result.message,
             )
@@ -260,12 +254,9 @@ class _AuditScan:
         appended = self.ctx.writer.append(
             STREAM,
             rows,
-            run=SyncRun(
-                run_id=self.ctx.run_id,
-                stream=STREAM,
-                status=status,
-                started_at=self.started_at,
-                finished_at=self.ctx.now(),
+            run=self.ctx.run_row(
+                status,
+                self.started_at,
                 cursor_from=from_ms(in_range_from),
                 cursor_to=cursor_to,
                 rows_loaded=len(rows),

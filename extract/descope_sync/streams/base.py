@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from descope_sync.config import Settings
+from descope_sync.contract import RunStatus
 from descope_sync.descope import Deadline, DescopeClient
-from descope_sync.landing.base import LandingWriter
+from descope_sync.landing.base import LandingWriter, SyncRun
 from descope_sync.progress import Progress
 
 
@@ -16,6 +18,7 @@ from descope_sync.progress import Progress
 class StreamContext:
     """One stream's view of a run: who to ask, where to write, how long it may take."""
 
+    stream: str
     run_id: str
     batch_id: str
     settings: Settings
@@ -27,3 +30,14 @@ class StreamContext:
     @property
     def deadline(self) -> Deadline:
         return self.client.deadline
+
+    def run_row(self, status: RunStatus, started_at: datetime, **fields: Any) -> SyncRun:
+        """A `_sync_runs` row of this stream and run, finished now."""
+        return SyncRun(
+            run_id=self.run_id,
+            stream=self.stream,
+            status=status,
+            started_at=started_at,
+            finished_at=self.now(),
+            **fields,
+        )

@@ -467,12 +467,9 @@ def run(ctx: StreamContext) -> StreamResult:
         result.status = RunStatus.INCOMPLETE
         result.message = f"users: {exc}; the cursor stays before it"
         writer.record_run(
-            SyncRun(
-                run_id=ctx.run_id,
-                stream=STREAM,
-                status=RunStatus.INCOMPLETE,
-                started_at=started_at,
-                finished_at=ctx.now(),
+            ctx.run_row(
+                RunStatus.INCOMPLETE,
+                started_at,
                 rows_loaded=reader.rows_loaded,
                 error=result.message,
             )
@@ -497,13 +494,10 @@ def _incremental_row(
     cursor_to_s: int | None,
     status: RunStatus = RunStatus.PARTIAL,
 ) -> SyncRun:
-    return SyncRun(
-        run_id=ctx.run_id,
-        stream=STREAM,
-        status=status,
+    return ctx.run_row(
+        status,
+        started_at,
         mode=RunMode.INCREMENTAL,
-        started_at=started_at,
-        finished_at=ctx.now(),
         cursor_from=cursor_from,
         cursor_to=_at(cursor_to_s) if cursor_to_s is not None else None,
     )
@@ -572,13 +566,10 @@ def _sweep(
     result.details["sweep_id"] = state.sweep_id
 
     def row(status: RunStatus = RunStatus.PARTIAL, **extra: Any) -> SyncRun:
-        return SyncRun(
-            run_id=ctx.run_id,
-            stream=STREAM,
-            status=status,
+        return ctx.run_row(
+            status,
+            reader.started_at,
             mode=RunMode.FULL,
-            started_at=reader.started_at,
-            finished_at=ctx.now(),
             sweep_id=state.sweep_id,
             sweep_started_at=state.started_at,
             details=state.details(),
