@@ -308,3 +308,13 @@ def test_run_statuses_are_the_contracts(simulator, tmp_path):
     extract(settings_for(sim, db), ["audit_events", "users", "ip_locations"])
     seen = {r[0] for r in query(db, "select distinct status from descope_raw._sync_runs")}
     assert seen <= {str(s) for s in RunStatus}
+
+
+def test_an_oversize_page_halves_the_page_size_and_lands_everything(simulator, tmp_path):
+    sim = simulator(users=3000)
+    db = tmp_path / "w.duckdb"
+    summary = extract(settings_for(sim, db, max_page_bytes=64 * 1024))  # ~30 users' worth
+    stream = summary.streams[0]
+    assert str(stream.status) == "success"
+    assert stream.details["effective_page_size"] <= 64  # halved page after page, from 1000
+    assert_landing_matches_truth(sim, db)
