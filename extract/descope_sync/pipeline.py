@@ -54,9 +54,7 @@ class RunSummary:
         }
 
 
-def stream_deadline(
-    run_deadline: Deadline, shares: Mapping[str, float], remaining_streams: Sequence[str], clock=None
-) -> Deadline:
+def stream_deadline(run_deadline: Deadline, shares: Mapping[str, float], remaining_streams: Sequence[str]) -> Deadline:
     """This stream's budget: its share of what is left, among the streams still to run."""
     left = run_deadline.remaining()
     if left == float("inf"):

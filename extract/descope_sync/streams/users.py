@@ -365,7 +365,7 @@ class _Reader:
         pass_started = now_s
         for passes in range(1, MAX_TAIL_PASSES + 1):  # noqa: B007 - reported below
             pass_started = _epoch_s(self.ctx.now())
-            fresh, _ = self._open_scan("modifiedTime", tail_lo, only_unseen=True)
+            fresh, _ = self.open_scan("modifiedTime", tail_lo, only_unseen=True)
             if fresh == 0:
                 break
         self.tail_passes = passes
@@ -373,7 +373,7 @@ class _Reader:
         # when the source never stops changing (the next run re-reads from here minus the overlap).
         return pass_started - 1
 
-    def _open_scan(self, field_name: str, lo: int, *, only_unseen: bool = False) -> tuple[int, int]:
+    def open_scan(self, field_name: str, lo: int, *, only_unseen: bool = False) -> tuple[int, int]:
         """[lo, end of time): one open-ended request when it fits, else bounded windows, then open again."""
         answer = self.search({"limit": self.page_size, "page": 0, **self.bounds(field_name, lo, None)})
         if answer.fits:
@@ -594,7 +594,7 @@ def _sweep(
             on_unproved=unproved,
         )
         # Users created "in the future" (clock skew, imports) lie past the windows: one open request.
-        _, q = reader._open_scan("createdTime", window_end + 1)
+        _, q = reader.open_scan("createdTime", window_end + 1)
         state.quarantined += q
         state.phase = "finish"
         writer.record_run(row())
