@@ -5,14 +5,29 @@ BIN := $(VENV)/bin
 LINT_DB := $(CURDIR)/target/lint.duckdb
 export DBT_PROFILES_DIR := $(CURDIR)/.dbt
 
+# The BigQuery emulator (PyPI bqemulator, DuckDB underneath) lives in its own virtualenv: it pins a
+# DuckDB of its own, and imports the DuckDB extensions it needs under its own HOME (it cannot download).
+BQ_VENV ?= .venv-bqemu
+BQ_HOME := $(CURDIR)/$(BQ_VENV)/home
+export BQEMULATOR_BIN := $(CURDIR)/$(BQ_VENV)/bin/bqemulator
+export BQEMULATOR_HOME := $(BQ_HOME)
+
 .PHONY: install demo test lint ruff sqlfluff pytest dbt-check bench clean
 
-install: $(VENV)/.installed .dbt/profiles.yml
+install: $(VENV)/.installed .dbt/profiles.yml $(BQ_VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dbt,dev,bigquery]"
+	@touch $@
+
+$(BQ_VENV)/.installed:
+	@test -x $(BQ_VENV)/bin/python || $(PYTHON) -m venv $(BQ_VENV)
+	$(BQ_VENV)/bin/python -m pip install --quiet bqemulator==1.4.0 duckdb==1.5.5 duckdb-extensions==1.5.5 \
+		duckdb-extension-spatial==1.5.5 duckdb-extension-avro==1.5.5 numpy
+	@mkdir -p $(BQ_HOME)
+	HOME=$(BQ_HOME) $(BQ_VENV)/bin/python -c "import duckdb_extensions as e; e.import_extension('spatial'); e.import_extension('avro')"
 	@touch $@
 
 .dbt/profiles.yml: profiles.example.yml
@@ -48,4 +63,4 @@ bench: install
 	$(BIN)/python bench/bench_geo.py
 
 clean:
-	rm -rf target logs .pytest_cache .ruff_cache warehouse.duckdb
+	rm -rf target logs .pytest_cache .ruff_cache warehouse.duckdb $(BQ_VENV)

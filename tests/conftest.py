@@ -101,3 +101,16 @@ def land_old_audit_cursor(path: Path, days_ago: int):
             )
         )
     return old
+
+
+@pytest.fixture(scope="session")
+def bq_emulator(tmp_path_factory):
+    """One BigQuery emulator for the session; tests keep apart by using datasets of their own."""
+    from tests.bigquery.emulator import start_emulator
+
+    try:
+        emulator = start_emulator(tmp_path_factory.mktemp("bqemulator"))
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    yield emulator
+    emulator.stop()
