@@ -40,9 +40,11 @@ from descope_sync.timeutil import from_ms, parse_epoch_ms, to_ms
 log = logging.getLogger(__name__)
 
 STREAM = "audit_events"
-# Keep clear of the retention edge: the server's clock and ours differ, and events at the edge expire
-# while a run waits out rate limits (the chain of totals would then look like events vanished).
-RETENTION_MARGIN = timedelta(minutes=10)
+# Keep clear of the retention edge: the server's clock and ours differ a little.
+RETENTION_MARGIN = timedelta(minutes=2)
+# Events this close to the retention edge may expire between two requests (a rate-limit wait), so a
+# page's total may drop by what expired: the chain of totals is not checked there.
+EXPIRY_SLACK = timedelta(minutes=10)
 MAX_DENSE_PASSES = 5
 MAX_TOTAL_SHIFTS = 8  # consecutive answers whose total moved under us before we give up
 
@@ -312,7 +314,9 @@ class _AuditScan:
             self._land(answer.items, from_ms(last), in_range_from=self.frm)
             remaining = answer.total - sum(1 for o in occs if o < last)
             self._advance(last, answer.items)
-            answer = self._request(self.frm, self.end, min_total=remaining)
+            # Events within minutes of the retention edge may expire between two requests: no chain there.
+            near_edge = self.frm < to_ms(self.ctx.now() - timedelta(days=AUDIT_RETENTION_DAYS) + EXPIRY_SLACK)
+            answer = self._request(self.frm, self.end, min_total=0 if near_edge else remaining)
 
     def _read_dense(self, ms: int) -> None:
         """Every event of millisecond `ms`, by offset pages, proved by a pass that finds nothing new."""
