@@ -144,6 +144,7 @@ import math
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -264,8 +265,13 @@ class Simulator:
         *,
         max_offset: int | None = None,
         answer_fault: dict[str, str | None] | None = None,
+        on_request: Callable[[str, str, dict[str, Any], World], None] | None = None,
     ) -> None:
         self.world = world
+        # A test's hand on the timing: called with ("before" | "after", endpoint, request, world) around
+        # computing each answer of the search endpoints, e.g. to change the data between two pages or
+        # right after an answer was computed (while the client has not yet received it).
+        self.on_request = on_request
         self.max_offset = max_offset
         self.answer_fault = answer_fault or {}
         self.project_id = project_id
@@ -440,10 +446,14 @@ class Simulator:
                 raise _BadRequest(f"body is not valid JSON: {exc}") from None
             if not isinstance(request, dict):
                 raise _BadRequest("body must be a JSON object")
+            if self.on_request is not None:
+                self.on_request("before", endpoint, request, self.world)
             if endpoint == "user_search":
                 payload = self._user_search(request, test_only=path == USER_PATHS[1])
             else:
                 payload = self._audit_search(request)
+            if self.on_request is not None:
+                self.on_request("after", endpoint, request, self.world)
         except _BadRequest as exc:
             return 400, _error("E011001", "Bad request", str(exc)), {}
         if plan["malformed"] and len(payload) > 1:
