@@ -42,8 +42,8 @@ test: install lint pytest dbt-check
 lint: ruff sqlfluff
 
 ruff: install
-	$(BIN)/ruff check extract tests bench
-	$(BIN)/ruff format --check extract tests bench
+	$(BIN)/ruff check extract tests bench scripts
+	$(BIN)/ruff format --check extract tests bench scripts
 
 sqlfluff: install
 	@mkdir -p target
@@ -53,10 +53,12 @@ sqlfluff: install
 pytest: install
 	$(BIN)/pytest -q
 
-# The whole job as a user runs it (simulator -> extract -> dbt build with every test) into a scratch file.
+# The whole job as a user runs it, twice (simulator -> extract -> full dbt build; then creations,
+# modifications, deletions of every kind and late logins -> extract -> incremental dbt build), and
+# the marts compared with the simulator's truth.
 dbt-check: install
 	@mkdir -p target
-	$(BIN)/descope-sync demo --users 300 --duckdb-path target/check.duckdb
+	$(BIN)/python scripts/dbt_check.py --duckdb-path target/check.duckdb --users 300
 
 bench: install
 	$(BIN)/python bench/bench_extract.py

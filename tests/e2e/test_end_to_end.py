@@ -117,18 +117,46 @@ def test_login_columns_and_user_logins_equal_what_the_truth_implies(two_chaotic_
 
 def test_users_clean_hides_test_users_and_cleans_emails(two_chaotic_runs):
     _, db, truth, _ = two_chaotic_runs
-    rows = query(db, "select user_id, email, email_domain, user_activity_status from descope_data_v2.users_clean")
+    rows = query(
+        db,
+        "select user_id, email, email_domain, user_activity_status, simple_status, days_since_last_login, "
+        "cast(timezone('UTC', current_timestamp) as date) from descope_data_v2.users_clean",
+    )
     live_non_test = {uid for uid, u in truth["users"].items() if not u.get("test")}
     assert {r[0] for r in rows} == live_non_test
-    for uid, email, domain, status in rows:
+    for uid, email, domain, status, simple, days, today in rows:
         raw = truth["users"][uid].get("email")
         assert email == (raw.strip().lower() if raw else None)
         assert domain == (email.split("@", 1)[1] if email and "@" in email else None)
-        assert status is not None
+        last_ms = truth["expected_activity"][uid]["last_login_time_ms"]
+        expected_days = None if last_ms is None else (today - from_ms(last_ms).date()).days
+        assert days == expected_days, uid
+        assert (status, simple) == activity_buckets(expected_days), uid
+
+
+def activity_buckets(days: int | None) -> tuple[str, str]:
+    """The activity status and simple status for whole days since the last login (macros/activity_status.sql)."""
+    if days is None:
+        return "Never Logged In", "Never Logged In"
+    buckets = ((0, "Active Today"), (3, "Active 1-3 days"), (7, "Active 4-7 days"), (14, "At Risk 7-14 days"))
+    buckets += ((30, "Dormant 14-30 days"), (60, "Inactive 30-60 days"))
+    status = next((name for limit, name in buckets if days <= limit), "Very Inactive 60+ days")
+    simple = "Active" if days <= 7 else "Dormant" if days <= 30 else "Inactive"
+    return status, simple
 
 
 def test_runs_print_what_they_did_and_never_the_key(two_chaotic_runs):
-    sim, _, _, outputs = two_chaotic_runs
+    sim, db, _, outputs = two_chaotic_runs
+    printed = {"users": 0, "audit_events": 0, "ip_locations": 0}
     for result in outputs:
-        assert "users" in result.stdout and "dbt build" in result.stdout
         assert sim.management_key not in result.stdout + result.stderr
+        lines = result.stdout.splitlines()
+        assert "extract: success" in lines
+        for stream in printed:
+            line = next(line for line in lines if line.split()[:1] == [stream])
+            _, status, rows, *_ = line.split()
+            assert status == "success"
+            printed[stream] += int(rows)
+        assert any(line.strip().startswith("dbt build: PASS") for line in lines)
+    for stream, rows in printed.items():  # what the runs said they landed is what landing holds
+        assert rows == query(db, f"select count(*) from descope_raw.{stream}")[0][0], stream

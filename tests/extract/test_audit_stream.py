@@ -119,14 +119,27 @@ def test_a_cursor_older_than_retention_records_the_lost_interval_and_continues(s
     assert query(db, "select count(*) from descope_raw._sync_runs where status = 'data_loss'")[0][0] == 1
 
 
-def test_duplicates_across_pages_and_runs_resolve_to_one_event_each(simulator, tmp_path):
+def test_a_second_run_re_reads_only_its_overlap_and_lands_each_new_event_once(simulator, tmp_path):
     sim = simulator(users=100)
     db = tmp_path / "w.duckdb"
     settings = settings_for(sim, db, audit_page_size=50)
-    extract_audit(settings)
-    for _ in range(5):
-        sim.world.login()
-    extract_audit(settings)  # re-reads the 5-minute overlap: duplicates in landing are expected
+    first = extract_audit(settings)
+    first_ids = landed_event_ids(db)
+    assert len(first_ids) == len(set(first_ids)), "one run landed an event twice"
+    new = {event_id(sim.world.login()["event"]) for _ in range(5)}
+    second = extract_audit(settings)
     landed = landed_event_ids(db)
     assert set(landed) == truth_event_ids(sim)
-    assert len(landed) >= len(set(landed))
+    rows = query(
+        db,
+        "select event_id, occurred_at from descope_raw.audit_events where _batch_id = ?",
+        [f"{second.run_id}:audit_events"],
+    )
+    again = [event for event, _ in rows]
+    assert new <= set(again) and len(again) == len(set(again))
+    # It reads back to the overlap, or to the newest event landed before (the anchor it must see again).
+    overlap_from = first.streams[0].cursor_to - timedelta(seconds=settings.audit_overlap_seconds)
+    anchor = query(db, "select max(occurred_at) from descope_raw.audit_events where event_id in ?", [first_ids])[0][0]
+    reread_from = min(overlap_from, anchor)
+    assert all(occurred >= reread_from for _, occurred in rows), "re-read past the overlap"
+    assert sum(1 for _, occurred in rows if occurred < overlap_from) <= 5  # the anchor's millisecond, no more
