@@ -1,4 +1,5 @@
-"""The DuckDB landing writer: no record can block it, and a second process gets one clear error."""
+"""The landing writers (DuckDB, and BigQuery on the emulator): no record can block them; a second process on
+a DuckDB file gets one clear error."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ import sys
 import textwrap
 from datetime import datetime
 
+import duckdb
 import pytest
 
-from descope_sync.contract import RunStatus
-from descope_sync.errors import WarehouseLocked
+from descope_sync.contract import LANDING_TABLES, RunStatus
+from descope_sync.errors import SyncError, WarehouseLocked
 from descope_sync.landing.base import MAX_ROW_BYTES, SyncRun
 from descope_sync.landing.duckdb import DuckDBLandingWriter
 from tests.conftest import query
@@ -36,31 +38,68 @@ def writer(tmp_path):
         yield w
 
 
-def test_a_lone_surrogate_lands_escaped_instead_of_failing_every_run(writer):
+@pytest.fixture(params=["duckdb", "bigquery"])
+def any_writer(request, tmp_path):
+    """Each writer in turn: DuckDB on a file, BigQuery on the emulator (a dataset of its own)."""
+    if request.param == "duckdb":
+        with DuckDBLandingWriter(tmp_path / "w.duckdb") as w:
+            w.ensure_tables()
+            yield w
+        return
+    from tests.bigquery.helpers import bq_writer, dataset_for
+
+    with bq_writer(request.getfixturevalue("bq_emulator"), dataset_for(request)) as w:
+        w.ensure_tables()
+        yield w
+
+
+def fetch(writer, duckdb_sql: str, bigquery_sql: str) -> list[tuple]:
+    """The same question in each writer's SQL; `{users}` etc. name the BigQuery tables."""
+    if isinstance(writer, DuckDBLandingWriter):
+        return writer.query(duckdb_sql)
+    return writer.query(bigquery_sql.format(**{t.lstrip("_"): writer.table_id(t) for t in LANDING_TABLES}))
+
+
+def test_a_lone_surrogate_lands_escaped_instead_of_failing_every_run(any_writer):
+    writer = any_writer
     appended = writer.append("users", [user_row("U1", name="Ana \ud800 Souza"), user_row("U2", name="Zoë 🌸")])
     assert appended.landed == 2
-    rows = dict(writer.query("select user_id, payload->>'name' from descope_raw.users"))
+    rows = dict(
+        fetch(
+            writer,
+            "select user_id, payload->>'name' from descope_raw.users",
+            "select user_id, json_value(payload, '$.name') from {users}",
+        )
+    )
     assert rows["U1"] == "Ana \\ud800 Souza"  # the code unit spelled out, the rest untouched
     assert rows["U2"] == "Zoë 🌸"
 
 
-def test_pages_of_megabyte_records_land_under_the_writers_memory_cap(writer):
+def test_pages_of_megabyte_records_land_under_the_writers_memory_cap(any_writer):
+    writer = any_writer
     big = "x" * (1024 * 1024)
     rows = [user_row(f"U{i}", customAttributes={"blob": big}) for i in range(40)]
     appended = writer.append("users", rows)
     assert appended.landed == 40
-    assert writer.query("select count(*), min(length(payload->>'$.customAttributes.blob')) from descope_raw.users") == [
-        (40, 1024 * 1024)
-    ]
+    assert fetch(
+        writer,
+        "select count(*), min(length(payload->>'$.customAttributes.blob')) from descope_raw.users",
+        "select count(*), min(length(json_value(payload, '$.customAttributes.blob'))) from {users}",
+    ) == [(40, 1024 * 1024)]
 
 
-def test_a_record_larger_than_a_landing_row_may_hold_is_quarantined_with_a_preview(writer):
+def test_a_record_larger_than_a_landing_row_may_hold_is_quarantined_with_a_preview(any_writer):
+    writer = any_writer
     huge = "y" * (MAX_ROW_BYTES + 10)
     run = SyncRun(run_id="r", stream="users", status=RunStatus.PARTIAL, started_at=NOW, finished_at=NOW, cursor_to=NOW)
     appended = writer.append("users", [user_row("U1", name="ok"), user_row("U2", blob=huge)], run=run)
     assert (appended.landed, appended.quarantined) == (1, 1)
-    assert writer.query("select user_id from descope_raw.users") == [("U1",)]
-    reason, payload = writer.query("select reason, payload from descope_raw._quarantine")[0]
+    assert fetch(writer, "select user_id from descope_raw.users", "select user_id from {users}") == [("U1",)]
+    reason, payload = fetch(
+        writer,
+        "select reason, payload from descope_raw._quarantine",
+        "select reason, to_json_string(payload) from {quarantine}",
+    )[0]
     payload = json.loads(payload)
     assert "larger than" in reason and payload["key"] == "U2" and payload["bytes"] > MAX_ROW_BYTES
     assert len(payload["preview"]) < 100_000
@@ -80,6 +119,17 @@ def test_rows_and_their_checkpoint_commit_together_or_not_at_all(writer, monkeyp
     )
     with pytest.raises(RuntimeError):
         writer.append("users", [user_row("U1")], run=run)
+    assert writer.count("users") == 0 and writer.count("_sync_runs") == 0
+
+
+def test_a_page_that_cannot_be_written_leaves_no_checkpoint_behind(any_writer):
+    writer = any_writer
+    run = SyncRun(run_id="r", stream="users", status=RunStatus.PARTIAL, started_at=NOW, finished_at=NOW, cursor_to=NOW)
+    unloadable = {**user_row("U2"), "_extracted_at": "not a time"}  # no warehouse takes it as a timestamp
+    with pytest.raises((SyncError, duckdb.Error)):
+        writer.append("users", [user_row("U1"), unloadable], run=run)
+        writer.latest_cursor("users")  # BigQuery loads the batch before its first state query
+    assert writer.latest_cursor("users") is None
     assert writer.count("users") == 0 and writer.count("_sync_runs") == 0
 
 

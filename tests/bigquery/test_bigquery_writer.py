@@ -1,0 +1,367 @@
+"""The BigQuery landing writer on the emulator: batched load jobs, checkpoints after their rows, state queries
+that read the writer's own writes, clear errors, validated identifiers, and the client it builds."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import datetime, timedelta
+
+import pytest
+from google.cloud import bigquery
+
+from descope_sync.config import load_settings
+from descope_sync.contract import RunStatus
+from descope_sync.errors import ConfigError, SyncError
+from descope_sync.landing.base import SyncRun
+from descope_sync.landing.bigquery import BigQueryLandingWriter
+from descope_sync.landing.factory import open_writer
+from descope_sync.secrets import register_secret
+from tests.bigquery.helpers import bq_count, bq_query, bq_writer, dataset_for, load_jobs, table
+
+T0 = datetime(2026, 11, 1, 12, 0, 0)
+
+
+def users_page(page: int, size: int = 10, pad: int = 0) -> list[dict]:
+    return [
+        {
+            "user_id": f"U{page}-{i}",
+            "modified_at": T0 + timedelta(seconds=page),
+            "payload": {"userId": f"U{page}-{i}", "pad": "p" * pad},
+            "_batch_id": "b1",
+            "_extracted_at": T0,
+        }
+        for i in range(size)
+    ]
+
+
+def checkpoint(page: int, status: RunStatus = RunStatus.PARTIAL, **fields) -> SyncRun:
+    at = T0 + timedelta(seconds=page)
+    return SyncRun(run_id="r1", stream="users", status=status, started_at=T0, finished_at=at, cursor_to=at, **fields)
+
+
+class Spy:
+    """The writer's client, recording when each load job starts and when its result is known."""
+
+    def __init__(self, client: bigquery.Client) -> None:
+        self._client = client
+        self.events: list[tuple[str, str]] = []
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+    def load_table_from_file(self, file_obj, destination, **kwargs):
+        self.events.append(("start", destination.table_id))
+        return _SpyJob(self._client.load_table_from_file(file_obj, destination, **kwargs), destination.table_id, self)
+
+    def loads(self) -> list[str]:
+        return [t for event, t in self.events if event == "start"]
+
+
+class _SpyJob:
+    def __init__(self, job, table_id: str, spy: Spy) -> None:
+        self._job, self._table, self._spy = job, table_id, spy
+
+    def __getattr__(self, name):
+        return getattr(self._job, name)
+
+    def result(self, *args, **kwargs):
+        out = self._job.result(*args, **kwargs)
+        self._spy.events.append(("done", self._table))
+        return out
+
+
+@pytest.fixture
+def dataset(request):
+    return dataset_for(request)
+
+
+@pytest.fixture
+def spy(bq_emulator):
+    return Spy(bq_emulator.client())
+
+
+def writer_on(bq_emulator, dataset, spy=None, **kwargs) -> BigQueryLandingWriter:
+    writer = bq_writer(bq_emulator, dataset, client=spy, **kwargs)
+    writer.ensure_tables()
+    return writer
+
+
+def test_pages_are_loaded_in_batches_far_fewer_jobs_than_pages(bq_emulator, dataset, spy):
+    writer = writer_on(bq_emulator, dataset, spy, batch_pages=20)
+    for page in range(50):
+        writer.append("users", users_page(page), run=checkpoint(page))
+    assert load_jobs(bq_emulator, dataset) == {"users": 2, "_sync_runs": 2}  # after pages 20 and 40
+    writer.close()
+    # One job per table per batch (20 + 20 + the 10 close() flushed), not one per page (100 jobs).
+    assert load_jobs(bq_emulator, dataset) == {"users": 3, "_sync_runs": 3}
+    assert spy.loads() == ["users", "_sync_runs"] * 3
+    assert bq_count(bq_emulator, dataset, "users") == 500
+    assert bq_count(bq_emulator, dataset, "_sync_runs") == 50
+    with writer_on(bq_emulator, dataset) as reader:
+        assert reader.latest_cursor("users") == T0 + timedelta(seconds=49)
+
+
+def test_a_batch_is_also_bounded_by_its_bytes(bq_emulator, dataset, spy):
+    writer = writer_on(bq_emulator, dataset, spy, batch_bytes=100_000, batch_pages=1_000)
+    for page in range(10):  # ~40 kB a page: a batch is full after its third page
+        writer.append("users", users_page(page, size=10, pad=4_000), run=checkpoint(page))
+    assert spy.loads() == ["users", "_sync_runs"] * 3
+    writer.close()
+    assert bq_count(bq_emulator, dataset, "users") == 100
+
+
+def test_a_checkpoint_is_loaded_only_after_its_rows_and_never_visible_before_them(bq_emulator, dataset, spy):
+    writer = writer_on(bq_emulator, dataset, spy)
+    writer.append("_quarantine", [{"stream": "users", "reason": "no userId", "payload": {}, "_extracted_at": T0}])
+    writer.append("users", users_page(1), run=checkpoint(1))
+    # Buffered: another reader sees neither the rows nor the checkpoint.
+    assert bq_count(bq_emulator, dataset, "users") == 0 and bq_count(bq_emulator, dataset, "_sync_runs") == 0
+    assert writer.latest_cursor("users") == T0 + timedelta(seconds=1)
+    runs_started = spy.events.index(("start", "_sync_runs"))
+    data_done = [spy.events.index(("done", t)) for t in ("users", "_quarantine")]
+    assert all(done < runs_started for done in data_done), spy.events
+    assert bq_count(bq_emulator, dataset, "users") == 10 and bq_count(bq_emulator, dataset, "_quarantine") == 1
+    writer.close()
+
+
+def test_a_stream_reads_its_own_writes_every_state_query_flushes_first(bq_emulator, dataset):
+    writer = writer_on(bq_emulator, dataset)
+
+    def event(event_id: str, action: str, ip: str) -> dict:
+        return {
+            "event_id": event_id,
+            "action": action,
+            "user_id": "U1-0",
+            "occurred_at": T0,
+            "remote_address": ip,
+            "payload": {"ID": event_id},
+            "_batch_id": "b1",
+            "_extracted_at": T0,
+        }
+
+    writer.append("users", users_page(1), run=checkpoint(1))
+    assert writer.latest_cursor("users") == T0 + timedelta(seconds=1)
+    writer.append("users", users_page(2), run=checkpoint(2, sweep_id="s1", mode="full", details={"phase": "windows"}))
+    last = writer.last_run("users", in_sweep=True)
+    assert last is not None and last.sweep_id == "s1" and last.details == {"phase": "windows"}
+    writer.append("users", users_page(3))
+    assert writer.live_user_count(None) == 30
+    writer.append("audit_events", [event("E1", "UserDeleted", "10.0.0.1")])
+    assert writer.live_user_count(None) == 29
+    anchor = writer.latest_audit_event(T0)
+    assert anchor is not None and anchor.event_id == "E1"
+    assert list(writer.ips_without_location("GeoLite2-City", T0, 10)) == [["10.0.0.1"]]
+    writer.append("ip_locations", [{"ip": "10.0.0.1", "database_type": "GeoLite2-City", "database_built_at": T0}])
+    assert list(writer.ips_without_location("GeoLite2-City", T0, 10)) == []
+    writer.append("users", users_page(4))
+    assert writer.count("users") == 40
+    writer.close()
+
+
+def test_a_streams_final_run_row_is_loaded_at_once(bq_emulator, dataset):
+    writer = writer_on(bq_emulator, dataset)
+    writer.append("users", users_page(1), run=checkpoint(1))
+    assert bq_count(bq_emulator, dataset, "_sync_runs") == 0  # a partial checkpoint waits for its batch
+    writer.append("users", users_page(2), run=checkpoint(2, status=RunStatus.SUCCESS))
+    assert bq_count(bq_emulator, dataset, "_sync_runs") == 2 and bq_count(bq_emulator, dataset, "users") == 20
+    writer.record_run(checkpoint(3, status=RunStatus.FAILED))
+    assert bq_count(bq_emulator, dataset, "_sync_runs") == 3
+    writer.close()
+
+
+def test_a_crash_loses_only_unflushed_pages_together_with_their_checkpoints(bq_emulator, dataset):
+    crashed = writer_on(bq_emulator, dataset, batch_pages=3)
+    for page in range(5):
+        crashed.append("users", users_page(page), run=checkpoint(page))
+    del crashed  # killed: never closed, pages 3 and 4 were never loaded
+    with writer_on(bq_emulator, dataset) as resumed:
+        cursor = resumed.latest_cursor("users")
+        assert cursor == T0 + timedelta(seconds=2)
+        landed = {r[0] for r in resumed.query(f"select distinct user_id from {resumed.table_id('users')}")}
+        covered = {row["user_id"] for page in range(3) for row in users_page(page)}
+        assert landed == covered  # everything the durable cursor covers, nothing it does not claim
+
+
+def test_a_failed_load_is_one_clear_error_with_the_jobs_errors_and_drops_the_batchs_checkpoints(
+    bq_emulator, dataset, spy
+):
+    writer = writer_on(bq_emulator, dataset, spy)
+    bad = {**users_page(1, size=1)[0], "_extracted_at": "not a time"}
+    writer.append("users", [*users_page(2), bad], run=checkpoint(2))
+    with pytest.raises(SyncError) as caught:
+        writer.latest_cursor("users")
+    message = str(caught.value)
+    assert f"into {dataset}.users failed" in message and "load job" in message
+    assert "not a time" in message  # the job's own error list, not a bare status code
+    assert "checkpoint(s) of this batch were not written" in message and "\n" not in message
+    assert "_sync_runs" not in spy.loads()
+    assert writer.latest_cursor("users") is None and writer.count("_sync_runs") == 0
+    # The writer goes on: the next batch loads.
+    writer.append("users", users_page(3), run=checkpoint(3))
+    assert writer.latest_cursor("users") == T0 + timedelta(seconds=3)
+    writer.close()
+
+
+def test_a_failed_checkpoint_load_leaves_the_rows_and_moves_no_cursor(bq_emulator, dataset):
+    writer = writer_on(bq_emulator, dataset)
+    broken = checkpoint(1)
+    broken.started_at = "not a time"  # the load of _sync_runs fails, after the rows landed
+    writer.append("users", users_page(1), run=broken)
+    with pytest.raises(SyncError, match="rows landed without their checkpoints"):
+        writer.flush()
+    assert writer.latest_cursor("users") is None and writer.count("users") == 10
+    writer.close()
+
+
+def test_load_errors_never_carry_a_secret(bq_emulator, dataset):
+    secret = "K2-bq-writer-secret-0123456789"
+    register_secret(secret)
+    writer = writer_on(bq_emulator, dataset)
+    writer.append("users", [{**users_page(1, size=1)[0], "_extracted_at": secret}])
+    with pytest.raises(SyncError) as caught:
+        writer.close()
+    assert "failed" in str(caught.value) and secret not in str(caught.value)
+
+
+def test_ensure_tables_adds_missing_columns_and_keeps_every_row(bq_emulator, dataset):
+    client = bq_emulator.client()
+    client.create_dataset(dataset)
+    old = bigquery.Table(
+        f"{bq_emulator.project}.{dataset}._sync_runs",
+        schema=[
+            bigquery.SchemaField("run_id", "STRING"),
+            bigquery.SchemaField("stream", "STRING"),
+            bigquery.SchemaField("status", "STRING"),
+            bigquery.SchemaField("started_at", "TIMESTAMP"),
+            bigquery.SchemaField("finished_at", "TIMESTAMP"),
+            bigquery.SchemaField("cursor_to", "TIMESTAMP"),
+        ],
+    )
+    client.create_table(old)
+    bq_query(
+        bq_emulator,
+        f"insert into {table(bq_emulator, dataset, '_sync_runs')} (run_id, stream, status, started_at, finished_at, "
+        "cursor_to) values ('old', 'users', 'success', @t, @t, @t)",
+        t=T0,
+    )
+    with writer_on(bq_emulator, dataset) as writer:
+        writer.ensure_tables()  # twice: idempotent
+        old_run = writer.last_run("users")
+        assert old_run is not None and old_run.run_id == "old" and old_run.details == {} and old_run.mode is None
+        writer.record_run(checkpoint(5, status=RunStatus.SUCCESS, sweep_id="s", details={"reconciled": True}))
+        new_run = writer.last_run("users", in_sweep=True)
+        assert new_run is not None and new_run.details == {"reconciled": True}
+        assert writer.count("_sync_runs") == 2 and writer.latest_cursor("users") == T0 + timedelta(seconds=5)
+
+
+def test_tables_are_created_day_partitioned_and_clustered_with_json_payloads(bq_emulator, dataset):
+    # The emulator's table metadata does not report partitioning, clustering or JSON: check what is asked for.
+    created: list[bigquery.Table] = []
+    spy = Spy(bq_emulator.client())
+    spy.create_table = lambda spec, **kw: created.append(spec) or bq_emulator.client().create_table(spec, **kw)
+    writer_on(bq_emulator, dataset, spy).close()
+    specs = {t.table_id: t for t in created}
+    expected = {
+        "users": ("_extracted_at", ["user_id"]),
+        "audit_events": ("_extracted_at", ["action", "user_id"]),
+        "ip_locations": ("_looked_up_at", ["ip"]),
+        "_sync_runs": ("started_at", ["stream"]),
+        "_quarantine": ("_extracted_at", None),
+    }
+    for name, (partition, clustering) in expected.items():
+        spec = specs[name]
+        assert spec.time_partitioning.type_ == "DAY" and spec.time_partitioning.field == partition, name
+        assert spec.clustering_fields == clustering, name
+    types = {(t, f.name): f.field_type for t, spec in specs.items() for f in spec.schema}
+    assert types["users", "payload"] == types["_sync_runs", "details"] == types["_quarantine", "payload"] == "JSON"
+    assert types["ip_locations", "accuracy_radius_km"] == "INTEGER" and types["users", "_extracted_at"] == "TIMESTAMP"
+
+
+def test_an_identity_that_may_write_but_not_create_datasets_opens_a_prepared_dataset(bq_emulator, dataset):
+    from google.api_core.exceptions import Forbidden
+
+    writer_on(bq_emulator, dataset).close()  # prepared (by Terraform, say)
+    spy = Spy(bq_emulator.client())
+
+    def forbidden(*_args, **_kwargs):
+        raise Forbidden("Access Denied: Project test-project: User does not have bigquery.datasets.create permission")
+
+    spy.create_dataset = spy.create_table = forbidden
+    with writer_on(bq_emulator, dataset, spy) as writer:
+        writer.record_run(checkpoint(1, status=RunStatus.SUCCESS))
+        assert writer.latest_cursor("users") == T0 + timedelta(seconds=1)
+    # Where the dataset is missing, the refusal says which roles are needed, in one line.
+    with pytest.raises(SyncError, match=r"roles/bigquery\.dataEditor.*roles/bigquery\.jobUser") as caught:
+        writer_on(bq_emulator, dataset + "_missing", spy)
+    assert "\n" not in str(caught.value)
+
+
+def test_the_dataset_is_created_in_the_configured_location_and_a_mismatch_is_a_config_error(bq_emulator, dataset):
+    with writer_on(bq_emulator, dataset, location="EU"):
+        pass
+    assert bq_emulator.client().get_dataset(dataset).location == "EU"
+    with pytest.raises(ConfigError, match="BQ_LOCATION=EU"), writer_on(bq_emulator, dataset, location="US"):
+        pass
+
+
+@pytest.mark.parametrize(
+    ("project", "dataset", "location", "named"),
+    [
+        ("test-project", "descope-raw", "US", "DESCOPE_RAW_DATASET"),
+        ("test-project", "raw`; drop table x; --", "US", "DESCOPE_RAW_DATASET"),
+        ("test-project", "a.b", "US", "DESCOPE_RAW_DATASET"),
+        ("Test_Project", "descope_raw", "US", "GCP_PROJECT"),
+        ("proj`.`x", "descope_raw", "US", "GCP_PROJECT"),
+        ("test-project", "descope_raw", "US'; x", "BQ_LOCATION"),
+    ],
+)
+def test_every_identifier_is_validated_before_any_client_is_built(project, dataset, location, named):
+    with pytest.raises(ConfigError, match=named):
+        BigQueryLandingWriter(project, dataset, location, client=None, api_endpoint="http://127.0.0.1:9")
+
+
+def _settings(**overrides):
+    values = {"project_id": "P123", "management_key": "K-test-key", "warehouse": "bigquery", **overrides}
+    return load_settings(values, env={})
+
+
+def test_the_factory_opens_the_writer_on_the_emulator_with_anonymous_credentials(bq_emulator, dataset):
+    from google.auth.credentials import AnonymousCredentials
+
+    settings = _settings(bigquery_project=bq_emulator.project, raw_schema=dataset)
+    writer = open_writer(settings, env={"BIGQUERY_EMULATOR_HOST": bq_emulator.endpoint.removeprefix("http://")})
+    try:
+        assert isinstance(writer, BigQueryLandingWriter)
+        assert (writer.project, writer.dataset, writer.location) == (bq_emulator.project, dataset, "US")
+        assert isinstance(writer._client._credentials, AnonymousCredentials)
+        writer.ensure_tables()  # really talks to the emulator
+        assert writer.count("users") == 0
+    finally:
+        writer.close()
+
+
+def test_the_factory_needs_a_project_and_sane_batch_bounds():
+    with pytest.raises(ConfigError, match="GCP_PROJECT"):
+        open_writer(_settings(), env={})
+    with pytest.raises(ConfigError, match="DESCOPE_BQ_BATCH_PAGES"):
+        open_writer(_settings(bigquery_project="test-project"), env={"DESCOPE_BQ_BATCH_PAGES": "0"})
+    with pytest.raises(ConfigError, match="DESCOPE_BQ_BATCH_BYTES"):
+        open_writer(_settings(bigquery_project="test-project"), env={"DESCOPE_BQ_BATCH_BYTES": "64MB"})
+
+
+def test_without_the_emulator_and_without_google_credentials_the_error_says_what_to_do(monkeypatch, tmp_path):
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "no-such-key.json"))
+    with pytest.raises(ConfigError, match="no Google credentials"):
+        open_writer(_settings(bigquery_project="test-project"), env={})
+
+
+def test_importing_the_writer_builds_no_client():
+    code = (
+        "import google.cloud.bigquery as bq\n"
+        "def boom(*a, **k): raise SystemExit('a client was built at import time')\n"
+        "bq.Client = boom\n"
+        "import descope_sync.landing.bigquery, descope_sync.landing.factory, descope_sync.pipeline\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
