@@ -307,3 +307,13 @@ def test_plain_http_to_a_remote_host_is_a_500_json(simulator, tmp_path, monkeypa
     monkeypatch.setenv("DESCOPE_BASE_URL", "http://api.descope.com")
     body = assert_json_error(client.post("/", json={}), 500)
     assert "DESCOPE_BASE_URL" in body["error"] and "https://" in body["error"]
+
+
+def test_the_function_lands_in_bigquery_unless_told_otherwise(monkeypatch, tmp_path):
+    client, calls = faked_client(monkeypatch, tmp_path)
+    monkeypatch.delenv("DESCOPE_WAREHOUSE")
+    monkeypatch.setenv("GCP_PROJECT", "my-gcp")
+    assert client.get("/").status_code == 200
+    [call] = calls
+    assert (call["settings"].warehouse, call["settings"].bigquery_project) == ("bigquery", "my-gcp")
+    assert call["settings"].max_seconds == 480  # below the deployed 540 s timeout (tests/gcp/test_deploy_config.py)
