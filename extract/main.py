@@ -19,8 +19,9 @@ success or partial (a budget stop, progress committed); 500 with the summary for
 and incomplete, so Cloud Scheduler marks the run failed. With DESCOPE_DBT_TRIGGER the summary has a
 `dbt` object: `started` (with the build id) after every status but failed, as `descope-sync run`
 builds dbt; `skipped` after a failed extract; `failed` (and the answer 500) when the build could not
-be started, since the marts would otherwise fall behind without anyone noticing. Other methods 405, other paths 404,
-an unexpected error 500 {"status": "failed", "error": "<type>: <message>"} with its traceback logged.
+be started, since the marts would otherwise fall behind without anyone noticing.
+Other methods 405, other paths 404, an unexpected error 500 {"status": "failed", "error": "<type>: <message>"}
+with its traceback logged.
 """
 
 from __future__ import annotations

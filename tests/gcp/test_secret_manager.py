@@ -4,19 +4,17 @@ against a local server that speaks `projects/*/secrets/*/versions/latest:access`
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
-import functions_framework
 import pytest
 
 from descope_sync.config import load_settings
 from descope_sync.errors import ConfigError
 from descope_sync.secrets import scrub
 from tests.conftest import query
+from tests.extract.test_cloud_function import serve
 
 KEY = "K2secret-manager-key-0123456789"
 PROJECT = "P2fromSecretManager"
-SOURCE = Path(__file__).resolve().parents[2] / "extract" / "main.py"
 
 
 def sm_env(server, **extra: str) -> dict[str, str]:
@@ -140,7 +138,7 @@ def test_on_cloud_functions_the_function_reads_its_credentials_from_secret_manag
     }
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
-    client = functions_framework.create_app(target="descope_sync", source=str(SOURCE)).test_client()
+    client = serve(monkeypatch).test_client()
     response = client.post("/", json={"max_seconds": 120})
     assert response.status_code == 200, response.get_data(as_text=True)
     assert response.get_json()["status"] == "success"
