@@ -90,6 +90,7 @@ class SecretManagerServer(_Server):
     secrets: dict[str, bytes] = field(default_factory=dict)
     denied: set[str] = field(default_factory=set)
     project: str = "my-gcp"
+    corrupt_crc: bool = False
 
     def __post_init__(self) -> None:
         super().__init__()
@@ -107,7 +108,8 @@ class SecretManagerServer(_Server):
         if project != self.project or name not in self.secrets:
             return 404, google_error(404, "NOT_FOUND", f"Secret [{resource}] not found or has no versions.")
         data = self.secrets[name]
-        payload = {"data": base64.b64encode(data).decode(), "dataCrc32c": str(google_crc32c.value(data))}
+        crc = google_crc32c.value(data) ^ (1 if self.corrupt_crc else 0)
+        payload = {"data": base64.b64encode(data).decode(), "dataCrc32c": str(crc)}
         return 200, {"name": f"projects/123456/secrets/{name}/versions/1", "payload": payload}
 
 

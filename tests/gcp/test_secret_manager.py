@@ -99,6 +99,13 @@ def test_a_secret_that_is_not_utf8_is_a_config_error_naming_it(secret_manager_se
     assert "'descope-management-key'" in message and "UTF-8" in message
 
 
+def test_a_payload_whose_checksum_does_not_match_is_refused(secret_manager_server):
+    secret_manager_server.secrets.update({"descope-project-id": PROJECT.encode(), "descope-management-key": b"K2abcd"})
+    secret_manager_server.corrupt_crc = True
+    message = config_error(sm_env(secret_manager_server))
+    assert "'descope-management-key'" in message and "CRC32C" in message and "K2abcd" not in message
+
+
 def test_without_a_google_cloud_project_the_error_names_the_variable(secret_manager_server):
     environment = sm_env(secret_manager_server)
     del environment["GCP_PROJECT"]
