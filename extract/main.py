@@ -1,6 +1,9 @@
 """Cloud Function entry point: `descope_sync` (HTTP, triggered by Cloud Scheduler).
 
-Extracts only (dbt runs from Cloud Build / a scheduled job); answers with JSON, always.
+Extracts, then (when DESCOPE_DBT_TRIGGER names a Cloud Build trigger) starts the dbt build in
+Cloud Build without waiting for it; answers with JSON, always. Deployed with
+--no-allow-unauthenticated: only callers with roles/run.invoker (the scheduler's service account)
+reach it, so the function itself does no authentication.
 
 Request: POST with an optional JSON object body (any Content-Type: Cloud Scheduler sends
 application/octet-stream unless told otherwise), or GET for the defaults:
@@ -13,8 +16,12 @@ Anything else (another type, an unknown key, a query string) is a 400 naming the
 
 Response: 200 with the run summary (plus the `max_seconds` that applied) when the run's status is
 success or partial (a budget stop, progress committed); 500 with the summary for failed, data_loss
-and incomplete, so Cloud Scheduler marks the run failed. Other methods 405, other paths 404,
-an unexpected error 500 {"status": "failed", "error": "<type>: <message>"} with its traceback logged.
+and incomplete, so Cloud Scheduler marks the run failed. With DESCOPE_DBT_TRIGGER the summary has a
+`dbt` object: `started` (with the build id) after every status but failed, as `descope-sync run`
+builds dbt; `skipped` after a failed extract; `failed` (and the answer 500) when the build could not
+be started, since the marts would otherwise fall behind without anyone noticing.
+Other methods 405, other paths 404, an unexpected error 500 {"status": "failed", "error": "<type>: <message>"}
+with its traceback logged.
 """
 
 from __future__ import annotations
@@ -30,7 +37,8 @@ from typing import Any
 import functions_framework
 from werkzeug.exceptions import HTTPException
 
-from descope_sync.config import function_max_seconds, load_settings
+from descope_sync.build_trigger import BuildTriggerError, start_build
+from descope_sync.config import dbt_trigger, function_max_seconds, load_settings
 from descope_sync.contract import STREAMS, RunStatus
 from descope_sync.errors import SyncError
 from descope_sync.logs import configure_logging, install_excepthooks
@@ -152,6 +160,7 @@ def _handle(request) -> Response:
         return _rejected(413, "body", f"the request body is larger than {MAX_BODY_BYTES} bytes")
     try:
         budget = function_max_seconds()
+        trigger = dbt_trigger()
     except SyncError as exc:
         return _failed(exc, None)
     try:
@@ -174,11 +183,25 @@ def _handle(request) -> Response:
     status = overall_status(summary)
     payload = summary_dict(summary)
     payload["max_seconds"] = parsed.max_seconds
-    if status in OK_STATUSES:
-        log.info("descope_sync finished: %s", status)
-        return payload, 200
-    log.error("descope_sync finished: %s", status)
-    return payload, 500
+    code = 200 if status in OK_STATUSES else 500
+    (log.info if code == 200 else log.error)("descope_sync finished: %s", status)
+    if trigger is not None:
+        payload["dbt"], dbt_ok = _start_dbt(trigger, status)
+        if not dbt_ok:
+            code = 500
+    return payload, code
+
+
+def _start_dbt(trigger: str, status: RunStatus) -> tuple[dict[str, Any], bool]:
+    """(the summary's `dbt` object, False when the build should have started and did not)."""
+    if status == RunStatus.FAILED:  # the landing tables hold nothing new to build on
+        return {"status": "skipped", "trigger": trigger, "reason": "the extract failed"}, True
+    try:
+        return start_build(trigger).as_dict(), True
+    except BuildTriggerError as exc:
+        message = scrub(str(exc))
+        log.error("dbt build not started: %s", message)
+        return {"status": "failed", "trigger": trigger, "error": message}, False
 
 
 def _unexpected(exc: BaseException) -> Response:

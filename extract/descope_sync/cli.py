@@ -1,8 +1,9 @@
-"""The `descope-sync` command: run, extract, transform, simulate, demo."""
+"""The `descope-sync` command: run, extract, transform, status, simulate, demo."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import math
 import os
@@ -11,14 +12,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from descope_sync.config import REQUIRED_AUDIT_ACTIONS, Settings, load_settings
+from descope_sync.config import REQUIRED_AUDIT_ACTIONS, Settings, load_settings, load_warehouse_settings
 from descope_sync.contract import STREAMS, RunStatus, worst_status
 from descope_sync.errors import ConfigError, SyncError
+from descope_sync.landing.factory import open_writer
 from descope_sync.logs import configure_logging, install_excepthooks
 from descope_sync.pipeline import RunSummary, run_extract
 from descope_sync.progress import Progress
 from descope_sync.report import dbt_status, overall_status, print_dbt, print_extract
 from descope_sync.secrets import format_exception_scrubbed, scrub
+from descope_sync.status import ACKNOWLEDGE_ENV, DEFAULT_MAX_AGE_SECONDS, acknowledged_through, read_status, render
 from descope_sync.transform import run_dbt
 
 log = logging.getLogger("descope_sync")
@@ -30,6 +33,7 @@ EXIT_USAGE = 2  # bad command line (argparse)
 EXIT_PARTIAL = 3  # stopped by the time budget; progress committed, the next run resumes
 EXIT_DATA_LOSS = 4  # audit events older than the retention can never be read
 EXIT_INCOMPLETE = 5  # finished but not proved complete (e.g. the source reported far fewer users)
+EXIT_STALE = 6  # `status`: a stream's last success is older than --max-age-seconds (or it never succeeded)
 EXIT_INTERRUPTED = 130
 EXIT_CODES: dict[RunStatus, int] = {
     RunStatus.SUCCESS: EXIT_OK,
@@ -130,7 +134,16 @@ EPILOG = """exit codes (the worst status of the run wins: failed > data_loss > i
   3  partial: stopped by the time budget; progress is committed and the next run resumes
   4  data_loss: audit events older than Descope's retention can never be read
   5  incomplete: finished but not proved complete; no user deletion is inferred from it
-`run` still builds dbt after a partial, incomplete or data_loss extract, not after a failed one."""
+`run` still builds dbt after a partial, incomplete or data_loss extract, not after a failed one.
+`status` exits 0 when healthy, 4 when data was lost and not acknowledged, 6 when a stream is stale."""
+
+STATUS_EPILOG = """exit codes:
+  0  healthy: every stream succeeded within --max-age-seconds and no data loss is unacknowledged
+  1  the warehouse could not be read (one line says why)
+  4  data_loss: audit events were lost for good and nobody acknowledged it
+     (DESCOPE_ACKNOWLEDGE_AUDIT_DATA_LOSS_THROUGH='<finished_at of the loss>' once known)
+  6  stale: a stream's last success is older than --max-age-seconds, or it never succeeded
+Reads only the warehouse: no Descope credentials needed."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -155,6 +168,31 @@ def build_parser() -> argparse.ArgumentParser:
     transform.add_argument("--duckdb-path")
     transform.add_argument("--full-refresh", action="store_true")
     transform.add_argument("--select", action="append", default=[])
+    status = sub.add_parser(
+        "status",
+        help="per stream: last run, cursor, lag, unacknowledged data loss; non-zero when stale or lost",
+        epilog=STATUS_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    status.add_argument(
+        "--target",
+        choices=sorted(TARGETS),
+        default=os.environ.get("DESCOPE_TARGET", "local"),
+        help="local = DuckDB file, bigquery = production (env DESCOPE_TARGET)",
+    )
+    status.add_argument("--duckdb-path", help="DuckDB file (env DUCKDB_PATH, default ./warehouse.duckdb)")
+    status.add_argument(
+        "--max-age-seconds",
+        type=_number_type("a number of seconds > 0", 0, False),
+        default=DEFAULT_MAX_AGE_SECONDS,
+        help=f"a stream whose last success is older is stale (default {DEFAULT_MAX_AGE_SECONDS}: 26 hours)",
+    )
+    status.add_argument(
+        "--acknowledge-data-loss-through",
+        default=os.environ.get(ACKNOWLEDGE_ENV),
+        help="data_loss rows that finished at or before this UTC time are known "
+        f"(env {ACKNOWLEDGE_ENV}, the same value dbt reads)",
+    )
     simulate = sub.add_parser("simulate", help="serve the Descope simulator in the foreground")
     simulate.add_argument("--port", type=int, default=8765)
     simulate.add_argument("--users", type=int, default=1000)
@@ -243,6 +281,24 @@ def cmd_transform(args: argparse.Namespace) -> int:
     return exit_code(built)
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    settings = load_warehouse_settings({"warehouse": TARGETS[args.target], "duckdb_path": args.duckdb_path})
+    if settings.warehouse == "duckdb" and not settings.duckdb_path.is_file():
+        raise ConfigError(f"no warehouse at {settings.duckdb_path}: run descope-sync extract first, or set DUCKDB_PATH")
+    acknowledged = acknowledged_through(args.acknowledge_data_loss_through, "--acknowledge-data-loss-through")
+    with open_writer(settings) as writer:
+        report = read_status(writer, max_age_seconds=args.max_age_seconds, acknowledged_through=acknowledged)
+    if args.json:
+        print(scrub(json.dumps(report.as_dict(), indent=2)))
+    else:
+        print(scrub(render(report)))
+    if report.data_lost:
+        return EXIT_DATA_LOSS
+    if report.stale:
+        return EXIT_STALE
+    return EXIT_OK
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     from descope_sync.simulator import serve
 
@@ -266,6 +322,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return cmd_extract(args, transform=False)
     if args.command == "transform":
         return cmd_transform(args)
+    if args.command == "status":
+        return cmd_status(args)
     if args.command == "simulate":
         return cmd_simulate(args)
     if args.command == "demo":

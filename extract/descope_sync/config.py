@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,7 @@ from urllib.parse import urlsplit
 
 from descope_sync.contract import LOGIN_ACTIONS, STREAMS, USER_DELETION_ACTIONS
 from descope_sync.errors import ConfigError
+from descope_sync.geo_source import GcsDatabase, default_cache_dir, is_gcs_uri
 from descope_sync.secrets import Secret, register_secret
 
 DEFAULT_BASE_URL = "https://api.descope.com"
@@ -57,7 +59,8 @@ class Settings:
     raw_schema: str = "descope_raw"
     bigquery_project: str | None = None
     bigquery_location: str = "US"
-    geoip_database: Path | None = None
+    # A local .mmdb, or a GcsDatabase (gs://...) that becomes a local file when the stream opens it.
+    geoip_database: Path | GcsDatabase | None = None
     max_seconds: float | None = None
     full_refresh: bool = False
     users_overlap_seconds: int = 600
@@ -179,34 +182,105 @@ def _on_cloud_functions(env: Mapping[str, str]) -> bool:
     return bool(env.get("K_SERVICE") or env.get("FUNCTION_TARGET"))
 
 
-def _secret_manager_value(name: str, project: str | None) -> str:
-    """The latest version of a Secret Manager secret, as stored (the caller strips and validates it)."""
+SECRET_MANAGER_ENDPOINT_ENV = "SECRET_MANAGER_ENDPOINT"
+
+
+def _secret_manager_endpoint(env: Mapping[str, str]) -> tuple[str | None, bool]:
+    """(api_endpoint, anonymous): SECRET_MANAGER_ENDPOINT, for tests (plain http on loopback, no credentials)
+    or a regional / private endpoint (https, the usual credentials); (None, False) for Google's default."""
+    raw = env.get(SECRET_MANAGER_ENDPOINT_ENV)
+    if raw in (None, ""):
+        return None, False
+    url = service_url(raw, SECRET_MANAGER_ENDPOINT_ENV)
+    return url, urlsplit(url).scheme.lower() == "http"
+
+
+class _SecretManager:
+    """Reads secrets' latest versions through one client (REST), created on first use."""
+
+    def __init__(self, project: str | None, env: Mapping[str, str]) -> None:
+        self.project = project
+        self.endpoint, self.anonymous = _secret_manager_endpoint(env)
+        self._client: Any = None
+
+    def _make_client(self, name: str) -> Any:
+        try:
+            from google.cloud import secretmanager
+        except ImportError:  # pragma: no cover - only without the bigquery extra
+            raise ConfigError(
+                "google-cloud-secret-manager is not installed; install descope-sync[bigquery] "
+                f"or set the secret {name!r} through its environment variable"
+            ) from None
+        kwargs: dict[str, Any] = {"transport": "rest"}
+        if self.endpoint:
+            from google.api_core.client_options import ClientOptions
+
+            kwargs["client_options"] = ClientOptions(api_endpoint=self.endpoint)
+        if self.anonymous:
+            from google.auth.credentials import AnonymousCredentials
+
+            kwargs["credentials"] = AnonymousCredentials()
+        try:
+            return secretmanager.SecretManagerServiceClient(**kwargs)
+        except Exception as exc:  # no application default credentials: never the exception's own text
+            raise ConfigError(
+                f"cannot read secret {name!r}: no Google Cloud credentials ({type(exc).__name__}); "
+                "run `gcloud auth application-default login`, or set the value through its environment variable"
+            ) from None
+
+    def value(self, name: str) -> str:
+        """The latest version of secret `name`, as stored (the caller strips and validates it)."""
+        if not self.project:
+            raise ConfigError(f"cannot read secret {name!r}: set GCP_PROJECT (or GOOGLE_CLOUD_PROJECT)")
+        if self._client is None:
+            self._client = self._make_client(name)
+        from google.api_core import exceptions as gexc
+
+        where = f"secret {name!r} in project {self.project!r}"
+        path = f"projects/{self.project}/secrets/{name}/versions/latest"
+        try:
+            response = self._client.access_secret_version(request={"name": path}, timeout=60)
+        except gexc.NotFound:
+            raise ConfigError(
+                f"{where} does not exist or has no enabled version; create it: printf '%s' \"$VALUE\" | "
+                f"gcloud secrets create {name} --data-file=- (or gcloud secrets versions add {name} --data-file=-)"
+            ) from None
+        except (gexc.PermissionDenied, gexc.Forbidden):  # gRPC and REST spell a 403 differently
+            raise ConfigError(
+                f"permission denied reading {where}: grant the function's service account "
+                f"roles/secretmanager.secretAccessor on the secret {name!r}"
+            ) from None
+        except (gexc.Unauthenticated, gexc.Unauthorized):
+            raise ConfigError(
+                f"Secret Manager refused the credentials reading {where}: check the function's service account "
+                "(or run `gcloud auth application-default login` locally)"
+            ) from None
+        except Exception as exc:
+            raise ConfigError(
+                f"could not read {where} from Secret Manager ({type(exc).__name__}); check that it exists "
+                "and the function's service account has roles/secretmanager.secretAccessor on it"
+            ) from None
+        data = getattr(getattr(response, "payload", None), "data", None)
+        if not isinstance(data, bytes):
+            raise ConfigError(f"Secret Manager answered for {where} without a payload; try again")
+        crc = getattr(response.payload, "data_crc32c", None)
+        if crc and not _crc32c_matches(data, crc):
+            raise ConfigError(f"the payload of {where} arrived corrupted (its CRC32C does not match); try again")
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ConfigError(
+                f"secret {name!r} is not UTF-8 text: add a new version holding only the value "
+                f"(printf '%s' \"$VALUE\" | gcloud secrets versions add {name} --data-file=-)"
+            ) from None
+
+
+def _crc32c_matches(data: bytes, expected: int) -> bool:
     try:
-        from google.cloud import secretmanager
-    except ImportError as exc:  # pragma: no cover - only without the bigquery extra
-        raise ConfigError(
-            "google-cloud-secret-manager is not installed; install descope-sync[bigquery] "
-            f"or set the secret {name!r} through its environment variable"
-        ) from exc
-    if not project:
-        raise ConfigError(f"cannot read secret {name!r}: set GOOGLE_CLOUD_PROJECT (or GCP_PROJECT)")
-    path = f"projects/{project}/secrets/{name}/versions/latest"
-    try:
-        client = secretmanager.SecretManagerServiceClient()
-        response = client.access_secret_version(request={"name": path})
-    except Exception as exc:
-        raise ConfigError(
-            f"could not read secret {name!r} from Secret Manager in project {project!r} "
-            f"({type(exc).__name__}); check that it exists and the function's service account "
-            "has roles/secretmanager.secretAccessor"
-        ) from None
-    try:
-        return response.payload.data.decode("utf-8")
-    except (AttributeError, UnicodeDecodeError):
-        raise ConfigError(
-            f"secret {name!r} is not UTF-8 text: add a new version holding only the value "
-            f"(printf '%s' \"$VALUE\" | gcloud secrets versions add {name} --data-file=-)"
-        ) from None
+        import google_crc32c
+    except ImportError:  # pragma: no cover - installed with google-cloud-storage
+        return True
+    return int(google_crc32c.value(data)) == int(expected)
 
 
 def _secret_manager_fix(name: str) -> str:
@@ -222,11 +296,10 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _base_url(value: Any, label: str) -> str:
+def _base_url(value: Any, label: str, why: str = "the management key travels in its Authorization header") -> str:
     """https://host[:port][/path]; plain http only to a loopback host (the simulator, a local proxy)."""
     rule = (
-        f"{label} must be an https:// URL with a host (plain http:// only for localhost, 127.0.0.0/8 or [::1]); "
-        "the management key travels in its Authorization header"
+        f"{label} must be an https:// URL with a host (plain http:// only for localhost, 127.0.0.0/8 or [::1]); {why}"
     )
     if not isinstance(value, str):
         raise ConfigError(rule)
@@ -249,6 +322,11 @@ def _base_url(value: Any, label: str) -> str:
     if parts.query or parts.fragment:
         raise ConfigError(f"{label} must not carry a query string or fragment; {rule}")
     return url.rstrip("/")
+
+
+def service_url(value: Any, label: str) -> str:
+    """A configurable API endpoint (Secret Manager, Cloud Build): https, or plain http to loopback only."""
+    return _base_url(value, label, "credentials travel in its Authorization header")
 
 
 def _audit_actions(value: Any, label: str) -> list[str] | None:
@@ -328,17 +406,86 @@ def function_max_seconds(env: Mapping[str, str] | None = None) -> float:
     return _number("DESCOPE_FUNCTION_MAX_SECONDS", raw, float, 0, False, None, "a number of seconds > 0")
 
 
+def _warehouse_fields(overrides: Mapping[str, Any], env: Mapping[str, str], gcp_project: str | None) -> dict[str, Any]:
+    warehouse = _first(overrides.get("warehouse"), env.get("DESCOPE_WAREHOUSE"), "duckdb")
+    if warehouse not in ("duckdb", "bigquery"):
+        raise ConfigError(f"unknown warehouse {warehouse!r} (DESCOPE_WAREHOUSE): use duckdb or bigquery")
+    return {
+        "warehouse": warehouse,
+        "duckdb_path": Path(_first(overrides.get("duckdb_path"), env.get("DUCKDB_PATH"), "warehouse.duckdb")),
+        "raw_schema": _first(overrides.get("raw_schema"), env.get("DESCOPE_RAW_DATASET"), "descope_raw"),
+        "bigquery_project": gcp_project,
+        "bigquery_location": _first(env.get("BQ_LOCATION"), "US"),
+    }
+
+
+def _gcp_project(overrides: Mapping[str, Any], env: Mapping[str, str]) -> str | None:
+    return _first(overrides.get("bigquery_project"), env.get("GCP_PROJECT"), env.get("GOOGLE_CLOUD_PROJECT"))
+
+
+def _geoip_database(overrides: Mapping[str, Any], env: Mapping[str, str], gcp_project: str | None):
+    """GEOIP_DATABASE (or --geoip-database): a local file, or gs://bucket/object fetched when the stream opens it."""
+    value = _first(overrides.get("geoip_database"), env.get("GEOIP_DATABASE"))
+    if value is None:
+        return None
+    if isinstance(value, GcsDatabase):
+        return value
+    if is_gcs_uri(value):
+        return GcsDatabase.parse(str(value), cache_dir=default_cache_dir(env), project=gcp_project)
+    return Path(value)
+
+
+def load_warehouse_settings(
+    overrides: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None
+) -> Settings:
+    """Settings for commands that only read the warehouse (`status`): no Descope credentials, no Secret Manager.
+
+    The Descope fields are empty: these settings open a writer, never a Descope client.
+    """
+    overrides = dict(overrides or {})
+    env = os.environ if env is None else env
+    return Settings(
+        project_id="",
+        management_key=Secret(""),
+        base_url="",
+        **_warehouse_fields(overrides, env, _gcp_project(overrides, env)),
+    )
+
+
+DBT_TRIGGER_ENV = "DESCOPE_DBT_TRIGGER"
+_TRIGGER_NAME = re.compile(
+    r"projects/([a-z][a-z0-9-]{4,28}[a-z0-9])/locations/([a-z0-9-]+)/triggers/([A-Za-z0-9_-]{1,64})"
+)
+
+
+def dbt_trigger(env: Mapping[str, str] | None = None) -> str | None:
+    """DESCOPE_DBT_TRIGGER: the Cloud Build trigger the function runs after an extract
+    (`projects/<project>/locations/<region>/triggers/<trigger id or name>`); None when unset."""
+    env = os.environ if env is None else env
+    raw = env.get(DBT_TRIGGER_ENV)
+    if raw in (None, ""):
+        return None
+    name = raw.strip()
+    if not _TRIGGER_NAME.fullmatch(name):
+        raise ConfigError(
+            f"{DBT_TRIGGER_ENV} must be projects/<project>/locations/<region>/triggers/<trigger id>, "
+            "e.g. projects/my-project/locations/us-central1/triggers/descope-dbt"
+        )
+    return name
+
+
 def load_settings(overrides: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None) -> Settings:
     """Flags (overrides) win over environment variables, which win over Secret Manager."""
     overrides = dict(overrides or {})
     env = os.environ if env is None else env
-    gcp_project = _first(overrides.get("bigquery_project"), env.get("GCP_PROJECT"), env.get("GOOGLE_CLOUD_PROJECT"))
+    gcp_project = _gcp_project(overrides, env)
     use_secret_manager = env.get("DESCOPE_SECRETS") == "secret-manager" or _on_cloud_functions(env)
+    secret_manager = _SecretManager(gcp_project, env) if use_secret_manager else None
 
     # The key first: registered for scrubbing (as given) before anything can fail and print it.
     raw_key, key_label, key_fix = _credential_source("management_key", "DESCOPE_MANAGEMENT_KEY", None, overrides, env)
-    if raw_key is None and use_secret_manager:
-        raw_key = _secret_manager_value(SECRET_MANAGEMENT_KEY, gcp_project)
+    if raw_key is None and secret_manager is not None:
+        raw_key = secret_manager.value(SECRET_MANAGEMENT_KEY)
         key_label, key_fix = f"the secret {SECRET_MANAGEMENT_KEY!r}", _secret_manager_fix(SECRET_MANAGEMENT_KEY)
     if isinstance(raw_key, Secret):
         raw_key = raw_key.reveal()
@@ -348,8 +495,8 @@ def load_settings(overrides: Mapping[str, Any] | None = None, env: Mapping[str, 
     raw_project, project_label, project_fix = _credential_source(
         "project_id", "DESCOPE_PROJECT_ID", "--project-id", overrides, env
     )
-    if raw_project is None and use_secret_manager:
-        raw_project = _secret_manager_value(SECRET_PROJECT_ID, gcp_project)
+    if raw_project is None and secret_manager is not None:
+        raw_project = secret_manager.value(SECRET_PROJECT_ID)
         project_label, project_fix = f"the secret {SECRET_PROJECT_ID!r}", _secret_manager_fix(SECRET_PROJECT_ID)
     if raw_project is None:
         raise ConfigError(
@@ -366,15 +513,12 @@ def load_settings(overrides: Mapping[str, Any] | None = None, env: Mapping[str, 
 
     base_url_value, base_url_label = _pick("base_url", overrides, env, "DESCOPE_BASE_URL")
     base_url = _base_url(base_url_value, base_url_label) if base_url_value is not None else default_base_url(project_id)
-    warehouse = _first(overrides.get("warehouse"), env.get("DESCOPE_WAREHOUSE"), "duckdb")
-    if warehouse not in ("duckdb", "bigquery"):
-        raise ConfigError(f"unknown warehouse {warehouse!r} (DESCOPE_WAREHOUSE): use duckdb or bigquery")
     full_refresh = overrides.get("full_refresh", False)
     if full_refresh is None:
         full_refresh = False
     if not isinstance(full_refresh, bool):
         raise ConfigError("full_refresh must be true or false")
-    geoip = _first(overrides.get("geoip_database"), env.get("GEOIP_DATABASE"))
+    geoip = _geoip_database(overrides, env, gcp_project)
     actions_value, actions_label = _pick("audit_actions", overrides, env, "DESCOPE_AUDIT_ACTIONS")
     shares_value, shares_label = _pick("stream_budget_shares", overrides, env, "DESCOPE_STREAM_BUDGET_SHARES")
     sweep_value, sweep_label = _pick("confirm_deletions_sweep_id", overrides, env, "DESCOPE_CONFIRM_DELETIONS_SWEEP_ID")
@@ -383,12 +527,8 @@ def load_settings(overrides: Mapping[str, Any] | None = None, env: Mapping[str, 
         project_id=project_id,
         management_key=Secret(key),
         base_url=base_url,
-        warehouse=warehouse,
-        duckdb_path=Path(_first(overrides.get("duckdb_path"), env.get("DUCKDB_PATH"), "warehouse.duckdb")),
-        raw_schema=_first(overrides.get("raw_schema"), env.get("DESCOPE_RAW_DATASET"), "descope_raw"),
-        bigquery_project=gcp_project,
-        bigquery_location=_first(env.get("BQ_LOCATION"), "US"),
-        geoip_database=Path(geoip) if geoip else None,
+        **_warehouse_fields(overrides, env, gcp_project),
+        geoip_database=geoip,
         full_refresh=full_refresh,
         audit_actions=_audit_actions(actions_value, actions_label),
         confirm_deletions_sweep_id=_sweep_id(sweep_value, sweep_label),

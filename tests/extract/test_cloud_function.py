@@ -15,13 +15,20 @@ from tests.conftest import query
 SOURCE = Path(__file__).resolve().parents[2] / "extract" / "main.py"
 
 
+def serve(monkeypatch):
+    """The function as functions-framework serves it. It sets FUNCTION_TARGET in os.environ for good, which
+    config.py reads as "on Cloud Functions": set here, so that monkeypatch removes it after the test."""
+    monkeypatch.setenv("FUNCTION_TARGET", "descope_sync")
+    return functions_framework.create_app(target="descope_sync", source=str(SOURCE))
+
+
 def client_for(monkeypatch, sim, db, key=None):
     monkeypatch.setenv("DESCOPE_PROJECT_ID", sim.project_id)
     monkeypatch.setenv("DESCOPE_MANAGEMENT_KEY", key or sim.management_key)
     monkeypatch.setenv("DESCOPE_BASE_URL", sim.base_url)
     monkeypatch.setenv("DESCOPE_WAREHOUSE", "duckdb")
     monkeypatch.setenv("DUCKDB_PATH", str(db))
-    return functions_framework.create_app(target="descope_sync", source=str(SOURCE)).test_client()
+    return serve(monkeypatch).test_client()
 
 
 def test_the_function_extracts_every_stream_and_returns_a_json_summary(simulator, tmp_path, monkeypatch):
@@ -77,7 +84,7 @@ def faked_client(monkeypatch, tmp_path, summary=None, run_extract=None, **env):
     monkeypatch.setenv("DUCKDB_PATH", str(tmp_path / "w.duckdb"))
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    app = functions_framework.create_app(target="descope_sync", source=str(SOURCE))
+    app = serve(monkeypatch)
     calls: list[dict] = []
 
     def fake(settings, *, streams, progress=None, **kwargs):
@@ -307,3 +314,13 @@ def test_plain_http_to_a_remote_host_is_a_500_json(simulator, tmp_path, monkeypa
     monkeypatch.setenv("DESCOPE_BASE_URL", "http://api.descope.com")
     body = assert_json_error(client.post("/", json={}), 500)
     assert "DESCOPE_BASE_URL" in body["error"] and "https://" in body["error"]
+
+
+def test_the_function_lands_in_bigquery_unless_told_otherwise(monkeypatch, tmp_path):
+    client, calls = faked_client(monkeypatch, tmp_path)
+    monkeypatch.delenv("DESCOPE_WAREHOUSE")
+    monkeypatch.setenv("GCP_PROJECT", "my-gcp")
+    assert client.get("/").status_code == 200
+    [call] = calls
+    assert (call["settings"].warehouse, call["settings"].bigquery_project) == ("bigquery", "my-gcp")
+    assert call["settings"].max_seconds == 480  # below the deployed 540 s timeout (tests/gcp/test_deploy_config.py)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-import types
-
 import pytest
 
 from descope_sync.config import load_settings
@@ -80,49 +77,21 @@ def test_surrounding_whitespace_is_stripped_from_the_project_id():
     assert load_settings({}, env=env(DESCOPE_PROJECT_ID="P123\n")).project_id == "P123"
 
 
-class FakeSecretManager:
-    """google.cloud.secretmanager with the one call config.py makes, holding `values` by secret name."""
-
-    values: dict[str, bytes] = {}
-
-    class SecretManagerServiceClient:
-        def access_secret_version(self, request):
-            name = request["name"].split("/")[3]
-            payload = types.SimpleNamespace(data=FakeSecretManager.values[name])
-            return types.SimpleNamespace(payload=payload)
+# Secret Manager: tests/gcp/test_secret_manager.py (the real client against a local REST server).
 
 
-@pytest.fixture
-def secret_manager(monkeypatch):
-    import google.cloud
+def test_warehouse_settings_need_no_descope_credentials_and_never_ask_secret_manager():
+    from descope_sync.config import load_warehouse_settings
 
-    monkeypatch.setattr(google.cloud, "secretmanager", FakeSecretManager, raising=False)
-    monkeypatch.setitem(sys.modules, "google.cloud.secretmanager", FakeSecretManager)
-    FakeSecretManager.values = {}
-    return FakeSecretManager.values
-
-
-SM_ENV = {"DESCOPE_SECRETS": "secret-manager", "GOOGLE_CLOUD_PROJECT": "my-gcp"}
-
-
-def test_a_secret_created_with_echo_is_stripped(secret_manager):
-    secret_manager.update({"descope-project-id": b"P123\n", "descope-management-key": KEY.encode() + b"\n"})
-    settings = load_settings({}, env=SM_ENV)
-    assert settings.project_id == "P123"
-    assert settings.management_key.reveal() == KEY
-
-
-def test_a_secret_with_a_line_break_inside_names_the_secret_and_says_how_to_recreate_it(secret_manager):
-    secret_manager.update({"descope-project-id": b"P123", "descope-management-key": b"K2line-one\nline-two\n"})
-    message = config_error(SM_ENV)
-    assert "'descope-management-key'" in message
-    assert "printf '%s'" in message and "gcloud secrets versions add descope-management-key" in message
-    assert "K2line-one" not in message and "line-two" not in message
-
-
-def test_a_secret_that_is_not_utf8_is_a_config_error(secret_manager):
-    secret_manager.update({"descope-project-id": b"P123", "descope-management-key": b"\xff\xfeK2"})
-    assert "'descope-management-key'" in config_error(SM_ENV)
+    environment = {"DESCOPE_SECRETS": "secret-manager", "K_SERVICE": "x", "DUCKDB_PATH": "/data/w.duckdb"}
+    settings = load_warehouse_settings({}, env=environment)
+    assert (settings.warehouse, str(settings.duckdb_path)) == ("duckdb", "/data/w.duckdb")
+    assert settings.raw_schema == "descope_raw"
+    assert settings.project_id == "" and not settings.management_key
+    settings = load_warehouse_settings({"warehouse": "bigquery"}, env={"GCP_PROJECT": "my-gcp", "BQ_LOCATION": "EU"})
+    assert (settings.warehouse, settings.bigquery_project, settings.bigquery_location) == ("bigquery", "my-gcp", "EU")
+    with pytest.raises(ConfigError, match="DESCOPE_WAREHOUSE"):
+        load_warehouse_settings({}, env={"DESCOPE_WAREHOUSE": "postgres"})
 
 
 # ---------------------------------------------------------------- the base URL

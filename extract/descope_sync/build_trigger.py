@@ -1,0 +1,141 @@
+"""Starts the Cloud Build trigger that runs `dbt build` (deploy/cloudbuild-dbt.yaml) after an extract.
+
+The Cloud Function calls `start_build(DESCOPE_DBT_TRIGGER)` once a run has landed what it could
+(every status but `failed`, as `descope-sync run` builds dbt), so the marts follow every extract:
+the daily one, its retries, and any run someone starts by hand. One REST call,
+`POST https://cloudbuild.googleapis.com/v1/{trigger}:run`, with the function's service account
+(which needs `cloudbuild.builds.create` and `iam.serviceAccounts.actAs` on the trigger's service
+account); it returns once the build is queued, not when dbt finishes. Builds that overlap wait for
+the older one (the first step of deploy/cloudbuild-dbt.yaml), so two dbt runs never write at once.
+
+`CLOUD_BUILD_ENDPOINT` (test-only) sends the call elsewhere: plain http to loopback goes without
+credentials, to a test server.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from descope_sync.config import DBT_TRIGGER_ENV, service_url
+from descope_sync.errors import SyncError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_ENDPOINT = "https://cloudbuild.googleapis.com"
+ENDPOINT_ENV = "CLOUD_BUILD_ENDPOINT"
+_SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
+_ATTEMPTS = 3
+
+
+class BuildTriggerError(SyncError):
+    """The dbt build could not be started; the message names the trigger and what to do."""
+
+
+@dataclass(frozen=True)
+class StartedBuild:
+    trigger: str
+    build_id: str | None
+    log_url: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"status": "started", "trigger": self.trigger, "build_id": self.build_id, "log_url": self.log_url}
+
+
+def _endpoint(env: Mapping[str, str]) -> tuple[str, bool]:
+    """(base URL, anonymous): the default API, or CLOUD_BUILD_ENDPOINT (http only to loopback, then no credentials)."""
+    raw = env.get(ENDPOINT_ENV)
+    if raw in (None, ""):
+        return DEFAULT_ENDPOINT, False
+    url = service_url(raw, ENDPOINT_ENV)
+    return url, urlsplit(url).scheme.lower() == "http"
+
+
+def _session(anonymous: bool):
+    import requests
+
+    if anonymous:
+        return requests.Session()
+    import google.auth
+    from google.auth.transport.requests import AuthorizedSession
+
+    try:
+        credentials, _ = google.auth.default(scopes=_SCOPES)
+    except Exception as exc:  # never the exception's own text
+        raise BuildTriggerError(
+            f"cannot start the dbt build: no Google Cloud credentials ({type(exc).__name__})"
+        ) from None
+    return AuthorizedSession(credentials)
+
+
+def start_build(
+    trigger: str, env: Mapping[str, str] | None = None, timeout: float = 10.0, backoff: float = 1.0
+) -> StartedBuild:
+    """Run `trigger` (`projects/P/locations/L/triggers/T`); the queued build's id and log URL.
+
+    At most 3 attempts of `timeout` seconds, `backoff` and twice that apart (~33 s in all): after the
+    480 s extract budget this still ends before the function's 540 s timeout.
+    """
+    import requests
+
+    env = os.environ if env is None else env
+    base, anonymous = _endpoint(env)
+    parts = trigger.split("/")
+    body = {"projectId": parts[1], "triggerId": parts[5]}
+    url = f"{base}/v1/{trigger}:run"
+    session = _session(anonymous)
+    try:
+        for attempt in range(1, _ATTEMPTS + 1):
+            try:
+                response = session.post(url, json=body, timeout=timeout)
+            except requests.RequestException as exc:
+                if attempt == _ATTEMPTS:
+                    raise BuildTriggerError(
+                        f"could not reach Cloud Build to start the dbt build ({trigger}): {type(exc).__name__}; "
+                        "the extract is committed: start it by hand with "
+                        f"`gcloud builds triggers run {parts[5]} --region={parts[3]}`"
+                    ) from None
+                time.sleep(backoff * attempt)
+                continue
+            if response.status_code < 300:
+                return _started(trigger, response)
+            retryable = response.status_code >= 500 or response.status_code == 429
+            if not retryable or attempt == _ATTEMPTS:
+                raise BuildTriggerError(_refusal(trigger, response.status_code))
+            time.sleep(backoff * attempt)
+    finally:
+        session.close()
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _refusal(trigger: str, status: int) -> str:
+    parts = trigger.split("/")
+    if status in (401, 403):
+        why = (
+            "permission denied: the function's service account needs roles/cloudbuild.builds.editor and "
+            "roles/iam.serviceAccountUser on the trigger's service account (deploy/setup.sh grants both)"
+        )
+    elif status == 404:
+        why = f"no such trigger: create it with deploy/setup.sh, or fix {DBT_TRIGGER_ENV}"
+    else:
+        why = f"Cloud Build answered HTTP {status}"
+    return (
+        f"could not start the dbt build ({trigger}): {why}; the extract is committed: start it by hand with "
+        f"`gcloud builds triggers run {parts[5]} --region={parts[3]}`"
+    )
+
+
+def _started(trigger: str, response) -> StartedBuild:
+    try:
+        operation = response.json()
+    except ValueError:
+        operation = {}
+    build = (operation.get("metadata") or {}).get("build") or {} if isinstance(operation, dict) else {}
+    build_id, log_url = build.get("id"), build.get("logUrl")
+    log.info("dbt build started: trigger %s, build %s", trigger, build_id)
+    return StartedBuild(trigger=trigger, build_id=build_id, log_url=log_url)

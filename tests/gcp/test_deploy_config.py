@@ -1,0 +1,323 @@
+"""The release build (cloudbuild.yaml), the dbt-only build (deploy/cloudbuild-dbt.yaml) and the one-time
+setup script (deploy/setup.sh): parsed and checked, the script also run against stand-in gcloud and bq."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from descope_sync.config import DBT_TRIGGER_ENV, DEFAULT_FUNCTION_MAX_SECONDS, dbt_trigger
+
+ROOT = Path(__file__).resolve().parents[2]
+RELEASE = ROOT / "cloudbuild.yaml"
+DBT_ONLY = ROOT / "deploy" / "cloudbuild-dbt.yaml"
+SETUP = ROOT / "deploy" / "setup.sh"
+PREPARE = ROOT / "deploy" / "dbt-prepare.sh"
+BUILT_IN = {"PROJECT_ID", "PROJECT_NUMBER", "BUILD_ID", "LOCATION", "COMMIT_SHA", "SHORT_SHA", "BRANCH_NAME"}
+PROJECT = "my-gcp"
+
+
+def load(path: Path) -> dict:
+    return yaml.safe_load(path.read_text())
+
+
+def substituted(config: dict, text: str) -> str:
+    """`text` with Cloud Build's substitutions applied (their defaults, PROJECT_ID=my-gcp), `$$` kept as `$`."""
+    values = {"PROJECT_ID": PROJECT, "BUILD_ID": "b-1", **config.get("substitutions", {})}
+    for _ in range(3):  # defaults may refer to other substitutions (dynamicSubstitutions)
+        text = re.sub(r"(?<!\$)\$\{(\w+)\}", lambda m: str(values.get(m.group(1), m.group(0))), text)
+    return text.replace("$$", "$")
+
+
+def step_text(config: dict, step: dict) -> str:
+    return substituted(config, " ".join([step.get("entrypoint", ""), *step.get("args", []), *step.get("env", [])]))
+
+
+def steps(config: dict) -> dict[str, dict]:
+    return {step["id"]: step for step in config["steps"]}
+
+
+def flag(text: str, name: str) -> str:
+    match = re.search(rf"--{name}=(\"[^\"]*\"|'[^']*'|\S+)", text)
+    assert match, f"--{name} missing"
+    return match.group(1).strip("\"'")
+
+
+def seconds(value: str) -> int:
+    assert value.endswith("s"), value
+    return int(value[:-1])
+
+
+# ---------------------------------------------------------------- cloudbuild.yaml
+
+
+def test_the_release_runs_install_test_deploy_schedule_then_dbt_in_that_order():
+    config = load(RELEASE)
+    ids = [step["id"] for step in config["steps"]]
+    assert ids == ["install", "test", "deploy-function", "schedule", "dbt-prepare", "dbt-build"]
+    by_id = steps(config)
+    assert step_text(config, by_id["install"]).split() == ["make", "install"]
+    assert step_text(config, by_id["test"]).split() == ["make", "test"]  # the README's test command
+    assert "dbt build --target bigquery" in step_text(config, by_id["dbt-build"])
+    assert "deploy/dbt-prepare.sh" in step_text(config, by_id["dbt-prepare"])
+    assert all("waitFor" not in step for step in config["steps"])  # strictly one after the other
+
+
+def test_the_function_is_deployed_private_gen2_with_one_instance_and_a_timeout_above_its_budget():
+    config = load(RELEASE)
+    text = step_text(config, steps(config)["deploy-function"])
+    assert text.startswith("gcloud functions deploy descope-bigquery-sync ")
+    for expected in (
+        "--gen2",
+        "--runtime=python311",
+        "--region=us-central1",
+        "--source=extract",
+        "--entry-point=descope_sync",
+        "--trigger-http",
+        "--no-allow-unauthenticated",
+        f"--service-account=descope-sync-fn@{PROJECT}.iam.gserviceaccount.com",
+        "--max-instances=1",
+    ):
+        assert expected in text.split(), expected
+    assert "--allow-unauthenticated" not in text.split()
+    timeout = seconds(flag(text, "timeout"))
+    env = dict(item.split("=", 1) for item in flag(text, "update-env-vars").split(","))
+    budget = float(env["DESCOPE_FUNCTION_MAX_SECONDS"])
+    assert budget == DEFAULT_FUNCTION_MAX_SECONDS == 480 and timeout == 540 and budget < timeout
+    assert env["GCP_PROJECT"] == PROJECT and env["DESCOPE_WAREHOUSE"] == "bigquery"
+    assert env["GEOIP_DATABASE"].startswith("gs://")
+    assert dbt_trigger({DBT_TRIGGER_ENV: env[DBT_TRIGGER_ENV]}).endswith("/triggers/descope-dbt")
+    assert not any("KEY" in name or "SECRET" in name for name in env)  # secrets are read at run time
+
+
+def test_the_scheduler_job_is_created_or_updated_daily_at_2_utc_with_oidc_and_a_deadline_past_the_timeout():
+    config = load(RELEASE)
+    text = step_text(config, steps(config)["schedule"])
+    deploy = step_text(config, steps(config)["deploy-function"])
+    assert "gcloud scheduler jobs update http descope-sync-daily" in text
+    assert "gcloud scheduler jobs create http descope-sync-daily" in text
+    assert flag(text, "schedule") == "0 2 * * *" and flag(text, "time-zone") == "UTC"
+    assert flag(text, "oidc-service-account-email") == f"descope-sync-invoker@{PROJECT}.iam.gserviceaccount.com"
+    assert "--oidc-token-audience" in text and flag(text, "http-method") == "POST"
+    assert seconds(flag(text, "attempt-deadline")) >= seconds(flag(deploy, "timeout"))
+    assert int(flag(text, "max-retry-attempts")) >= 1
+    assert seconds(flag(text, "min-backoff")) >= seconds(flag(deploy, "timeout"))  # a retry never overlaps a run
+
+
+def test_the_dbt_only_build_waits_for_older_dbt_builds_then_builds_on_bigquery():
+    config = load(DBT_ONLY)
+    assert [step["id"] for step in config["steps"]] == ["dbt-prepare", "install", "dbt-build"]
+    assert "dbt build --target bigquery" in step_text(config, steps(config)["dbt-build"])
+    for path in (RELEASE, DBT_ONLY):
+        assert "descope-dbt" in load(path)["tags"]  # what dbt-prepare.sh waits on
+    assert re.search(r"--build-config=deploy/cloudbuild-dbt.yaml", SETUP.read_text())
+
+
+@pytest.mark.parametrize("path", [RELEASE, DBT_ONLY], ids=["cloudbuild.yaml", "cloudbuild-dbt.yaml"])
+def test_every_substitution_is_declared_used_and_escaped(path):
+    config = load(path)
+    declared = set(config.get("substitutions", {}))
+    text = json.dumps(config).replace("$$", "")  # what Cloud Build reads: comments are not
+    used = set(re.findall(r"\$\{(\w+)\}", text)) | set(re.findall(r"\$([A-Za-z_]\w*)", text))
+    assert used - declared - BUILT_IN == set(), "an unknown $VARIABLE (shell variables need $$)"
+    assert declared - used == set(), "a declared substitution is never used"
+    assert {"_REGION"} <= declared
+    assert config["options"]["dynamicSubstitutions"] is True  # defaults refer to ${PROJECT_ID}
+    assert config["options"]["logging"] == "CLOUD_LOGGING_ONLY"  # required with a user service account
+    if path == RELEASE:
+        assert {"_FUNCTION_SA", "_SCHEDULER_SA", "_BUILD_SA"} <= declared
+
+
+SECRET_LITERALS = [
+    r"K2[A-Za-z0-9_-]{16,}",  # a Descope management key
+    r"-----BEGIN",
+    r"private_key",
+    r"DESCOPE_MANAGEMENT_KEY\s*[=:]",
+    r"DESCOPE_PROJECT_ID\s*[=:]",
+    r"--set-secrets",  # values are read at run time, never pinned into the environment
+    r"secretEnv",
+]
+
+
+@pytest.mark.parametrize("path", [RELEASE, DBT_ONLY, SETUP, PREPARE], ids=lambda p: p.name)
+def test_no_secret_literal_is_in_the_build_or_deploy_files(path):
+    text = path.read_text()
+    for pattern in SECRET_LITERALS:
+        if path == SETUP and pattern.startswith("DESCOPE_"):
+            continue  # setup.sh reads them from its environment, checked below
+        assert not re.search(pattern, text), pattern
+
+
+# ---------------------------------------------------------------- deploy/setup.sh
+
+
+@pytest.mark.parametrize("path", [SETUP, PREPARE], ids=lambda p: p.name)
+def test_the_scripts_parse_pass_shellcheck_and_stop_on_any_error(path):
+    assert subprocess.run(["bash", "-n", str(path)], capture_output=True).returncode == 0
+    shellcheck = shutil.which("shellcheck") or str(Path(sys.executable).parent / "shellcheck")
+    result = subprocess.run([shellcheck, str(path)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout
+    code = [line for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")]
+    assert code[0] == "set -euo pipefail"
+    assert os.access(path, os.X_OK)
+
+
+def test_setup_never_echoes_into_gcloud_secrets_and_grants_no_editor_or_owner():
+    text = SETUP.read_text()
+    code = [line for line in text.splitlines() if not line.lstrip().startswith("#")]
+    assert not [line for line in code if re.search(r"\becho\b", line) and "secrets" in line]
+    adds = [line for line in code if "secrets versions add" in line]
+    assert adds and all(re.search(r"printf '%s' \"\$\w+\" \| g secrets versions add", line) for line in adds)
+    assert not re.search(r"roles/(editor|owner)\b", text)
+
+
+FAKE = r"""#!{python}
+import json, os, sys
+name = os.path.basename(sys.argv[0])
+args = sys.argv[1:]
+record = {{"tool": name, "args": args}}
+if name == "gcloud" and "versions" in args and "add" in args:
+    record["stdin"] = sys.stdin.read()
+with open(os.environ["FAKE_LOG"], "a") as log:
+    log.write(json.dumps(record) + "\n")
+exists = os.environ.get("FAKE_EXISTS") == "1"
+words = [a for a in args if not a.startswith("-")]
+if name == "gcloud" and "describe" in words:
+    sys.exit(0 if exists else 1)
+if name == "bq" and "show" in words:
+    sys.exit(0 if exists else 1)
+if name == "gcloud" and "versions" in words and "list" in words:
+    print("projects/p/secrets/s/versions/1" if exists else "")
+if name == "gcloud" and "access" in words:
+    secret = [a for a in args if a.startswith("--secret=")][0].split("=", 1)[1]
+    sys.stdout.write(os.environ["FAKE_VALUES_" + secret.replace("-", "_")])
+"""
+
+
+def run_setup(tmp_path: Path, exists: bool) -> tuple[subprocess.CompletedProcess, list[dict]]:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    for tool in ("gcloud", "bq"):
+        fake = bin_dir / tool
+        fake.write_text(FAKE.format(python=sys.executable))
+        fake.chmod(0o755)
+    log = tmp_path / f"calls-{exists}.jsonl"
+    env = {
+        "PATH": f"{bin_dir}:/usr/bin:/bin",
+        "FAKE_LOG": str(log),
+        "FAKE_EXISTS": "1" if exists else "0",
+        "GCP_PROJECT": PROJECT,
+        "DESCOPE_PROJECT_ID": "P2setupProject",
+        "DESCOPE_MANAGEMENT_KEY": "K2setup-management-key-0123456789",
+        "FAKE_VALUES_descope_project_id": "P2setupProject",
+        "FAKE_VALUES_descope_management_key": "K2setup-management-key-0123456789",
+        "CLOUDBUILD_REPOSITORY": f"projects/{PROJECT}/locations/us-central1/connections/gh/repositories/descope-sync",
+        "GEOIP_FILE": "/data/GeoLite2-City.mmdb",
+    }
+    result = subprocess.run(["bash", str(SETUP)], env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    calls = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    return result, calls
+
+
+def words(call: dict) -> list[str]:
+    """The call's arguments without its flags (gcloud gets --project and --quiet first)."""
+    return [arg for arg in call["args"] if not arg.startswith("-")]
+
+
+def commands(calls: list[dict]) -> list[str]:
+    return [" ".join([call["tool"], *call["args"]]) for call in calls]
+
+
+def test_setup_creates_grants_least_privilege_stores_secrets_without_a_newline_and_deploys(tmp_path):
+    result, calls = run_setup(tmp_path, exists=False)
+    assert result.returncode == 0, result.stderr
+    text = "\n".join(commands(calls))
+    key = "K2setup-management-key-0123456789"
+    assert key not in text and key not in result.stdout + result.stderr  # never on a command line or printed
+
+    [stored_key] = [c["stdin"] for c in calls if "descope-management-key" in c["args"] and "add" in c["args"]]
+    assert stored_key == key  # exactly the value: no trailing newline
+    assert "services enable" in text and "cloudscheduler.googleapis.com" in text
+
+    for dataset in ("descope_raw", "descope_staging", "descope_data_v2"):
+        assert f"--location=US mk --dataset {PROJECT}:{dataset}" in text
+    grants = re.findall(r"GRANT `([^`]+)` ON SCHEMA `[^.]+\.(\w+)` TO \"serviceAccount:([^@]+)@", text)
+    assert ("roles/bigquery.dataEditor", "descope_raw", "descope-sync-fn") in grants
+    assert ("roles/bigquery.dataEditor", "descope_data_v2", "descope-sync-dbt") in grants
+    # the function writes the landing dataset and nothing else
+    assert [(role, dataset) for role, dataset, who in grants if who == "descope-sync-fn"] == [
+        ("roles/bigquery.dataEditor", "descope_raw")
+    ]
+
+    project_roles = [
+        (flag_value(c, "--role"), flag_value(c, "--member"))
+        for c in calls
+        if words(c)[:2] == ["projects", "add-iam-policy-binding"]
+    ]
+    roles = {role for role, _ in project_roles}
+    never_project_wide = {
+        "roles/editor",
+        "roles/owner",
+        "roles/bigquery.dataEditor",
+        "roles/bigquery.admin",
+        "roles/secretmanager.secretAccessor",
+        "roles/secretmanager.admin",
+        "roles/run.invoker",
+        "roles/iam.serviceAccountUser",
+        "roles/storage.objectViewer",
+    }
+    assert not roles & never_project_wide
+    fn = f"serviceAccount:descope-sync-fn@{PROJECT}.iam.gserviceaccount.com"
+    assert ("roles/bigquery.jobUser", fn) in project_roles
+
+    secret_grants = [c for c in calls if words(c)[:2] == ["secrets", "add-iam-policy-binding"]]
+    assert sorted(words(c)[2] for c in secret_grants) == ["descope-management-key", "descope-project-id"]
+    assert all(flag_value(c, "--role") == "roles/secretmanager.secretAccessor" for c in secret_grants)
+
+    [invoker] = [c for c in calls if words(c)[:2] == ["functions", "add-invoker-policy-binding"]]
+    assert words(invoker)[2] == "descope-bigquery-sync"
+    assert flag_value(invoker, "--member") == f"serviceAccount:descope-sync-invoker@{PROJECT}.iam.gserviceaccount.com"
+
+    triggers = [c for c in calls if words(c)[:3] == ["builds", "triggers", "create"]]
+    assert sorted(flag_value(c, "--name") for c in triggers) == ["descope-dbt", "descope-sync-deploy"]
+    [submit] = [c for c in calls if words(c)[:2] == ["builds", "submit"]]
+    assert flag_value(submit, "--config") == "cloudbuild.yaml"
+    assert calls.index(submit) < calls.index(invoker)  # the invoker binding needs the deployed function
+
+
+def test_setup_run_again_creates_nothing_and_adds_no_secret_version(tmp_path):
+    result, calls = run_setup(tmp_path, exists=True)
+    assert result.returncode == 0, result.stderr
+    text = "\n".join(commands(calls))
+    for created in ("service-accounts create", "secrets create", "mk --dataset", "buckets create", "triggers create"):
+        assert created not in text, created
+    assert not [c for c in calls if "versions" in c["args"] and "add" in c["args"]]
+
+
+def flag_value(call: dict, name: str) -> str:
+    for arg in call["args"]:
+        if arg.startswith(name + "="):
+            return arg.split("=", 1)[1]
+    raise AssertionError(f"{name} missing in {call['args']}")
+
+
+def test_the_function_source_declares_every_runtime_dependency():
+    import tomllib
+
+    def name(requirement: str) -> str:
+        return re.split(r"[<>=~!\[; ]", requirement.strip(), maxsplit=1)[0].lower()
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    needed = {name(r) for r in project["dependencies"] + project["optional-dependencies"]["bigquery"]}
+    lines = (ROOT / "extract" / "requirements.txt").read_text().splitlines()
+    declared = {name(line) for line in lines if line.strip() and not line.startswith("#")}
+    assert needed <= declared, needed - declared
+    assert not declared & {"dbt-core", "dbt-bigquery", "dbt-duckdb"}  # dbt runs in Cloud Build, not in the function
