@@ -1,12 +1,13 @@
 """The same dbt project on BigQuery (the emulator) and on DuckDB gives the same marts.
 
-One simulated Descope project is extracted twice, the way the extractor would (a first run with a
-users full sweep, then an incremental run an hour later: modified and new users, new logins, a
-single and a bulk deletion, new addresses). The same landing rows go into a DuckDB file (through
-the DuckDB landing writer) and an emulator dataset (tests/bigquery/landing.py); `dbt build` runs on
-both after each extraction, and `users`, `users_clean` and `user_logins` must hold the same rows
-and values once types are normalised (timestamps to naive UTC, JSON to parsed values, floats
-rounded). A failure names the mart, the key and the column that differ.
+One simulated Descope project is extracted twice, the way the extractor would: a first run with a
+users full sweep, then an incremental run half an hour later (modified and new users, new logins,
+a late-indexed one, a single and a bulk deletion, new addresses, a newer geolocation of a few).
+The same landing rows go into a DuckDB file (through the DuckDB landing writer) and an emulator
+dataset (tests/bigquery/landing.py); `dbt build` runs on both after each extraction, and `users`,
+`users_clean` and `user_logins` must hold the same rows and values once types are normalised
+(timestamps to naive UTC, JSON to parsed values, floats rounded). A failure names the mart, the
+column that differs, on how many rows, and the first key where it does.
 """
 
 from __future__ import annotations
@@ -74,8 +75,12 @@ class Extractor:
     run_number: int = 0
     geo_looked_up: set[str] = field(default_factory=set)
 
-    def _ids(self, stream: str) -> tuple[str, str]:
-        return f"run-{self.run_number}", f"{stream}-batch-{self.run_number}"
+    @property
+    def run_id(self) -> str:
+        return f"run-{self.run_number}"
+
+    def batch_id(self, stream: str) -> str:
+        return f"{stream}-batch-{self.run_number}"
 
     def users(self, batch: Batch, users: Sequence[Any], extracted_at: datetime, batch_id: str) -> int:
         landed = 0
@@ -111,7 +116,13 @@ class Extractor:
             row, reason = to_landing_row(json.loads(blob), batch_id, extracted_at)
             if row is None:
                 batch["_quarantine"].append(
-                    {"stream": "audit_events", "reason": reason, "payload": json.loads(blob), "_batch_id": batch_id}
+                    {
+                        "stream": "audit_events",
+                        "reason": reason,
+                        "payload": json.loads(blob),
+                        "_batch_id": batch_id,
+                        "_extracted_at": extracted_at,
+                    }
                 )
                 continue
             batch["audit_events"].append(row)
@@ -143,11 +154,11 @@ class Extractor:
         """Every event of the audit history, then a users full sweep, then the addresses."""
         self.run_number += 1
         batch: Batch = {table: [] for table in LANDING_TABLES}
-        run_id, _ = self._ids("")
+        run_id = self.run_id
         started = self.clock.at()
         audit_from = started - timedelta(days=29, hours=23)
         audit_to = started - timedelta(minutes=2)
-        n_events = self.events(batch, audit_from, audit_to, started + timedelta(seconds=1), self._ids("audit")[1])
+        n_events = self.events(batch, audit_from, audit_to, started + timedelta(seconds=1), self.batch_id("audit"))
         runs = [
             SyncRun(
                 run_id=run_id,
@@ -162,7 +173,7 @@ class Extractor:
         ]
         sweep_started = started + timedelta(seconds=3)
         users, total = self.world.search_users(limit=1_000_000, with_test_users=True)
-        n_users = self.users(batch, users, sweep_started + timedelta(milliseconds=250), self._ids("users")[1])
+        n_users = self.users(batch, users, sweep_started + timedelta(milliseconds=250), self.batch_id("users"))
         sweep = f"sweep-{self.run_number}"
         runs.append(
             SyncRun(
@@ -203,7 +214,7 @@ class Extractor:
             )
         )
         looked_up = sweep_started + timedelta(seconds=4)
-        n_ips = self.ip_locations(batch, looked_up, self._ids("ip")[1])
+        n_ips = self.ip_locations(batch, looked_up, self.batch_id("ip"))
         runs.append(
             SyncRun(
                 run_id=run_id,
@@ -222,17 +233,17 @@ class Extractor:
         """An incremental run: audit from the cursor (minus the overlap), users modified since, new addresses."""
         self.run_number += 1
         batch: Batch = {table: [] for table in LANDING_TABLES}
-        run_id, _ = self._ids("")
+        run_id = self.run_id
         started = self.clock.at()
         audit_from, audit_to = self.audit_cursor - AUDIT_OVERLAP, started - timedelta(minutes=2)
-        n_events = self.events(batch, audit_from, audit_to, started + timedelta(seconds=1), self._ids("audit")[1])
+        n_events = self.events(batch, audit_from, audit_to, started + timedelta(seconds=1), self.batch_id("audit"))
         users_from = int((self.users_cursor - USERS_OVERLAP).timestamp())
         users, _ = self.world.search_users(limit=1_000_000, modified=(users_from, None), with_test_users=True)
         users_at = started + timedelta(seconds=3)
-        n_users = self.users(batch, users, users_at, self._ids("users")[1])
+        n_users = self.users(batch, users, users_at, self.batch_id("users"))
         looked_up = users_at + timedelta(seconds=2)
-        n_ips = self.newer_database(batch, looked_up, self._ids("ip")[1])
-        n_ips += self.ip_locations(batch, looked_up, self._ids("ip")[1])
+        n_ips = self.newer_database(batch, looked_up, self.batch_id("ip"))
+        n_ips += self.ip_locations(batch, looked_up, self.batch_id("ip"))
         runs = [
             SyncRun(
                 run_id=run_id,
