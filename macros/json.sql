@@ -94,11 +94,34 @@
     nullif(json_extract({{ col }}, '{{ path }}'), 'null'::json)
 {%- endmacro %}
 
+{#-
+    BigQuery reads the sub-value with the JSON subscript operator (`payload['loginIds']`), the same
+    value as json_query(payload, '$.loginIds') and typed JSON everywhere: the BigQuery emulator
+    types json_query's result STRING, which breaks a JSON contract column.
+-#}
 {% macro bigquery__json_value_json(col, path) -%}
+    {%- set sub_value = col ~ json_subscripts(path) -%}
     case
-        when json_type(json_query({{ col }}, '{{ path }}')) != 'null'
-            then json_query({{ col }}, '{{ path }}')
+        when json_type({{ sub_value }}) != 'null'
+            then {{ sub_value }}
     end
+{%- endmacro %}
+
+{#-
+    A JSONPath of member names and array indexes ('$.a', '$.tenants[0]', '$[0].b') as BigQuery
+    JSON subscripts (['a'], ['tenants'][0], [0]['b']). Names are plain keys (no quoting, no dots).
+-#}
+{% macro json_subscripts(path) -%}
+    {%- if not path.startswith('$') -%}
+        {{ exceptions.raise_compiler_error("json path must start with '$': " ~ path) }}
+    {%- endif -%}
+    {%- for step in path[1:].replace('[', '.[').split('.') if step -%}
+        {%- if step.startswith('[') -%}
+            {{ step }}
+        {%- else -%}
+            ['{{ step }}']
+        {%- endif -%}
+    {%- endfor -%}
 {%- endmacro %}
 
 {#- Text -> JSON (for landing columns stored as text). -#}

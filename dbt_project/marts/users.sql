@@ -4,6 +4,7 @@
         unique_key='user_id',
         incremental_strategy='merge',
         on_schema_change='append_new_columns',
+        cluster_by=(['user_id'] if target.type == 'bigquery' else none),
         post_hook=[
             "delete from {{ this }} where user_id in (select user_id from {{ ref('int_users_deleted') }})",
         ],
@@ -85,6 +86,8 @@ users_with_logins as (
         login_activity.last_login_country,
         login_activity.last_login_country_name,
         coalesce(login_activity.login_count, 0) as login_count,
+        -- every argument is non-null: BigQuery's greatest() is null when any argument is (DuckDB's
+        -- skips nulls), and the watermark must mean the same on both engines
         greatest(
             live_users._latest_extracted_at,
             coalesce(login_activity._logins_extracted_at, live_users._latest_extracted_at),

@@ -15,10 +15,17 @@ real_users as (
 cleaned as (
     select
         user_id,
-        nullif(lower(trim(email)), '') as email,
-        nullif(trim(display_name), '') as display_name,
-        nullif(trim(concat(coalesce(trim(given_name), ''), ' ', coalesce(trim(family_name), ''))), '')
-            as given_family_name,
+        -- trim_whitespace, not trim(): the engines' trim() remove different characters (macros/text.sql)
+        nullif(lower({{ trim_whitespace('email') }}), '') as email,
+        nullif({{ trim_whitespace('display_name') }}, '') as display_name,
+        -- concat() is null on BigQuery when any argument is: every argument is coalesced
+        nullif(
+            {{ trim_whitespace(
+                "concat(coalesce(" ~ trim_whitespace('given_name') ~ ", ''), ' ', coalesce("
+                ~ trim_whitespace('family_name') ~ ", ''))"
+            ) }},
+            ''
+        ) as given_family_name,
         {{ json_string('login_ids', '$[0]') }} as first_login_id,
         given_name,
         family_name,

@@ -1,9 +1,17 @@
-"""dbt invocation (dbtRunner, in-process). Nothing dbt-specific lives anywhere else."""
+"""dbt invocation (dbtRunner, in-process). Nothing dbt-specific lives anywhere else.
+
+Targets (profiles.example.yml): `local`, a DuckDB file (DUCKDB_PATH); `bigquery`, the project
+GCP_PROJECT with application-default credentials (BQ_AUTH_METHOD / BQ_KEYFILE for a key file),
+datasets DESCOPE_RAW_DATASET / DESCOPE_STAGING_DATASET / DESCOPE_MARTS_DATASET and BQ_LOCATION,
+all with defaults but the project. With BIGQUERY_EMULATOR_HOST set, the `bigquery` target talks
+to that emulator with a dummy token: GCP_PROJECT and BIGQUERY_EMULATOR_HOST are all it needs.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 from collections import Counter
 from collections.abc import Sequence
@@ -13,6 +21,9 @@ from pathlib import Path
 from descope_sync.errors import ConfigError, SyncError
 
 log = logging.getLogger(__name__)
+
+# How dbt reports an env_var() without a default that is not set (e.g. GCP_PROJECT for `bigquery`).
+_MISSING_ENV_VAR = re.compile(r"Env var required but not provided: '([^']+)'")
 
 
 def project_dir() -> Path:
@@ -94,6 +105,12 @@ def run_dbt(
     result = dbtRunner().invoke(args)
     outcome = DbtOutcome(command=command, success=bool(result.success))
     if result.exception is not None:
+        missing = _MISSING_ENV_VAR.search(str(result.exception))
+        if missing:
+            raise ConfigError(
+                f"dbt --target {target} needs the environment variable {missing.group(1)} "
+                "(profiles.example.yml says what each target reads)"
+            )
         raise SyncError(f"dbt {command} could not run: {result.exception}")
     for node_result in getattr(result.result, "results", None) or []:
         status = str(getattr(node_result.status, "value", node_result.status))

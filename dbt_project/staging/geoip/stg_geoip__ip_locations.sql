@@ -14,7 +14,10 @@ ranked as (
         *,
         coalesce(
             client_ip,
-            case when coalesce(not_found_reason, '') not in ('invalid', 'empty') then trim(ip) end
+            case
+                when coalesce(not_found_reason, '') not in ('invalid', 'empty')
+                    then {{ trim_whitespace('ip') }}
+            end
         ) as resolved_client_ip,
         row_number() over (
             partition by ip

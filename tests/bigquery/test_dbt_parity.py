@@ -1,0 +1,553 @@
+"""The same dbt project on BigQuery (the emulator) and on DuckDB gives the same marts.
+
+One simulated Descope project is extracted twice, the way the extractor would: a first run with a
+users full sweep, then an incremental run half an hour later (modified and new users, new logins,
+a late-indexed one, a single and a bulk deletion, new addresses, a newer geolocation of a few).
+The same landing rows go into a DuckDB file (through the DuckDB landing writer) and an emulator
+dataset (tests/bigquery/landing.py); `dbt build` runs on both after each extraction, and `users`,
+`users_clean` and `user_logins` must hold the same rows and values once types are normalised
+(timestamps to naive UTC, JSON to parsed values, floats rounded). A failure names the mart, the
+column that differs, on how many rows, and the first key where it does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from descope_sync.contract import LANDING_TABLES, RunMode, RunStatus
+from descope_sync.geo import GeoDatabase
+from descope_sync.landing.base import SyncRun
+from descope_sync.landing.duckdb import DuckDBLandingWriter
+from descope_sync.simulator import World
+from descope_sync.streams.audit_events import to_landing_row
+from descope_sync.timeutil import from_epoch_seconds, to_ms
+from descope_sync.transform import DbtOutcome, project_dir, run_dbt
+from tests.bigquery.landing import EmulatorLanding
+
+MARTS = {"users": "user_id", "users_clean": "user_id", "user_logins": "event_id"}
+# Datasets of this module on the shared emulator (the defaults are left to other tests).
+DATASETS = {
+    "DESCOPE_RAW_DATASET": "parity_raw",
+    "DESCOPE_STAGING_DATASET": "parity_staging",
+    "DESCOPE_MARTS_DATASET": "parity_marts",
+}
+# users_clean columns computed from utc_now().
+NOW_DEPENDENT_COLUMNS = ("days_since_signup", "days_since_last_login", "user_activity_status", "simple_status")
+USERS_OVERLAP = timedelta(minutes=10)
+AUDIT_OVERLAP = timedelta(minutes=5)
+
+
+# ---------------------------------------------------------------------------------- extraction
+Batch = dict[str, list[dict[str, Any]]]
+
+
+class Clock:
+    """The simulated project's clock, moved by the test."""
+
+    def __init__(self, start: float) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def at(self) -> datetime:
+        return datetime.fromtimestamp(self.now, UTC).replace(tzinfo=None)
+
+
+@dataclass
+class Extractor:
+    """Landing rows built the way the streams build them, from the simulator's world."""
+
+    world: World
+    clock: Clock
+    run_number: int = 0
+    geo_looked_up: set[str] = field(default_factory=set)
+
+    @property
+    def run_id(self) -> str:
+        return f"run-{self.run_number}"
+
+    def batch_id(self, stream: str) -> str:
+        return f"{stream}-batch-{self.run_number}"
+
+    def users(self, batch: Batch, users: Sequence[Any], extracted_at: datetime, batch_id: str) -> int:
+        landed = 0
+        for user in users:
+            user_id = user.get("userId") if isinstance(user, dict) else None
+            if not isinstance(user_id, str) or not user_id:
+                batch["_quarantine"].append(
+                    {
+                        "stream": "users",
+                        "reason": "user record without a userId",
+                        "payload": user,
+                        "_batch_id": batch_id,
+                        "_extracted_at": extracted_at,
+                    }
+                )
+                continue
+            batch["users"].append(
+                {
+                    "user_id": user_id,
+                    "modified_at": from_epoch_seconds(user.get("modifiedTime")),
+                    "payload": user,
+                    "_batch_id": batch_id,
+                    "_extracted_at": extracted_at,
+                }
+            )
+            landed += 1
+        return landed
+
+    def events(self, batch: Batch, start: datetime, end: datetime, extracted_at: datetime, batch_id: str) -> int:
+        blobs, _ = self.world.search_audit(from_ms=to_ms(start), to_ms=to_ms(end), size=1_000_000, oldest_first=True)
+        landed = 0
+        for blob in blobs:
+            row, reason = to_landing_row(json.loads(blob), batch_id, extracted_at)
+            if row is None:
+                batch["_quarantine"].append(
+                    {
+                        "stream": "audit_events",
+                        "reason": reason,
+                        "payload": json.loads(blob),
+                        "_batch_id": batch_id,
+                        "_extracted_at": extracted_at,
+                    }
+                )
+                continue
+            batch["audit_events"].append(row)
+            landed += 1
+        return landed
+
+    def ip_locations(self, batch: Batch, looked_up_at: datetime, batch_id: str) -> int:
+        addresses = sorted(
+            {r["remote_address"] for r in batch["audit_events"] if r["remote_address"] is not None} - self.geo_looked_up
+        )
+        self.geo_looked_up.update(addresses)
+        with GeoDatabase.open() as geo:
+            rows = geo.lookup_many(addresses, looked_up_at, batch_id)
+        batch["ip_locations"].extend(rows)
+        return len(rows)
+
+    def newer_database(self, batch: Batch, looked_up_at: datetime, batch_id: str, n: int = 5) -> int:
+        """A few addresses looked up again with a newer database build (same answers, later build
+        time): user_logins and users must re-merge the past logins from those addresses."""
+        addresses = sorted(self.geo_looked_up)[:n]
+        with GeoDatabase.open() as geo:
+            rows = geo.lookup_many(addresses, looked_up_at, batch_id)
+        for row in rows:
+            row["database_built_at"] = row["database_built_at"] + timedelta(days=30)
+        batch["ip_locations"].extend(rows)
+        return len(rows)
+
+    def first_run(self) -> Batch:
+        """Every event of the audit history, then a users full sweep, then the addresses."""
+        self.run_number += 1
+        batch: Batch = {table: [] for table in LANDING_TABLES}
+        run_id = self.run_id
+        started = self.clock.at()
+        audit_from = started - timedelta(days=29, hours=23)
+        audit_to = started - timedelta(minutes=2)
+        n_events = self.events(batch, audit_from, audit_to, started + timedelta(seconds=1), self.batch_id("audit"))
+        runs = [
+            SyncRun(
+                run_id=run_id,
+                stream="audit_events",
+                status=RunStatus.SUCCESS,
+                started_at=started,
+                finished_at=started + timedelta(seconds=2),
+                cursor_from=audit_from,
+                cursor_to=audit_to,
+                rows_loaded=n_events,
+            )
+        ]
+        sweep_started = started + timedelta(seconds=3)
+        users, total = self.world.search_users(limit=1_000_000, with_test_users=True)
+        n_users = self.users(batch, users, sweep_started + timedelta(milliseconds=250), self.batch_id("users"))
+        sweep = f"sweep-{self.run_number}"
+        runs.append(
+            SyncRun(
+                run_id=run_id,
+                stream="users",
+                status=RunStatus.PARTIAL,
+                mode=RunMode.FULL,
+                started_at=sweep_started,
+                finished_at=sweep_started + timedelta(seconds=1),
+                cursor_to=sweep_started,
+                rows_loaded=n_users,
+                sweep_id=sweep,
+                sweep_started_at=sweep_started,
+                details={"phase": "windows", "position": int(sweep_started.timestamp()), "quarantined": 0},
+            )
+        )
+        runs.append(
+            SyncRun(
+                run_id=run_id,
+                stream="users",
+                status=RunStatus.SUCCESS,
+                mode=RunMode.FULL,
+                started_at=sweep_started,
+                finished_at=sweep_started + timedelta(seconds=2),
+                cursor_to=sweep_started,
+                rows_loaded=n_users,
+                sweep_id=sweep,
+                sweep_started_at=sweep_started,
+                details={
+                    "reconciled": True,
+                    "held": False,
+                    "would_remove": 0,
+                    "live_before": 0,
+                    "source_total": total,
+                    "users_seen": n_users,
+                    "reason": None,
+                },
+            )
+        )
+        looked_up = sweep_started + timedelta(seconds=4)
+        n_ips = self.ip_locations(batch, looked_up, self.batch_id("ip"))
+        runs.append(
+            SyncRun(
+                run_id=run_id,
+                stream="ip_locations",
+                status=RunStatus.SUCCESS,
+                started_at=looked_up,
+                finished_at=looked_up + timedelta(seconds=1),
+                rows_loaded=n_ips,
+            )
+        )
+        batch["_sync_runs"] = [run.as_row() for run in runs]
+        self.audit_cursor, self.users_cursor = audit_to, sweep_started
+        return batch
+
+    def next_run(self) -> Batch:
+        """An incremental run: audit from the cursor (minus the overlap), users modified since, new addresses."""
+        self.run_number += 1
+        batch: Batch = {table: [] for table in LANDING_TABLES}
+        run_id = self.run_id
+        started = self.clock.at()
+        audit_from, audit_to = self.audit_cursor - AUDIT_OVERLAP, started - timedelta(minutes=2)
+        n_events = self.events(batch, audit_from, audit_to, started + timedelta(seconds=1), self.batch_id("audit"))
+        users_from = int((self.users_cursor - USERS_OVERLAP).timestamp())
+        users, _ = self.world.search_users(limit=1_000_000, modified=(users_from, None), with_test_users=True)
+        users_at = started + timedelta(seconds=3)
+        n_users = self.users(batch, users, users_at, self.batch_id("users"))
+        looked_up = users_at + timedelta(seconds=2)
+        n_ips = self.newer_database(batch, looked_up, self.batch_id("ip"))
+        n_ips += self.ip_locations(batch, looked_up, self.batch_id("ip"))
+        runs = [
+            SyncRun(
+                run_id=run_id,
+                stream="audit_events",
+                status=RunStatus.SUCCESS,
+                started_at=started,
+                finished_at=started + timedelta(seconds=2),
+                cursor_from=audit_from,
+                cursor_to=audit_to,
+                rows_loaded=n_events,
+            ),
+            SyncRun(
+                run_id=run_id,
+                stream="users",
+                status=RunStatus.SUCCESS,
+                started_at=users_at,
+                finished_at=users_at + timedelta(seconds=1),
+                cursor_from=self.users_cursor - USERS_OVERLAP,
+                cursor_to=users_at,
+                rows_loaded=n_users,
+            ),
+            SyncRun(
+                run_id=run_id,
+                stream="ip_locations",
+                status=RunStatus.SUCCESS,
+                started_at=looked_up,
+                finished_at=looked_up + timedelta(seconds=1),
+                rows_loaded=n_ips,
+            ),
+        ]
+        batch["_sync_runs"] = [run.as_row() for run in runs]
+        self.audit_cursor, self.users_cursor = audit_to, users_at
+        return batch
+
+
+def make_world() -> tuple[World, Clock]:
+    """A project of 120 users with 20 days of audit history, plus records that take the odd paths."""
+    clock = Clock(time.time() - 2 * 3600)
+    world = World(seed=23, users=120, now=clock, audit_days=20, logins_per_user=3.0)
+    world.put_user({"name": "nobody", "email": "nobody@example.com", "createdTime": 1_700_000_000})  # quarantined
+    world.put_user({"userId": "U-absurd-time", "email": " Odd@Example.COM\t", "createdTime": 99_999_999_999_999})
+    world.put_user({"userId": "U-fraction-time", "name": "\u00a0", "createdTime": 1_700_000_000.5, "test": None})
+    # Modified just before the first run: the second run's overlap lands these versions (and their
+    # UserModified events) a second time, the duplicates staging removes.
+    for user_id in generated_users(world)[-2:]:
+        world.modify_user(user_id)
+    clock.now += 300
+    return world, clock
+
+
+def generated_users(world: World) -> list[str]:
+    return sorted(uid for uid in world.truth()["users"] if not uid.startswith("U-"))
+
+
+@dataclass
+class Changes:
+    modified: list[str]
+    created: list[str]
+    deleted: list[str]
+    logged_in: list[str]
+
+
+def change_world(world: World, clock: Clock, audit_cursor: datetime) -> Changes:
+    """Activity before the second run: modified, new and deleted users, logins, a late-indexed login."""
+    clock.now += 60
+    live = generated_users(world)
+    changes = Changes(modified=live[:6], created=[], deleted=live[40:44], logged_in=live[6:32])
+    for user_id in changes.modified:
+        world.modify_user(user_id)
+        clock.now += 7
+    for _ in range(3):
+        changes.created.append(world.create_user()["userId"])
+        clock.now += 5
+    for user_id in live[6:30]:
+        world.login(user_id)
+        clock.now += 3
+    world.login(live[30], remote_address="203.0.113.9:52100, 81.2.69.160")  # a forwarded-for list
+    # Occurred before the first run's audit cursor, indexed only now: the overlap catches it.
+    world.login(live[31], occurred_ms=to_ms(audit_cursor) - 3 * 60 * 1000)
+    world.delete_user(live[40])  # one UserDeleted
+    world.delete_users(live[41:44], event="bulk")  # one UsersDeleted naming three
+    clock.now += 1800
+    return changes
+
+
+# ---------------------------------------------------------------------------------- warehouses
+def land_duckdb(path: Path, batch: Batch) -> None:
+    with DuckDBLandingWriter(path) as writer:
+        writer.ensure_tables()
+        for table, rows in batch.items():
+            if rows:
+                writer.append(table, rows)
+
+
+@contextmanager
+def environment(values: Mapping[str, str]) -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@dataclass
+class Engine:
+    name: str
+    build: Callable[[Sequence[str]], DbtOutcome]
+    read: Callable[[str], list[dict[str, Any]]]
+
+
+def duckdb_engine(path: Path) -> Engine:
+    def build(extra_args: Sequence[str]) -> DbtOutcome:
+        return run_dbt("build", target="local", duckdb_path=path, extra_args=extra_args)
+
+    def read(mart: str) -> list[dict[str, Any]]:
+        con = duckdb.connect(str(path))
+        try:
+            cursor = con.execute(f"select * from descope_data_v2.{mart}")
+            names = [d[0] for d in cursor.description]
+            json_columns = {d[0] for d in cursor.description if str(d[1]).upper() == "JSON"}
+            return [
+                {
+                    name: json.loads(v) if name in json_columns and v is not None else v
+                    for name, v in zip(names, row, strict=True)
+                }
+                for row in cursor.fetchall()
+            ]
+        finally:
+            con.close()
+
+    return Engine("duckdb", build, read)
+
+
+def bigquery_engine(emulator: Any) -> Engine:
+    client = emulator.client()
+    env = {**emulator.env(), **DATASETS}
+
+    def build(extra_args: Sequence[str]) -> DbtOutcome:
+        with environment(env):
+            return run_dbt("build", target="bigquery", extra_args=extra_args)
+
+    def read(mart: str) -> list[dict[str, Any]]:
+        rows = client.query(f"select * from `{emulator.project}.{DATASETS['DESCOPE_MARTS_DATASET']}.{mart}`").result()
+        return [dict(row.items()) for row in rows]
+
+    return Engine("bigquery", build, read)
+
+
+# ---------------------------------------------------------------------------------- comparison
+def normalise(value: Any) -> Any:
+    """One spelling per value: naive UTC timestamps, parsed JSON, floats to 9 places."""
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value
+    if isinstance(value, Decimal):
+        value = float(value)
+    if isinstance(value, float):
+        return round(value, 9)
+    if isinstance(value, str) and value[:1] in "[{":
+        try:
+            return normalise(json.loads(value))  # JSON the emulator hands back as text
+        except ValueError:
+            return value
+    if isinstance(value, list):
+        return [normalise(v) for v in value]
+    if isinstance(value, dict):
+        return {k: normalise(v) for k, v in value.items()}
+    return value
+
+
+def differences(mart: str, key: str, expected: list[dict], actual: list[dict], ignore: Sequence[str] = ()) -> list[str]:
+    """What differs between DuckDB's rows (expected) and BigQuery's: rows on one side only, then
+    one line per differing column with how many rows differ in it and the first of them."""
+    left = {row[key]: {k: normalise(v) for k, v in row.items()} for row in expected}
+    right = {row[key]: {k: normalise(v) for k, v in row.items()} for row in actual}
+    problems = []
+    if len(left) != len(expected) or len(right) != len(actual):
+        problems.append(f"{mart}: {key} not unique (duckdb {len(expected)} rows, bigquery {len(actual)} rows)")
+    columns_left = list(expected[0]) if expected else []
+    columns_right = list(actual[0]) if actual else []
+    if columns_left and columns_right and columns_left != columns_right:
+        problems.append(f"{mart}: columns differ: duckdb {columns_left} vs bigquery {columns_right}")
+    for side, keys in (("duckdb", left.keys() - right.keys()), ("bigquery", right.keys() - left.keys())):
+        if keys:
+            shown = ", ".join(map(str, sorted(keys)[:5]))
+            problems.append(f"{mart}: {len(keys)} row(s) only on {side}: {key} {shown}")
+    common = sorted(left.keys() & right.keys())
+    for column in columns_left:
+        if column in ignore:
+            continue
+        differing = [k for k in common if left[k].get(column) != right[k].get(column)]
+        if differing:
+            k = differing[0]
+            problems.append(
+                f"{mart}.{column} differs on {len(differing)} of {len(common)} rows, e.g. {key}={k}: "
+                f"duckdb {left[k].get(column)!r} != bigquery {right[k].get(column)!r}"
+            )
+    return problems
+
+
+def assert_same_marts(snapshots: dict[str, dict[str, list[dict]]], stage: str, ignore: Sequence[str] = ()) -> None:
+    problems = []
+    for mart, key in MARTS.items():
+        expected, actual = snapshots["duckdb"][mart], snapshots["bigquery"][mart]
+        assert expected, f"{stage}: duckdb {mart} is empty: the comparison would prove nothing"
+        problems += differences(mart, key, expected, actual, ignore)
+    listed = "\n".join(problems)
+    assert not problems, f"after the {stage} build the marts differ between duckdb and bigquery:\n{listed}"
+
+
+# ---------------------------------------------------------------------------------- the builds
+@dataclass
+class Parity:
+    changes: Changes | None = None
+    outcomes: dict[str, dict[str, DbtOutcome]] = field(default_factory=dict)  # stage -> engine -> outcome
+    snapshots: dict[str, dict[str, dict[str, list[dict]]]] = field(default_factory=dict)  # stage -> engine -> mart
+    seconds: dict[str, dict[str, float]] = field(default_factory=dict)  # stage -> engine -> build wall time
+    dates: dict[str, tuple[date, date]] = field(default_factory=dict)  # stage -> UTC dates around the builds
+
+
+@pytest.fixture(scope="module")
+def parity(bq_emulator, tmp_path_factory) -> Parity:
+    """Both extractions landed in both warehouses, each followed by `dbt build` on both engines."""
+    world, clock = make_world()
+    extractor = Extractor(world, clock)
+    duckdb_path = tmp_path_factory.mktemp("parity") / "warehouse.duckdb"
+    engines = [duckdb_engine(duckdb_path), bigquery_engine(bq_emulator)]
+    bq_landing = EmulatorLanding(bq_emulator.client(), DATASETS["DESCOPE_RAW_DATASET"])
+    parity = Parity()
+    for stage in ("full", "incremental"):
+        if stage == "full":
+            batch, extra_args = extractor.first_run(), []
+        else:
+            parity.changes = change_world(world, clock, extractor.audit_cursor)
+            # Unit tests do not read the warehouse: the first build ran them on both engines.
+            batch, extra_args = extractor.next_run(), ["--exclude", "test_type:unit"]
+        land_duckdb(duckdb_path, batch)
+        for table, rows in batch.items():
+            bq_landing.append(table, rows)
+        first_day = datetime.now(UTC).date()
+        parity.outcomes[stage], parity.seconds[stage], parity.snapshots[stage] = {}, {}, {}
+        for engine in engines:
+            started = time.monotonic()
+            parity.outcomes[stage][engine.name] = engine.build(extra_args)
+            parity.seconds[stage][engine.name] = round(time.monotonic() - started, 1)
+            parity.snapshots[stage][engine.name] = {mart: engine.read(mart) for mart in MARTS}
+        parity.dates[stage] = (first_day, datetime.now(UTC).date())
+    print(f"\ndbt build wall time (s): {parity.seconds}")
+    return parity
+
+
+@pytest.mark.parametrize("stage", ["full", "incremental"])
+def test_dbt_build_passes_on_both_engines(parity: Parity, stage: str) -> None:
+    for engine, outcome in parity.outcomes[stage].items():
+        assert outcome.success, f"{stage} build on {engine}: {outcome.failures}"
+        assert not [key for key in outcome.counts if key.endswith(":skipped")], (engine, outcome.counts)
+        assert outcome.counts["model:success"] == len(list((project_dir() / "dbt_project").rglob("*.sql")))
+    assert parity.outcomes["full"]["bigquery"].counts["unit_test:pass"] >= 10
+
+
+@pytest.mark.parametrize("stage", ["full", "incremental"])
+def test_the_marts_are_the_same_on_bigquery_and_duckdb(parity: Parity, stage: str) -> None:
+    first_day, last_day = parity.dates[stage]
+    # users_clean counts days to "now": builds on both sides of a UTC midnight may differ by a day.
+    ignore = NOW_DEPENDENT_COLUMNS if first_day != last_day else ()
+    assert_same_marts(parity.snapshots[stage], stage, ignore)
+
+
+def test_the_incremental_build_took_in_the_second_extraction(parity: Parity) -> None:
+    """The comparison is about something: the second build changed the marts on both engines."""
+    changes = parity.changes
+    for engine in ("duckdb", "bigquery"):
+        before = {row["user_id"]: row for row in parity.snapshots["full"][engine]["users"]}
+        after = {row["user_id"]: row for row in parity.snapshots["incremental"][engine]["users"]}
+        assert set(changes.deleted) <= before.keys(), engine
+        assert not set(changes.deleted) & after.keys(), engine
+        assert set(changes.created) <= after.keys() - before.keys(), engine
+        for user_id in changes.modified:
+            assert after[user_id]["modified_time"] != before[user_id]["modified_time"], (engine, user_id)
+        for user_id in changes.logged_in:
+            assert after[user_id]["login_count"] == before[user_id]["login_count"] + 1, (engine, user_id)
+        logins_before = {row["event_id"] for row in parity.snapshots["full"][engine]["user_logins"]}
+        logins_after = {row["event_id"] for row in parity.snapshots["incremental"][engine]["user_logins"]}
+        assert logins_before < logins_after and len(logins_after - logins_before) == len(changes.logged_in)
+
+
+def test_a_difference_names_the_mart_the_key_and_the_column() -> None:
+    expected = [{"user_id": "U1", "email": "a@x.org", "login_count": 1}, {"user_id": "U2", "email": None}]
+    actual = [{"user_id": "U1", "email": "A@x.org", "login_count": 1}, {"user_id": "U3", "email": None}]
+    assert differences("users", "user_id", expected, actual) == [
+        "users: 1 row(s) only on duckdb: user_id U2",
+        "users: 1 row(s) only on bigquery: user_id U3",
+        "users.email differs on 1 of 1 rows, e.g. user_id=U1: duckdb 'a@x.org' != bigquery 'A@x.org'",
+    ]
+
+
+def test_values_are_compared_in_one_spelling() -> None:
+    aware = datetime(2024, 1, 1, 12, tzinfo=UTC)
+    assert normalise(aware) == datetime(2024, 1, 1, 12)
+    assert normalise('{"b": [1, 2.0000000001]}') == {"b": [1, 2.0]}
+    assert normalise(Decimal("1.50")) == 1.5
