@@ -50,8 +50,10 @@ sqlfluff: install
 	DUCKDB_PATH=$(LINT_DB) $(BIN)/sqlfluff lint dbt_project macros tests/dbt
 
 # pytest exits 5 when it collects nothing: make treats that, like any failure, as a failed test run.
+# Two workers (the machine has two cores), a test file per worker at a time (module fixtures stay
+# in one process); each worker keeps dbt's artifacts apart (tests/conftest.py).
 pytest: install
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2 --dist loadfile
 
 # The whole job as a user runs it, twice (simulator -> extract -> full dbt build; then creations,
 # modifications, deletions of every kind and late logins -> extract -> incremental dbt build), and

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,15 @@ import pytest
 
 from descope_sync.config import Settings, load_settings
 from descope_sync.simulator import ChaosConfig, RateLimits, Simulator, World
+
+
+def pytest_configure(config):
+    """Under pytest-xdist every worker gets dbt artifacts (target/, logs/) of its own."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker:
+        os.environ.setdefault("DBT_TARGET_PATH", f"target/pytest-{worker}")
+        os.environ.setdefault("DBT_LOG_PATH", f"logs/pytest-{worker}")
+
 
 FAST_LIMITS = RateLimits(user_search=(100_000, 60.0), audit_search=(10, 1.0))
 

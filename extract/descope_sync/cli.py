@@ -167,7 +167,8 @@ def build_parser() -> argparse.ArgumentParser:
     transform.add_argument("--target", choices=sorted(TARGETS), default=os.environ.get("DESCOPE_TARGET", "local"))
     transform.add_argument("--duckdb-path")
     transform.add_argument("--full-refresh", action="store_true")
-    transform.add_argument("--select", action="append", default=[])
+    transform.add_argument("--select", action="append", default=[], help="dbt node selection (repeatable)")
+    transform.add_argument("--exclude", action="append", default=[], help="dbt nodes to leave out (repeatable)")
     status = sub.add_parser(
         "status",
         help="per stream: last run, cursor, lag, unacknowledged data loss; non-zero when stale or lost",
@@ -272,6 +273,7 @@ def cmd_transform(args: argparse.Namespace) -> int:
         target=args.target,
         full_refresh=args.full_refresh,
         select=args.select,
+        exclude=args.exclude,
         duckdb_path=args.duckdb_path or os.environ.get("DUCKDB_PATH", "warehouse.duckdb"),
     )
     print_dbt(outcome)

@@ -35,6 +35,11 @@ def project_dir() -> Path:
     return path
 
 
+def target_dir(project: Path) -> Path:
+    """Where dbt writes its artifacts: DBT_TARGET_PATH (relative to the project), else `target/`."""
+    return project / os.environ.get("DBT_TARGET_PATH", "target")
+
+
 def profiles_dir(project: Path) -> Path:
     """DBT_PROFILES_DIR when it holds a profiles.yml, else `.dbt/` made from profiles.example.yml."""
     configured = os.environ.get("DBT_PROFILES_DIR")
@@ -74,6 +79,7 @@ def run_dbt(
     target: str = "local",
     full_refresh: bool = False,
     select: Sequence[str] = (),
+    exclude: Sequence[str] = (),
     extra_args: Sequence[str] = (),
     duckdb_path: str | os.PathLike[str] | None = None,
     quiet: bool = True,
@@ -96,6 +102,8 @@ def run_dbt(
         args.append("--full-refresh")
     for item in select:
         args += ["--select", item]
+    for item in exclude:
+        args += ["--exclude", item]
     if quiet:
         args = ["--quiet", "--no-use-colors", *args]
     args += list(extra_args)

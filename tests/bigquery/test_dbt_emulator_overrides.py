@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from descope_sync.transform import project_dir, run_dbt
+from descope_sync.transform import project_dir, run_dbt, target_dir
 
 PROBE_DATASET = "override_probe"
 
@@ -28,6 +28,7 @@ def probe_project(root: Path) -> Path:
         'model-paths: ["models"]\nmacro-paths: ["macros"]\ntarget-path: target\n'
     )
     shutil.copytree(project_dir() / "macros", project / "macros")
+    shutil.copy(project_dir() / "profiles.example.yml", project / "profiles.example.yml")
     (project / "models" / "plain_table.sql").write_text(
         "{{ config(materialized='table', partition_by={'field': 'day', 'data_type': 'date'}, cluster_by=['id']) }}\n"
         "select 'a' as id, date '2024-01-01' as day\n"
@@ -71,7 +72,7 @@ def probe(bq_emulator, tmp_path: Path) -> Iterator[Path]:
 
 
 def run_sql(project: Path, model: str) -> str:
-    return (project / "target" / "run" / "descope_sync" / "models" / f"{model}.sql").read_text()
+    return (target_dir(project) / "run" / "descope_sync" / "models" / f"{model}.sql").read_text()
 
 
 def test_a_table_without_a_contract_is_created_by_the_adapters_own_macro(probe: Path) -> None:

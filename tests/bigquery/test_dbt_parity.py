@@ -35,8 +35,8 @@ from descope_sync.streams.audit_events import to_landing_row
 from descope_sync.timeutil import from_epoch_seconds, to_ms
 from descope_sync.transform import DbtOutcome, project_dir, run_dbt
 from tests.bigquery.landing import EmulatorLanding
+from tests.bigquery.marts import MARTS, differences, normalise
 
-MARTS = {"users": "user_id", "users_clean": "user_id", "user_logins": "event_id"}
 # Datasets of this module on the shared emulator (the defaults are left to other tests).
 DATASETS = {
     "DESCOPE_RAW_DATASET": "parity_raw",
@@ -398,58 +398,6 @@ def bigquery_engine(emulator: Any) -> Engine:
 
 
 # ---------------------------------------------------------------------------------- comparison
-def normalise(value: Any) -> Any:
-    """One spelling per value: naive UTC timestamps, parsed JSON, floats to 9 places."""
-    if isinstance(value, datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(UTC).replace(tzinfo=None)
-        return value
-    if isinstance(value, Decimal):
-        value = float(value)
-    if isinstance(value, float):
-        return round(value, 9)
-    if isinstance(value, str) and value[:1] in "[{":
-        try:
-            return normalise(json.loads(value))  # JSON the emulator hands back as text
-        except ValueError:
-            return value
-    if isinstance(value, list):
-        return [normalise(v) for v in value]
-    if isinstance(value, dict):
-        return {k: normalise(v) for k, v in value.items()}
-    return value
-
-
-def differences(mart: str, key: str, expected: list[dict], actual: list[dict], ignore: Sequence[str] = ()) -> list[str]:
-    """What differs between DuckDB's rows (expected) and BigQuery's: rows on one side only, then
-    one line per differing column with how many rows differ in it and the first of them."""
-    left = {row[key]: {k: normalise(v) for k, v in row.items()} for row in expected}
-    right = {row[key]: {k: normalise(v) for k, v in row.items()} for row in actual}
-    problems = []
-    if len(left) != len(expected) or len(right) != len(actual):
-        problems.append(f"{mart}: {key} not unique (duckdb {len(expected)} rows, bigquery {len(actual)} rows)")
-    columns_left = list(expected[0]) if expected else []
-    columns_right = list(actual[0]) if actual else []
-    if columns_left and columns_right and columns_left != columns_right:
-        problems.append(f"{mart}: columns differ: duckdb {columns_left} vs bigquery {columns_right}")
-    for side, keys in (("duckdb", left.keys() - right.keys()), ("bigquery", right.keys() - left.keys())):
-        if keys:
-            shown = ", ".join(map(str, sorted(keys)[:5]))
-            problems.append(f"{mart}: {len(keys)} row(s) only on {side}: {key} {shown}")
-    common = sorted(left.keys() & right.keys())
-    for column in columns_left:
-        if column in ignore:
-            continue
-        differing = [k for k in common if left[k].get(column) != right[k].get(column)]
-        if differing:
-            k = differing[0]
-            problems.append(
-                f"{mart}.{column} differs on {len(differing)} of {len(common)} rows, e.g. {key}={k}: "
-                f"duckdb {left[k].get(column)!r} != bigquery {right[k].get(column)!r}"
-            )
-    return problems
-
-
 def assert_same_marts(snapshots: dict[str, dict[str, list[dict]]], stage: str, ignore: Sequence[str] = ()) -> None:
     problems = []
     for mart, key in MARTS.items():

@@ -19,7 +19,7 @@ from descope_sync.contract import RunMode, RunStatus
 from descope_sync.landing.base import SyncRun
 from descope_sync.landing.duckdb import DuckDBLandingWriter
 from descope_sync.timeutil import to_ms, utcnow
-from descope_sync.transform import DbtOutcome, project_dir, run_dbt
+from descope_sync.transform import DbtOutcome, project_dir, run_dbt, target_dir
 
 # Recent enough that no audit-retention warning fires, whole seconds (epoch seconds round-trip).
 NOW = utcnow().replace(microsecond=0)
@@ -155,7 +155,7 @@ def query(path: Path, sql: str) -> list[tuple[Any, ...]]:
 
 def failing_rows(path: Path, test_name: str) -> list[dict[str, Any]]:
     """The rows a singular test returned in the last build (its compiled SQL, run again)."""
-    compiled = project_dir() / "target" / "compiled" / "descope_sync" / "tests" / "dbt" / f"{test_name}.sql"
+    compiled = target_dir(project_dir()) / "compiled" / "descope_sync" / "tests" / "dbt" / f"{test_name}.sql"
     con = duckdb.connect(str(path))  # same configuration as the dbt-duckdb connection this process may hold
     try:
         cursor = con.execute(compiled.read_text())

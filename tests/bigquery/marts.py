@@ -1,0 +1,64 @@
+"""Comparing the marts of two engines: one spelling per value, and differences a person can read."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+# The marts and their keys.
+MARTS = {"users": "user_id", "users_clean": "user_id", "user_logins": "event_id"}
+
+
+def normalise(value: Any) -> Any:
+    """One spelling per value: naive UTC timestamps, parsed JSON, floats to 9 places."""
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value
+    if isinstance(value, Decimal):
+        value = float(value)
+    if isinstance(value, float):
+        return round(value, 9)
+    if isinstance(value, str) and value[:1] in "[{":
+        try:
+            return normalise(json.loads(value))  # JSON the emulator hands back as text
+        except ValueError:
+            return value
+    if isinstance(value, list):
+        return [normalise(v) for v in value]
+    if isinstance(value, dict):
+        return {k: normalise(v) for k, v in value.items()}
+    return value
+
+
+def differences(mart: str, key: str, expected: list[dict], actual: list[dict], ignore: Sequence[str] = ()) -> list[str]:
+    """What differs between DuckDB's rows (expected) and BigQuery's: rows on one side only, then
+    one line per differing column with how many rows differ in it and the first of them."""
+    left = {row[key]: {k: normalise(v) for k, v in row.items()} for row in expected}
+    right = {row[key]: {k: normalise(v) for k, v in row.items()} for row in actual}
+    problems = []
+    if len(left) != len(expected) or len(right) != len(actual):
+        problems.append(f"{mart}: {key} not unique (duckdb {len(expected)} rows, bigquery {len(actual)} rows)")
+    columns_left = list(expected[0]) if expected else []
+    columns_right = list(actual[0]) if actual else []
+    if columns_left and columns_right and columns_left != columns_right:
+        problems.append(f"{mart}: columns differ: duckdb {columns_left} vs bigquery {columns_right}")
+    for side, keys in (("duckdb", left.keys() - right.keys()), ("bigquery", right.keys() - left.keys())):
+        if keys:
+            shown = ", ".join(map(str, sorted(keys)[:5]))
+            problems.append(f"{mart}: {len(keys)} row(s) only on {side}: {key} {shown}")
+    common = sorted(left.keys() & right.keys())
+    for column in columns_left:
+        if column in ignore:
+            continue
+        differing = [k for k in common if left[k].get(column) != right[k].get(column)]
+        if differing:
+            k = differing[0]
+            problems.append(
+                f"{mart}.{column} differs on {len(differing)} of {len(common)} rows, e.g. {key}={k}: "
+                f"duckdb {left[k].get(column)!r} != bigquery {right[k].get(column)!r}"
+            )
+    return problems
