@@ -9,35 +9,44 @@
             if target.type == 'bigquery' else none
         ),
         cluster_by=(['user_id'] if target.type == 'bigquery' else none),
+        incremental_predicates=(
+            ['DBT_INTERNAL_DEST.login_date >= ' ~ user_logins_merge_window_start()]
+            if target.type == 'bigquery' else none
+        ),
     )
 }}
 -- depends_on: {{ ref('stg_geoip__ip_locations') }}
 -- One row per successful login event with its client IP and that IP's geolocation. Incremental
--- runs take the login events extracted since the last build (minus a lookback; the merge is
+-- runs take the login events staged since the last build (minus a lookback; the merge is
 -- idempotent) and re-merge past logins whose address was looked up since then (an address looked
--- up after its login landed, or a newer MaxMind database).
+-- up after its login landed, or a newer MaxMind database), within var
+-- user_logins_merge_window_days of today: the merge only touches those days (on BigQuery, only
+-- their partitions). Past that window a login keeps the geolocation it was merged with until a
+-- --full-refresh (after loading a new MaxMind database, say).
+{%- if is_incremental() %}
+{%- set since = incremental_watermark('_extracted_at') %}
+{%- endif %}
 with
 
-logins as (
-    select * from {{ ref('int_logins_geolocated') }}
-),
-
-{% if is_incremental() %}
-watermark as (
-    select
-        {{ minus_minutes(
-            "coalesce(max(_extracted_at), cast('1900-01-01 00:00:00' as timestamp))",
-            var("incremental_lookback_minutes")
-        ) }} as since
-    from {{ this }}
-),
-
+{% if is_incremental() -%}
 relocated_addresses as (
     select ip as remote_address
     from {{ ref('stg_geoip__ip_locations') }}
-    where _looked_up_at > (select watermark.since from watermark)
+    where _looked_up_at > {{ since }}
 ),
-{% endif %}
+{% endif -%}
+
+logins as (
+    select * from {{ ref('int_logins_geolocated') }}
+    {% if is_incremental() -%}
+    where
+        _extracted_at > {{ since }}
+        or (
+            login_date >= {{ user_logins_merge_window_start() }}
+            and remote_address in (select relocated_addresses.remote_address from relocated_addresses)
+        )
+    {%- endif %}
+),
 
 final as (
     select
@@ -60,11 +69,6 @@ final as (
         longitude,
         _extracted_at
     from logins
-    {% if is_incremental() -%}
-    where
-        _extracted_at > (select watermark.since from watermark)
-        or remote_address in (select relocated_addresses.remote_address from relocated_addresses)
-    {%- endif %}
 )
 
 select * from final

@@ -13,31 +13,44 @@
 -- One row per live Descope user: the latest version of the record, as Descope sent it, with the
 -- login columns computed from all landed login history. Incremental runs recompute only users with
 -- something new since the last build (a new version, a new login, a newer geolocation of the last
--- login's IP) and merge them on user_id; the post-hook removes users deleted since.
+-- login's IP: int_users_deduplicated and int_users_login_activity hold when each input last
+-- changed) and merge them on user_id; the post-hook removes users deleted since.
+{%- if is_incremental() %}
+{%- set since = incremental_watermark('_source_extracted_at') %}
+{%- endif %}
 with
+
+{% if is_incremental() -%}
+users_to_refresh as (
+    select user_id
+    from {{ ref('int_users_deduplicated') }}
+    where _latest_extracted_at > {{ since }}
+    union distinct
+    select user_id
+    from {{ ref('int_users_login_activity') }}
+    where
+        _logins_extracted_at > {{ since }}
+        or _last_login_geo_looked_up_at > {{ since }}
+),
+{% endif -%}
 
 latest_versions as (
     select * from {{ ref('int_users_deduplicated') }}
+    {% if is_incremental() -%}
+    where user_id in (select users_to_refresh.user_id from users_to_refresh)
+    {%- endif %}
 ),
 
 login_activity as (
     select * from {{ ref('int_users_login_activity') }}
+    {% if is_incremental() -%}
+    where user_id in (select users_to_refresh.user_id from users_to_refresh)
+    {%- endif %}
 ),
 
 deleted_users as (
     select user_id from {{ ref('int_users_deleted') }}
 ),
-
-{% if is_incremental() %}
-watermark as (
-    select
-        {{ minus_minutes(
-            "coalesce(max(_source_extracted_at), cast('1900-01-01 00:00:00' as timestamp))",
-            var("incremental_lookback_minutes")
-        ) }} as since
-    from {{ this }}
-),
-{% endif %}
 
 live_users as (
     select latest_versions.*
@@ -47,7 +60,7 @@ live_users as (
     where deleted_users.user_id is null
 ),
 
-users_with_logins as (
+final as (
     select
         live_users.user_id,
         live_users.login_ids,
@@ -78,8 +91,8 @@ users_with_logins as (
         live_users.custom_attributes,
         live_users.created_time,
         live_users.modified_time,
-        login_activity.first_login_time,
-        login_activity.last_login_time,
+        login_activity.first_login_at as first_login_time,
+        login_activity.last_login_at as last_login_time,
         login_activity.last_login_ip,
         login_activity.last_login_city,
         login_activity.last_login_region,
@@ -96,14 +109,6 @@ users_with_logins as (
     from live_users
     left join login_activity
         on live_users.user_id = login_activity.user_id
-),
-
-final as (
-    select *
-    from users_with_logins
-    {% if is_incremental() -%}
-    where _source_extracted_at > (select watermark.since from watermark)
-    {%- endif %}
 )
 
 select * from final

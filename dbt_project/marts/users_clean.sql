@@ -1,3 +1,4 @@
+{{ config(materialized='view') }}
 -- Live, non-test users for analysts: cleaned email and display name, and activity computed at
 -- query time (days are whole UTC calendar days between dates).
 with

@@ -1,20 +1,66 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        partition_by=(
+            {'field': '_extracted_at', 'data_type': 'timestamp', 'granularity': 'day'}
+            if target.type == 'bigquery' else none
+        ),
+        cluster_by=(['user_id'] if target.type == 'bigquery' else none),
+    )
+}}
 -- One row per landed user version (duplicates included: int_users_deduplicated picks the latest).
+-- Each payload is parsed once: an incremental run appends the landing rows extracted since the
+-- newest staged one (minus var incremental_lookback_minutes), less those it already holds.
 -- Renames Descope's camelCase fields to snake_case and types them; values are not cleaned, with
 -- two exceptions the API forces: a boolean Descope left out is false (its protobuf JSON omits
 -- false values), and a time outside what a timestamp holds is null (assert_user_times_convertible
 -- warns about it) rather than a failed build.
+{%- if is_incremental() %}
+{%- set since = incremental_watermark('_extracted_at') %}
+{%- endif %}
 with
 
 source as (
     select * from {{ source('descope', 'users') }}
+    {% if is_incremental() -%}
+    where _extracted_at > {{ since }}
+    {%- endif %}
 ),
+
+{% if is_incremental() -%}
+-- landing rows the lookback reads again: (user_id, batch, extraction time) names a landed row
+already_staged as (
+    select
+        user_id,
+        _batch_id,
+        _extracted_at
+    from {{ this }}
+    where _extracted_at > {{ since }}
+),
+
+new_rows as (
+    select source.*
+    from source
+    left join already_staged
+        on
+            source.user_id = already_staged.user_id
+            and source._batch_id = already_staged._batch_id
+            and source._extracted_at = already_staged._extracted_at
+    where already_staged.user_id is null
+),
+{%- else -%}
+new_rows as (
+    select * from source
+),
+{%- endif %}
 
 epoch_texts as (
     select
         *,
         {{ json_string('payload', '$.createdTime') }} as created_time_raw,
         {{ json_string('payload', '$.modifiedTime') }} as modified_time_raw
-    from source
+    from new_rows
 ),
 
 epochs as (
