@@ -5,7 +5,7 @@
     incremental model is idempotent, so reading them twice is harmless).
 
     The watermark is fetched before the model's SQL is compiled and written into it as a literal
-    (`timestamp '2024-05-01 12:00:00.000000'`): BigQuery prunes partitions only on constant filters
+    (`cast('2024-05-01 12:00:00' as timestamp)`): BigQuery prunes partitions only on constant filters
     (a subquery would scan every partition), and DuckDB skips row groups by their min/max on it.
     In a unit test `this` is a fixture, not a table: the watermark is then the same value as a
     scalar subquery over the fixture.
@@ -33,7 +33,7 @@
     {%- endif -%}
     {%- set value = query_scalar(sql) -%}
     {%- if value is none -%}
-        {{- return("timestamp '9999-12-31 00:00:00'") -}}
+        {{- return("cast('9999-12-31 00:00:00' as timestamp)") -}}
     {%- endif -%}
     {{- return(timestamp_literal(value, minus_minutes_)) -}}
 {%- endmacro %}
@@ -49,14 +49,16 @@
 
 {#-
     A Python datetime (UTC; naive on DuckDB, aware on BigQuery) less `minutes` as a SQL timestamp
-    literal; a null (an empty table) reads everything: 1900-01-01.
+    literal, floored to the second (a bound that reads a little more is safe: every incremental model
+    is idempotent; and the BigQuery emulator misreads a literal with a fraction of a second); a null
+    (an empty table) reads everything: 1900-01-01.
 -#}
 {% macro timestamp_literal(value, minutes=0) -%}
     {%- if value is none -%}
-        {{- return("timestamp '1900-01-01 00:00:00'") -}}
+        {{- return("cast('1900-01-01 00:00:00' as timestamp)") -}}
     {%- endif -%}
     {%- set moved = value - modules.datetime.timedelta(minutes=minutes | int) -%}
-    {{- return("timestamp '" ~ moved.strftime('%Y-%m-%d %H:%M:%S.%f') ~ "'") -}}
+    {{- return("cast('" ~ moved.strftime('%Y-%m-%d %H:%M:%S') ~ "' as timestamp)") -}}
 {%- endmacro %}
 
 {#-

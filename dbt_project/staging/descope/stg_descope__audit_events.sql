@@ -1,7 +1,8 @@
+{#- append; on BigQuery a merge without unique_key (`on false`: insert only, the target unread) -#}
 {{
     config(
         materialized='incremental',
-        incremental_strategy='append',
+        incremental_strategy=('merge' if target.type == 'bigquery' else 'append'),
         partition_by=(
             {'field': '_extracted_at', 'data_type': 'timestamp', 'granularity': 'day'}
             if target.type == 'bigquery' else none
