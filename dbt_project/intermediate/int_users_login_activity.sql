@@ -24,10 +24,14 @@ ip_locations as (
 ),
 
 {% if is_incremental() -%}
+-- logins merged since: new ones, within var user_logins_merge_window_days like every merge into
+-- user_logins (the bound prunes its day partitions on BigQuery)
 users_with_new_logins as (
     select user_id
     from {{ ref('user_logins') }}
-    where _extracted_at > {{ since }}
+    where
+        _extracted_at > {{ since }}
+        and login_date >= {{ user_logins_merge_window_start() }}
 ),
 
 users_with_relocated_last_login as (

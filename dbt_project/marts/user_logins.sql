@@ -29,24 +29,38 @@
 with
 
 {% if is_incremental() -%}
+new_logins as (
+    select * from {{ ref('int_logins_geolocated') }}
+    where _extracted_at > {{ since }}
+),
+
 relocated_addresses as (
     select ip as remote_address
     from {{ ref('stg_geoip__ip_locations') }}
     where _looked_up_at > {{ since }}
 ),
-{% endif -%}
+
+-- past logins only: a new login from a relocated address is a new login already. A login of the
+-- window was extracted after the window began: that bound prunes partitions of staged events.
+relocated_logins as (
+    select * from {{ ref('int_logins_geolocated') }}
+    where
+        _extracted_at >= cast({{ user_logins_merge_window_start() }} as timestamp)
+        and login_date >= {{ user_logins_merge_window_start() }}
+        and remote_address in (select relocated_addresses.remote_address from relocated_addresses)
+        and event_id not in (select new_logins.event_id from new_logins)
+),
 
 logins as (
-    select * from {{ ref('int_logins_geolocated') }}
-    {% if is_incremental() -%}
-    where
-        _extracted_at > {{ since }}
-        or (
-            login_date >= {{ user_logins_merge_window_start() }}
-            and remote_address in (select relocated_addresses.remote_address from relocated_addresses)
-        )
-    {%- endif %}
+    select * from new_logins
+    union all
+    select * from relocated_logins
 ),
+{%- else -%}
+logins as (
+    select * from {{ ref('int_logins_geolocated') }}
+),
+{%- endif %}
 
 final as (
     select

@@ -5,11 +5,10 @@
         incremental_strategy='merge',
         on_schema_change='append_new_columns',
         cluster_by=(['user_id'] if target.type == 'bigquery' else none),
-        post_hook=[
-            "delete from {{ this }} where user_id in (select user_id from {{ ref('int_users_deleted') }})",
-        ],
+        post_hook=["{{ delete_deleted_users() }}"],
     )
 }}
+-- depends_on: {{ ref('int_users_deleted') }}
 -- One row per live Descope user: the latest version of the record, as Descope sent it, with the
 -- login columns computed from all landed login history. Incremental runs recompute only users with
 -- something new since the last build (a new version, a new login, a newer geolocation of the last

@@ -61,9 +61,9 @@ with_email_parts as (
 with_activity as (
     select
         *,
-        {{ date_diff_days('created_time', utc_now()) }} as days_since_signup,
-        {{ date_diff_days('last_login_time', utc_now()) }} as days_since_last_login,
-        {{ timestamp_diff_seconds('created_time', 'first_login_time') }} as signup_to_first_login_seconds
+        {{ dbt.datediff(to_utc_date('created_time'), to_utc_date(utc_now()), 'day') }} as days_since_signup,
+        {{ dbt.datediff(to_utc_date('last_login_time'), to_utc_date(utc_now()), 'day') }} as days_since_last_login,
+        {{ dbt.datediff('created_time', 'first_login_time', 'second') }} as signup_to_first_login_seconds
     from with_email_parts
 ),
 

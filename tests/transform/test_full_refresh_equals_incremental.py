@@ -43,7 +43,9 @@ def rows(path: Path, relation: str, ignore: tuple[str, ...] = ()) -> list[tuple]
         cursor = con.execute(f"select * from {relation}")
         names = [d[0] for d in cursor.description]
         keep = [i for i, name in enumerate(names) if name not in ignore]
-        return sorted((tuple(row[i] for i in keep) for row in cursor.fetchall()), key=lambda row: json.dumps(row, default=str))
+        return sorted(
+            (tuple(row[i] for i in keep) for row in cursor.fetchall()), key=lambda row: json.dumps(row, default=str)
+        )
     finally:
         con.close()
 
