@@ -13,9 +13,10 @@
 -- (minus var incremental_lookback_minutes): a login merged into user_logins, or a newer
 -- geolocation of the raw address of their last login. Their activity is recomputed from all their
 -- logins in user_logins (on BigQuery clustered by user_id).
-{%- set watermark_expression = 'greatest(_logins_extracted_at, coalesce(_last_login_geo_looked_up_at, _logins_extracted_at))' %}
 {%- if is_incremental() %}
-{%- set since = incremental_watermark(watermark_expression) %}
+{%- set since = incremental_watermark(
+    'greatest(_logins_extracted_at, coalesce(_last_login_geo_looked_up_at, _logins_extracted_at))'
+) %}
 {%- endif %}
 with
 
@@ -49,14 +50,16 @@ users_to_refresh as (
 ),
 {% endif -%}
 
-logins as (
+users_logins as (
     select * from {{ ref('user_logins') }}
-    where
-        not is_impersonation
-        and user_id is not null
-        {% if is_incremental() -%}
-        and user_id in (select users_to_refresh.user_id from users_to_refresh)
-        {%- endif %}
+    where not is_impersonation and user_id is not null
+),
+
+logins as (
+    select * from users_logins
+    {% if is_incremental() -%}
+    where user_id in (select users_to_refresh.user_id from users_to_refresh)
+    {%- endif %}
 ),
 
 ranked as (

@@ -61,9 +61,10 @@ with_email_parts as (
 with_activity as (
     select
         *,
-        {{ dbt.datediff(to_utc_date('created_time'), to_utc_date(utc_now()), 'day') }} as days_since_signup,
-        {{ dbt.datediff(to_utc_date('last_login_time'), to_utc_date(utc_now()), 'day') }} as days_since_last_login,
-        {{ dbt.datediff('created_time', 'first_login_time', 'second') }} as signup_to_first_login_seconds
+        -- whole UTC calendar days (dates) and whole seconds; dbt.datediff renders one long line
+        {{ dbt.datediff(to_utc_date('created_time'), to_utc_date(utc_now()), 'day') }} as days_since_signup,  -- noqa: LT05
+        {{ dbt.datediff(to_utc_date('last_login_time'), to_utc_date(utc_now()), 'day') }} as days_since_last_login,  -- noqa: LT05
+        {{ dbt.datediff('created_time', 'first_login_time', 'second') }} as signup_to_first_login_seconds  -- noqa: LT05
     from with_email_parts
 ),
 
