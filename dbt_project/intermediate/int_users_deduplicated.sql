@@ -6,7 +6,7 @@
         cluster_by=(['user_id'] if target.type == 'bigquery' else none),
     )
 }}
--- The latest version of each user: newest Descope modifiedTime first (versions without one rank
+-- The latest version of each user: newest Descope modifiedTime (modified_at) first (versions without one rank
 -- last), then the newest extraction, then the newest batch. Identical rows landed twice in one
 -- batch collapse to one.
 -- An incremental run ranks the versions staged since the newest extraction it holds (minus var
@@ -14,10 +14,10 @@
 -- all older versions, by the same order) and merges the winners: no history is read again.
 {%- set version_columns = [
     'user_id', 'login_ids', 'display_name', 'given_name', 'middle_name', 'family_name', 'email',
-    'verified_email', 'phone', 'verified_phone', 'role_names', 'user_tenants', 'status',
-    'external_ids', 'picture', 'test', 'totp', 'saml', 'oauth', 'webauthn', 'password',
-    'sso_app_ids', 'editable', 'scim', 'push', 'permissions', 'custom_attributes',
-    'created_time', 'modified_time', '_batch_id', '_extracted_at',
+    'is_email_verified', 'phone', 'is_phone_verified', 'role_names', 'user_tenants', 'status',
+    'external_ids', 'picture', 'is_test_user', 'is_totp_enabled', 'is_saml_enabled', 'oauth', 'is_webauthn_enabled', 'is_password_set',
+    'sso_app_ids', 'is_editable', 'is_scim_provisioned', 'is_push_enabled', 'permissions', 'custom_attributes',
+    'created_at', 'modified_at', '_batch_id', '_extracted_at',
 ] %}
 {%- if is_incremental() %}
 {%- set since = incremental_watermark('_latest_extracted_at') %}
@@ -56,7 +56,7 @@ ranked as (
         max(_latest_extracted_at) over (partition by user_id) as _newest_extracted_at,
         row_number() over (
             partition by user_id
-            order by modified_time desc nulls last, _extracted_at desc, _batch_id desc
+            order by modified_at desc nulls last, _extracted_at desc, _batch_id desc
         ) as version_rank
     from candidates
 ),
