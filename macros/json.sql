@@ -1,5 +1,6 @@
 {#-
-    JSON access, one macro per shape of result. `col` is a JSON column (DuckDB `json`,
+    JSON access, one macro per shape of result. `default__` is DuckDB's (the local target);
+    `bigquery__` is there only where BigQuery differs. `col` is a JSON column (DuckDB `json`,
     BigQuery `JSON`), `path` a JSONPath such as '$.givenName' or '$.tenants[0]'. Every macro
     returns null when the path is absent or holds JSON null.
 -#}
@@ -13,10 +14,6 @@
     json_extract_string({{ col }}, '{{ path }}')
 {%- endmacro %}
 
-{% macro duckdb__json_string(col, path) -%}
-    json_extract_string({{ col }}, '{{ path }}')
-{%- endmacro %}
-
 {% macro bigquery__json_string(col, path) -%}
     json_value({{ col }}, '{{ path }}')
 {%- endmacro %}
@@ -27,10 +24,6 @@
 {%- endmacro %}
 
 {% macro default__json_bool(col, path) -%}
-    try_cast({{ json_string(col, path) }} as boolean)
-{%- endmacro %}
-
-{% macro duckdb__json_bool(col, path) -%}
     try_cast({{ json_string(col, path) }} as boolean)
 {%- endmacro %}
 
@@ -56,29 +49,8 @@
     try_cast(nullif(regexp_extract({{ text }}, '^-?[0-9]+$'), '') as bigint)
 {%- endmacro %}
 
-{% macro duckdb__safe_integer(text) -%}
-    try_cast(nullif(regexp_extract({{ text }}, '^-?[0-9]+$'), '') as bigint)
-{%- endmacro %}
-
 {% macro bigquery__safe_integer(text) -%}
     safe_cast(regexp_extract({{ text }}, r'^-?[0-9]+$') as int64)
-{%- endmacro %}
-
-{#- Double precision float. -#}
-{% macro json_double(col, path) -%}
-    {{ return(adapter.dispatch('json_double', 'descope_sync')(col, path)) }}
-{%- endmacro %}
-
-{% macro default__json_double(col, path) -%}
-    try_cast({{ json_string(col, path) }} as double)
-{%- endmacro %}
-
-{% macro duckdb__json_double(col, path) -%}
-    try_cast({{ json_string(col, path) }} as double)
-{%- endmacro %}
-
-{% macro bigquery__json_double(col, path) -%}
-    safe_cast({{ json_string(col, path) }} as float64)
 {%- endmacro %}
 
 {#- A JSON sub-value kept as JSON (arrays, objects); null when absent or JSON null. -#}
@@ -87,10 +59,6 @@
 {%- endmacro %}
 
 {% macro default__json_value_json(col, path) -%}
-    json_extract({{ col }}, '{{ path }}')
-{%- endmacro %}
-
-{% macro duckdb__json_value_json(col, path) -%}
     nullif(json_extract({{ col }}, '{{ path }}'), 'null'::json)
 {%- endmacro %}
 
@@ -124,23 +92,6 @@
     {%- endfor -%}
 {%- endmacro %}
 
-{#- Text -> JSON (for landing columns stored as text). -#}
-{% macro parse_json(col) -%}
-    {{ return(adapter.dispatch('parse_json', 'descope_sync')(col)) }}
-{%- endmacro %}
-
-{% macro default__parse_json(col) -%}
-    cast({{ col }} as json)
-{%- endmacro %}
-
-{% macro duckdb__parse_json(col) -%}
-    cast({{ col }} as json)
-{%- endmacro %}
-
-{% macro bigquery__parse_json(col) -%}
-    safe.parse_json({{ col }})
-{%- endmacro %}
-
 {#-
     Every string inside a JSON value, at any depth, as an array of strings (DuckDB `varchar[]`,
     BigQuery `ARRAY<STRING>`); object keys count too (a map keyed by ID holds IDs). Read with a
@@ -157,10 +108,6 @@
     regexp_extract_all(cast({{ col }} as varchar), '"((?:[^"\\]|\\.)*)"', 1)
 {%- endmacro %}
 
-{% macro duckdb__json_strings(col) -%}
-    regexp_extract_all(cast({{ col }} as varchar), '"((?:[^"\\]|\\.)*)"', 1)
-{%- endmacro %}
-
 {% macro bigquery__json_strings(col) -%}
     regexp_extract_all(to_json_string({{ col }}), r'"((?:[^"\\]|\\.)*)"')
 {%- endmacro %}
@@ -174,10 +121,6 @@
 {%- endmacro %}
 
 {% macro default__cross_join_unnest(array_expr, alias) -%}
-    cross join unnest({{ array_expr }}) as {{ alias }}_rows ({{ alias }})
-{%- endmacro %}
-
-{% macro duckdb__cross_join_unnest(array_expr, alias) -%}
     cross join unnest({{ array_expr }}) as {{ alias }}_rows ({{ alias }})
 {%- endmacro %}
 

@@ -18,10 +18,6 @@
     '{{ value | string | replace("'", "''") }}'
 {%- endmacro %}
 
-{% macro duckdb__sql_string(value) -%}
-    '{{ value | string | replace("'", "''") }}'
-{%- endmacro %}
-
 {% macro bigquery__sql_string(value) -%}
     '{{ value | string | replace("\\", "\\\\") | replace("'", "\\'") }}'
 {%- endmacro %}

@@ -14,10 +14,6 @@
     regexp_replace({{ text }}, '^[\t\n\x0B\f\r\x{85}\p{Z}]+|[\t\n\x0B\f\r\x{85}\p{Z}]+$', '', 'g')
 {%- endmacro %}
 
-{% macro duckdb__trim_whitespace(text) -%}
-    regexp_replace({{ text }}, '^[\t\n\x0B\f\r\x{85}\p{Z}]+|[\t\n\x0B\f\r\x{85}\p{Z}]+$', '', 'g')
-{%- endmacro %}
-
 {#- A raw string: BigQuery would otherwise read \t and \p in the literal itself. -#}
 {% macro bigquery__trim_whitespace(text) -%}
     regexp_replace({{ text }}, r'^[\t\n\x0B\f\r\x{85}\p{Z}]+|[\t\n\x0B\f\r\x{85}\p{Z}]+$', '')

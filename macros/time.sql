@@ -1,6 +1,8 @@
 {#-
     Time conventions (docs/design.md): every timestamp is UTC. DuckDB stores naive `timestamp`
     values that mean UTC; BigQuery stores `TIMESTAMP`. "Now" always comes from utc_now().
+    `default__` is DuckDB's (the local target); `bigquery__` is there only where BigQuery differs.
+    Differences of dates and times are dbt.datediff's.
 -#}
 
 {#- The current instant, UTC (naive timestamp on DuckDB). -#}
@@ -9,10 +11,6 @@
 {%- endmacro %}
 
 {% macro default__utc_now() -%}
-    current_timestamp
-{%- endmacro %}
-
-{% macro duckdb__utc_now() -%}
     cast(timezone('UTC', current_timestamp) as timestamp)
 {%- endmacro %}
 
@@ -38,13 +36,6 @@
     end
 {%- endmacro %}
 
-{% macro duckdb__epoch_seconds_to_timestamp(col) -%}
-    case
-        when cast({{ col }} as bigint) between 0 and 253402300799
-            then make_timestamp(cast({{ col }} as bigint) * 1000000)
-    end
-{%- endmacro %}
-
 {#- BigQuery's if() evaluates only the branch it returns: timestamp_seconds never sees a bad value. -#}
 {% macro bigquery__epoch_seconds_to_timestamp(col) -%}
     if(
@@ -54,77 +45,12 @@
     )
 {%- endmacro %}
 
-{#- Epoch milliseconds (integer) -> UTC timestamp; null outside [0, 253402300799999] (as above). -#}
-{% macro epoch_ms_to_timestamp(col) -%}
-    {{ return(adapter.dispatch('epoch_ms_to_timestamp', 'descope_sync')(col)) }}
-{%- endmacro %}
-
-{% macro default__epoch_ms_to_timestamp(col) -%}
-    case
-        when cast({{ col }} as bigint) between 0 and 253402300799999
-            then make_timestamp(cast({{ col }} as bigint) * 1000)
-    end
-{%- endmacro %}
-
-{% macro duckdb__epoch_ms_to_timestamp(col) -%}
-    case
-        when cast({{ col }} as bigint) between 0 and 253402300799999
-            then make_timestamp(cast({{ col }} as bigint) * 1000)
-    end
-{%- endmacro %}
-
-{% macro bigquery__epoch_ms_to_timestamp(col) -%}
-    if(
-        cast({{ col }} as int64) between 0 and 253402300799999,
-        timestamp_millis(cast({{ col }} as int64)),
-        null
-    )
-{%- endmacro %}
-
-{#- Whole calendar days (UTC dates) from `start_ts` to `end_ts`; negative when end is earlier. -#}
-{% macro date_diff_days(start_ts, end_ts) -%}
-    {{ return(adapter.dispatch('date_diff_days', 'descope_sync')(start_ts, end_ts)) }}
-{%- endmacro %}
-
-{% macro default__date_diff_days(start_ts, end_ts) -%}
-    date_diff('day', cast({{ start_ts }} as date), cast({{ end_ts }} as date))
-{%- endmacro %}
-
-{% macro duckdb__date_diff_days(start_ts, end_ts) -%}
-    date_diff('day', cast({{ start_ts }} as date), cast({{ end_ts }} as date))
-{%- endmacro %}
-
-{% macro bigquery__date_diff_days(start_ts, end_ts) -%}
-    date_diff(date({{ end_ts }}), date({{ start_ts }}), day)
-{%- endmacro %}
-
-{#- Whole seconds from `start_ts` to `end_ts`. -#}
-{% macro timestamp_diff_seconds(start_ts, end_ts) -%}
-    {{ return(adapter.dispatch('timestamp_diff_seconds', 'descope_sync')(start_ts, end_ts)) }}
-{%- endmacro %}
-
-{% macro default__timestamp_diff_seconds(start_ts, end_ts) -%}
-    date_diff('second', {{ start_ts }}, {{ end_ts }})
-{%- endmacro %}
-
-{% macro duckdb__timestamp_diff_seconds(start_ts, end_ts) -%}
-    date_diff('second', {{ start_ts }}, {{ end_ts }})
-{%- endmacro %}
-
-{% macro bigquery__timestamp_diff_seconds(start_ts, end_ts) -%}
-    timestamp_diff({{ end_ts }}, {{ start_ts }}, second)
-{%- endmacro %}
-
 {#- `ts` moved back by `minutes` minutes. -#}
 {% macro minus_minutes(ts, minutes) -%}
     {{ return(adapter.dispatch('minus_minutes', 'descope_sync')(ts, minutes)) }}
 {%- endmacro %}
 
 {% macro default__minus_minutes(ts, minutes) -%}
-    ({{ ts }} - to_minutes(cast({{ minutes }} as bigint)))
-{%- endmacro %}
-
-{% macro duckdb__minus_minutes(ts, minutes) -%}
     ({{ ts }} - to_minutes(cast({{ minutes }} as bigint)))
 {%- endmacro %}
 
@@ -141,10 +67,6 @@
     cast({{ ts }} as date)
 {%- endmacro %}
 
-{% macro duckdb__to_utc_date(ts) -%}
-    cast({{ ts }} as date)
-{%- endmacro %}
-
 {% macro bigquery__to_utc_date(ts) -%}
     date({{ ts }})
 {%- endmacro %}
@@ -155,10 +77,6 @@
 {%- endmacro %}
 
 {% macro default__safe_timestamp(text) -%}
-    try_cast({{ text }} as timestamp)
-{%- endmacro %}
-
-{% macro duckdb__safe_timestamp(text) -%}
     try_cast({{ text }} as timestamp)
 {%- endmacro %}
 

@@ -1,3 +1,4 @@
+{{ config(materialized='table') }}
 -- Users Descope no longer has (docs/design.md, "Deleted users"). Fail-closed: only proof deletes.
 -- 1. By event, an audit action in var user_deletion_actions. `UserDeleted` names its user in
 --    `userId`. Any other (bulk) action, `UsersDeleted`, carries its IDs where Descope does not
@@ -8,6 +9,8 @@
 --    `success` (reconciled, not held by the safety valve), or its sweep_id is var
 --    confirm_deletions_sweep_id and it reconciled. Checkpoints (`partial`), `incomplete` sweeps,
 --    `failed` runs and unreconciled sweeps never delete anyone.
+-- A table, rebuilt on every run from typed tables (a new accepted sweep can delete anyone): the
+-- users mart and two tests read it.
 {%- set confirmed_sweep_id = "nullif(" ~ sql_string(confirmed_deletions_sweep_id()) ~ ", '')" %}
 with
 
@@ -15,8 +18,8 @@ audit_events as (
     select * from {{ ref('stg_descope__audit_events') }}
 ),
 
-user_versions as (
-    select * from {{ ref('stg_descope__users') }}
+latest_versions as (
+    select * from {{ ref('int_users_deduplicated') }}
 ),
 
 sync_runs as (
@@ -39,9 +42,8 @@ deletion_events as (
 users_last_extracted as (
     select
         user_id,
-        max(_extracted_at) as last_extracted_at
-    from user_versions
-    group by user_id
+        _latest_extracted_at as last_extracted_at
+    from latest_versions
 ),
 
 named_by_user_id as (

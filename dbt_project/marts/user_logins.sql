@@ -9,35 +9,58 @@
             if target.type == 'bigquery' else none
         ),
         cluster_by=(['user_id'] if target.type == 'bigquery' else none),
+        incremental_predicates=(
+            ['DBT_INTERNAL_DEST.login_date >= ' ~ user_logins_merge_window_start()]
+            if target.type == 'bigquery' else none
+        ),
     )
 }}
 -- depends_on: {{ ref('stg_geoip__ip_locations') }}
 -- One row per successful login event with its client IP and that IP's geolocation. Incremental
--- runs take the login events extracted since the last build (minus a lookback; the merge is
+-- runs take the login events staged since the last build (minus a lookback; the merge is
 -- idempotent) and re-merge past logins whose address was looked up since then (an address looked
--- up after its login landed, or a newer MaxMind database).
+-- up after its login landed, or a newer MaxMind database), within var
+-- user_logins_merge_window_days of today: the merge only touches those days (on BigQuery, only
+-- their partitions). Past that window a login keeps the geolocation it was merged with until a
+-- --full-refresh (after loading a new MaxMind database, say).
+{%- if is_incremental() %}
+{%- set since = incremental_watermark('_extracted_at') %}
+{%- endif %}
 with
 
-logins as (
+{% if is_incremental() -%}
+new_logins as (
     select * from {{ ref('int_logins_geolocated') }}
-),
-
-{% if is_incremental() %}
-watermark as (
-    select
-        {{ minus_minutes(
-            "coalesce(max(_extracted_at), cast('1900-01-01 00:00:00' as timestamp))",
-            var("incremental_lookback_minutes")
-        ) }} as since
-    from {{ this }}
+    where _extracted_at > {{ since }}
 ),
 
 relocated_addresses as (
     select ip as remote_address
     from {{ ref('stg_geoip__ip_locations') }}
-    where _looked_up_at > (select watermark.since from watermark)
+    where _looked_up_at > {{ since }}
 ),
-{% endif %}
+
+-- past logins only: a new login from a relocated address is a new login already. A login of the
+-- window was extracted after the window began: that bound prunes partitions of staged events.
+relocated_logins as (
+    select * from {{ ref('int_logins_geolocated') }}
+    where
+        _extracted_at >= cast({{ user_logins_merge_window_start() }} as timestamp)
+        and login_date >= {{ user_logins_merge_window_start() }}
+        and remote_address in (select relocated_addresses.remote_address from relocated_addresses)
+        and event_id not in (select new_logins.event_id from new_logins)
+),
+
+logins as (
+    select * from new_logins
+    union all
+    select * from relocated_logins
+),
+{%- else -%}
+logins as (
+    select * from {{ ref('int_logins_geolocated') }}
+),
+{%- endif %}
 
 final as (
     select
@@ -60,11 +83,6 @@ final as (
         longitude,
         _extracted_at
     from logins
-    {% if is_incremental() -%}
-    where
-        _extracted_at > (select watermark.since from watermark)
-        or remote_address in (select relocated_addresses.remote_address from relocated_addresses)
-    {%- endif %}
 )
 
 select * from final

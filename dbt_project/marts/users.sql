@@ -5,39 +5,51 @@
         incremental_strategy='merge',
         on_schema_change='append_new_columns',
         cluster_by=(['user_id'] if target.type == 'bigquery' else none),
-        post_hook=[
-            "delete from {{ this }} where user_id in (select user_id from {{ ref('int_users_deleted') }})",
-        ],
+        post_hook=["{{ delete_deleted_users() }}"],
     )
 }}
+-- depends_on: {{ ref('int_users_deleted') }}
 -- One row per live Descope user: the latest version of the record, as Descope sent it, with the
 -- login columns computed from all landed login history. Incremental runs recompute only users with
 -- something new since the last build (a new version, a new login, a newer geolocation of the last
--- login's IP) and merge them on user_id; the post-hook removes users deleted since.
+-- login's IP: int_users_deduplicated and int_users_login_activity hold when each input last
+-- changed) and merge them on user_id; the post-hook removes users deleted since.
+{%- if is_incremental() %}
+{%- set since = incremental_watermark('_source_extracted_at') %}
+{%- endif %}
 with
+
+{% if is_incremental() -%}
+users_to_refresh as (
+    select user_id
+    from {{ ref('int_users_deduplicated') }}
+    where _latest_extracted_at > {{ since }}
+    union distinct
+    select user_id
+    from {{ ref('int_users_login_activity') }}
+    where
+        _logins_extracted_at > {{ since }}
+        or _last_login_geo_looked_up_at > {{ since }}
+),
+{% endif -%}
 
 latest_versions as (
     select * from {{ ref('int_users_deduplicated') }}
+    {% if is_incremental() -%}
+    where user_id in (select users_to_refresh.user_id from users_to_refresh)
+    {%- endif %}
 ),
 
 login_activity as (
     select * from {{ ref('int_users_login_activity') }}
+    {% if is_incremental() -%}
+    where user_id in (select users_to_refresh.user_id from users_to_refresh)
+    {%- endif %}
 ),
 
 deleted_users as (
     select user_id from {{ ref('int_users_deleted') }}
 ),
-
-{% if is_incremental() %}
-watermark as (
-    select
-        {{ minus_minutes(
-            "coalesce(max(_source_extracted_at), cast('1900-01-01 00:00:00' as timestamp))",
-            var("incremental_lookback_minutes")
-        ) }} as since
-    from {{ this }}
-),
-{% endif %}
 
 live_users as (
     select latest_versions.*
@@ -47,7 +59,7 @@ live_users as (
     where deleted_users.user_id is null
 ),
 
-users_with_logins as (
+final as (
     select
         live_users.user_id,
         live_users.login_ids,
@@ -56,30 +68,30 @@ users_with_logins as (
         live_users.middle_name,
         live_users.family_name,
         live_users.email,
-        live_users.verified_email,
+        live_users.is_email_verified as verified_email,
         live_users.phone,
-        live_users.verified_phone,
+        live_users.is_phone_verified as verified_phone,
         live_users.role_names,
         live_users.user_tenants,
         live_users.status,
         live_users.external_ids,
         live_users.picture,
-        live_users.test,
-        live_users.totp,
-        live_users.saml,
+        live_users.is_test_user as test,
+        live_users.is_totp_enabled as totp,
+        live_users.is_saml_enabled as saml,
         live_users.oauth,
-        live_users.webauthn,
-        live_users.password,
+        live_users.is_webauthn_enabled as webauthn,
+        live_users.is_password_set as password,
         live_users.sso_app_ids,
-        live_users.editable,
-        live_users.scim,
-        live_users.push,
+        live_users.is_editable as editable,
+        live_users.is_scim_provisioned as scim,
+        live_users.is_push_enabled as push,
         live_users.permissions,
         live_users.custom_attributes,
-        live_users.created_time,
-        live_users.modified_time,
-        login_activity.first_login_time,
-        login_activity.last_login_time,
+        live_users.created_at as created_time,
+        live_users.modified_at as modified_time,
+        login_activity.first_login_at as first_login_time,
+        login_activity.last_login_at as last_login_time,
         login_activity.last_login_ip,
         login_activity.last_login_city,
         login_activity.last_login_region,
@@ -96,14 +108,6 @@ users_with_logins as (
     from live_users
     left join login_activity
         on live_users.user_id = login_activity.user_id
-),
-
-final as (
-    select *
-    from users_with_logins
-    {% if is_incremental() -%}
-    where _source_extracted_at > (select watermark.since from watermark)
-    {%- endif %}
 )
 
 select * from final

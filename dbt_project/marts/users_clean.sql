@@ -1,3 +1,4 @@
+{{ config(materialized='view') }}
 -- Live, non-test users for analysts: cleaned email and display name, and activity computed at
 -- query time (days are whole UTC calendar days between dates).
 with
@@ -60,9 +61,10 @@ with_email_parts as (
 with_activity as (
     select
         *,
-        {{ date_diff_days('created_time', utc_now()) }} as days_since_signup,
-        {{ date_diff_days('last_login_time', utc_now()) }} as days_since_last_login,
-        {{ timestamp_diff_seconds('created_time', 'first_login_time') }} as signup_to_first_login_seconds
+        -- whole UTC calendar days (dates) and whole seconds; dbt.datediff renders one long line
+        {{ dbt.datediff(to_utc_date('created_time'), to_utc_date(utc_now()), 'day') }} as days_since_signup,  -- noqa: LT05
+        {{ dbt.datediff(to_utc_date('last_login_time'), to_utc_date(utc_now()), 'day') }} as days_since_last_login,  -- noqa: LT05
+        {{ dbt.datediff('created_time', 'first_login_time', 'second') }} as signup_to_first_login_seconds  -- noqa: LT05
     from with_email_parts
 ),
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -33,7 +34,7 @@ from descope_sync.landing.duckdb import DuckDBLandingWriter
 from descope_sync.simulator import World
 from descope_sync.streams.audit_events import to_landing_row
 from descope_sync.timeutil import from_epoch_seconds, to_ms
-from descope_sync.transform import DbtOutcome, project_dir, run_dbt
+from descope_sync.transform import DbtOutcome, project_dir, run_dbt, target_dir
 from tests.bigquery.landing import EmulatorLanding
 from tests.bigquery.marts import MARTS, differences, normalise
 
@@ -416,6 +417,8 @@ class Parity:
     snapshots: dict[str, dict[str, dict[str, list[dict]]]] = field(default_factory=dict)  # stage -> engine -> mart
     seconds: dict[str, dict[str, float]] = field(default_factory=dict)  # stage -> engine -> build wall time
     dates: dict[str, tuple[date, date]] = field(default_factory=dict)  # stage -> UTC dates around the builds
+    # incremental model -> (its compiled select, the statements it ran) of the incremental BigQuery build
+    bigquery_sql: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 @pytest.fixture(scope="module")
@@ -444,6 +447,8 @@ def parity(bq_emulator, tmp_path_factory) -> Parity:
             parity.outcomes[stage][engine.name] = engine.build(extra_args)
             parity.seconds[stage][engine.name] = round(time.monotonic() - started, 1)
             parity.snapshots[stage][engine.name] = {mart: engine.read(mart) for mart in MARTS}
+            if stage == "incremental" and engine.name == "bigquery":
+                parity.bigquery_sql = incremental_sql()
         parity.dates[stage] = (first_day, datetime.now(UTC).date())
     print(f"\ndbt build wall time (s): {parity.seconds}")
     return parity
@@ -482,6 +487,53 @@ def test_the_incremental_build_took_in_the_second_extraction(parity: Parity) -> 
         logins_before = {row["event_id"] for row in parity.snapshots["full"][engine]["user_logins"]}
         logins_after = {row["event_id"] for row in parity.snapshots["incremental"][engine]["user_logins"]}
         assert logins_before < logins_after and len(logins_after - logins_before) == len(changes.logged_in)
+
+
+# ---------------------------------------------------------------------------------- BigQuery cost
+# What each incremental model reads on an incremental run, as the regular expressions its compiled
+# SQL must match: a constant bound on the partition column of the table it reads new rows from
+# (landing: DATE(_extracted_at) / DATE(_looked_up_at); stg_descope__*: DATE(_extracted_at);
+# user_logins: login_date). A constant, not a subquery: BigQuery prunes partitions only on those.
+WATERMARK = r"cast\('\d{4}-\d\d-\d\d \d\d:\d\d:\d\d' as timestamp\)"
+INCREMENTAL_READS = {
+    "stg_descope__users": [rf"`parity_raw`\.`users`\s+where _extracted_at > {WATERMARK}"],
+    "stg_descope__audit_events": [rf"`parity_raw`\.`audit_events`\s+where _extracted_at > {WATERMARK}"],
+    "stg_geoip__ip_locations": [rf"`parity_raw`\.`ip_locations`\s+where _looked_up_at > {WATERMARK}"],
+    "int_users_deduplicated": [rf"`stg_descope__users`\s+where _extracted_at > {WATERMARK}"],
+    "int_users_login_activity": [
+        rf"`user_logins`\s+where\s+_extracted_at > {WATERMARK}\s+and login_date >= date\(",
+    ],
+    "users": [rf"`int_users_deduplicated`\s+where _latest_extracted_at > {WATERMARK}"],
+    "user_logins": [rf"_extracted_at > {WATERMARK}", r"_extracted_at >= cast\(date\(", r"login_date >= date\("],
+}
+# The merges into partitioned marts: incremental_predicates bound the target's partitions.
+MERGE_PREDICATES = {"user_logins": [r"DBT_INTERNAL_DEST\.login_date >= date\("]}
+
+
+def incremental_sql() -> dict[str, tuple[str, str]]:
+    """Each incremental model's compiled SQL and run SQL, as the last build left them in target/."""
+    found = {}
+    for compiled in (target_dir(project_dir()) / "compiled").rglob("*.sql"):
+        # unit tests leave fixtures named after the models they feed, under the YAML that defines them
+        if compiled.stem in INCREMENTAL_READS and not any(part.endswith(".yml") for part in compiled.parts):
+            ran = Path(str(compiled).replace("/compiled/", "/run/", 1))
+            found[compiled.stem] = (compiled.read_text(), ran.read_text() if ran.exists() else "")
+    return found
+
+
+@pytest.mark.parametrize("model", sorted(INCREMENTAL_READS))
+def test_every_incremental_model_reads_new_rows_through_a_constant_partition_bound(parity: Parity, model: str) -> None:
+    compiled, _ = parity.bigquery_sql[model]
+    for pattern in INCREMENTAL_READS[model]:
+        assert re.search(pattern, compiled), f"{model}: no match for {pattern} in its compiled SQL:\n{compiled}"
+
+
+@pytest.mark.parametrize("model", sorted(MERGE_PREDICATES))
+def test_merges_into_partitioned_marts_prune_the_target(parity: Parity, model: str) -> None:
+    _, ran = parity.bigquery_sql[model]
+    assert re.search(r"\bmerge into\b", ran, re.IGNORECASE), ran
+    for pattern in MERGE_PREDICATES[model]:
+        assert re.search(pattern, ran), f"{model}: no match for {pattern} in the statement it ran:\n{ran}"
 
 
 def test_a_difference_names_the_mart_the_key_and_the_column() -> None:

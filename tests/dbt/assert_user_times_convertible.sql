@@ -17,8 +17,8 @@ bad_times as (
         max(modified_time_raw) as modified_time_raw
     from user_versions
     where
-        (created_time_raw is not null and created_time is null)
-        or (modified_time_raw is not null and modified_time is null)
+        (created_time_raw is not null and created_at is null)
+        or (modified_time_raw is not null and modified_at is null)
     group by user_id
 ),
 
