@@ -8,6 +8,7 @@ import sys
 from datetime import datetime, timedelta
 
 import pytest
+from google.api_core.exceptions import BadRequest
 from google.cloud import bigquery
 
 from descope_sync.config import load_settings
@@ -203,6 +204,69 @@ def test_a_failed_load_is_one_clear_error_with_the_jobs_errors_and_drops_the_bat
     writer.close()
 
 
+class FailingLoads(Spy):
+    """The emulator's client, but every load job of `table` fails with `errors` as BigQuery reports them."""
+
+    def __init__(self, client: bigquery.Client, table: str, errors: list) -> None:
+        super().__init__(client)
+        self._failing, self._errors = table, errors
+        self.failed_job_ids: list[str] = []
+
+    def load_table_from_file(self, file_obj, destination, **kwargs):
+        job = super().load_table_from_file(file_obj, destination, **kwargs)
+        if destination.table_id != self._failing:
+            return job
+        self.failed_job_ids.append(job.job_id)
+        return _FailedJob(job, self._errors)
+
+
+class _FailedJob:
+    def __init__(self, job, errors: list) -> None:
+        self._job, self.errors = job, errors
+
+    def __getattr__(self, name):
+        return getattr(self._job, name)
+
+    def result(self, *args, **kwargs):
+        self._job.result(*args, **kwargs)
+        raise BadRequest("the load job failed", errors=self.errors)
+
+
+def test_a_failed_loads_error_lists_the_first_five_job_errors_one_line_each_clipped(bq_emulator, dataset):
+    long = "a line\nthat wraps " + "x" * 500
+    errors = [
+        {"reason": "invalid", "message": long},
+        {"message": "no reason given"},
+        "a bare string error",
+        {"reason": "invalid", "message": "y" * 391},  # 400 characters in all: not clipped
+        {"reason": "", "message": "an empty reason"},
+        {"reason": "invalid", "message": "sixth"},
+        {"reason": "invalid", "message": "seventh"},
+    ]
+    client = FailingLoads(bq_emulator.client(), "users", errors)
+    writer = writer_on(bq_emulator, dataset, client)
+    writer.append("users", users_page(1), run=checkpoint(1))
+    with pytest.raises(SyncError) as caught:
+        writer.flush()
+    head, _, listed = str(caught.value).partition(f" into {dataset}.users failed: ")
+    assert head == f"BigQuery load job {client.failed_job_ids[0]}"
+    clipped = ("invalid: a line that wraps " + "x" * 500)[:397] + "..."
+    assert listed == (
+        f"{clipped}; no reason given; a bare string error; invalid: {'y' * 391}; an empty reason; and 2 more; "
+        "the 1 checkpoint(s) of this batch were not written, so the next run resumes from the last durable one"
+    )
+    assert writer.latest_cursor("users") is None
+    writer.close()
+
+
+def test_a_failed_load_without_a_job_error_list_names_the_exception(bq_emulator, dataset):
+    writer = writer_on(bq_emulator, dataset, FailingLoads(bq_emulator.client(), "users", []))
+    writer.append("users", users_page(1))
+    with pytest.raises(SyncError) as caught:
+        writer.flush()
+    assert str(caught.value).endswith(f"into {dataset}.users failed: BadRequest: 400 the load job failed")
+
+
 def test_a_failed_checkpoint_load_leaves_the_rows_and_moves_no_cursor(bq_emulator, dataset):
     writer = writer_on(bq_emulator, dataset)
     broken = checkpoint(1)
@@ -348,6 +412,28 @@ def test_the_factory_needs_a_project_and_sane_batch_bounds():
         open_writer(_settings(bigquery_project="test-project"), env={"DESCOPE_BQ_BATCH_PAGES": "0"})
     with pytest.raises(ConfigError, match="DESCOPE_BQ_BATCH_BYTES"):
         open_writer(_settings(bigquery_project="test-project"), env={"DESCOPE_BQ_BATCH_BYTES": "64MB"})
+
+
+@pytest.mark.parametrize("form", ["{endpoint}/", " {endpoint}// ", "{hostport}/"])
+def test_the_emulator_host_may_carry_a_scheme_and_a_trailing_slash(bq_emulator, dataset, form):
+    host = form.format(endpoint=bq_emulator.endpoint, hostport=bq_emulator.endpoint.removeprefix("http://"))
+    settings = _settings(bigquery_project=bq_emulator.project, raw_schema=dataset)
+    writer = open_writer(settings, env={"BIGQUERY_EMULATOR_HOST": host})
+    try:
+        writer.ensure_tables()  # really talks to the emulator
+        assert writer.count("users") == 0
+    finally:
+        writer.close()
+
+
+def test_batch_bounds_from_the_environment_reach_the_writer_and_a_bad_one_is_quoted_short():
+    env = {"DESCOPE_BQ_BATCH_PAGES": "1", "DESCOPE_BQ_BATCH_BYTES": " 4096 "}
+    writer = open_writer(_settings(bigquery_project="test-project"), env={**env, "BIGQUERY_EMULATOR_HOST": "h:1"})
+    assert (writer.batch_pages, writer.batch_bytes) == (1, 4096)
+    bad = "9" * 40 + "MB"
+    with pytest.raises(ConfigError) as caught:
+        open_writer(_settings(bigquery_project="test-project"), env={"DESCOPE_BQ_BATCH_PAGES": bad})
+    assert str(caught.value) == f"DESCOPE_BQ_BATCH_PAGES must be a whole number >= 1, not {'9' * 40!r}"
 
 
 def test_without_the_emulator_and_without_google_credentials_the_error_says_what_to_do(monkeypatch, tmp_path):
