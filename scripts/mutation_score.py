@@ -37,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mutants", type=Path, default=Path("mutants"))
     parser.add_argument("--goal", type=float, default=GOAL, help="the lowest acceptable score, in percent")
+    parser.add_argument("--diffs", action="store_true", help="each mutant not killed with the line it changes")
     args = parser.parse_args(argv)
 
     results = load(args.mutants)
@@ -64,15 +65,25 @@ def main(argv: list[str] | None = None) -> int:
     score = 100 * detected / n
     print(f"{'all':<45} {detected:>7} {n:>6} {score:>6.1f}%")
     print("  " + ", ".join(f"{status}: {count}" for status, count in sorted(total.items())))
+    source_of = {name: source for source, statuses in results.items() for name in statuses}
     for status, names in sorted(not_killed.items()):
         print(f"\n{status} ({len(names)}); the diff of one: `mutmut show NAME` in target/mutation")
         for name in names:
             print(f"  {name}{'' if name in explained else '   <- not in docs/mutation.md'}")
+            if args.diffs:
+                print(_changed_lines(name, source_of[name]))
     unexplained = sum(name not in explained for names in not_killed.values() for name in names)
     if unexplained:
         print(f"\n{unexplained} not killed and not explained in docs/mutation.md")
     print(f"\nmutation score {detected}/{n} = {score:.1f}% (goal {args.goal:g}%)")
     return 0 if score >= args.goal else 1
+
+
+def _changed_lines(name: str, source: str) -> str:
+    from mutmut.mutation.diff_apply import get_diff_for_mutant
+
+    diff = get_diff_for_mutant(name, path=source).splitlines()[2:]
+    return "\n".join(f"      {line[0]} {line[1:].strip()}" for line in diff if line[:1] in "-+")
 
 
 def _natural(name: str) -> tuple[str, int]:
