@@ -267,6 +267,19 @@ def test_a_failed_load_without_a_job_error_list_names_the_exception(bq_emulator,
     assert str(caught.value).endswith(f"into {dataset}.users failed: BadRequest: 400 the load job failed")
 
 
+def test_the_query_helper_types_each_parameter_from_its_value(bq_emulator, dataset):
+    writer = writer_on(bq_emulator, dataset)
+    params = {"b": True, "i": 41, "f": 1.25, "t": T0, "s": "x", "names": ["a", "b"], "ids": [1, 2, 3], "none": []}
+    sql = (
+        "select not @b, @i + 1, @f * 2, timestamp_add(@t, interval 1 second), concat(@s, 'y'), "
+        "array_to_string(@names, '+'), (select sum(v) from unnest(@ids) v), array_length(@none)"
+    )
+    assert writer.query(sql, params) == [(False, 42, 2.5, T0 + timedelta(seconds=1), "xy", "a+b", 6, 0)]
+    with pytest.raises(TypeError, match="query parameter 'mixed' mixes types"):
+        writer.query("select @mixed", {"mixed": ["a", 1]})
+    writer.close()
+
+
 def test_a_failed_checkpoint_load_leaves_the_rows_and_moves_no_cursor(bq_emulator, dataset):
     writer = writer_on(bq_emulator, dataset)
     broken = checkpoint(1)
