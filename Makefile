@@ -66,21 +66,12 @@ bench: install
 	$(BIN)/python bench/bench_extract.py
 	$(BIN)/python bench/bench_geo.py
 
-# Mutation testing, not part of `make test` (hours on two cores). mutmut over the streams, the landing
-# writers and the Descope client, in a copy laid out as src/descope_sync (see [tool.mutmut] in
-# pyproject.toml), two mutants at a time; then the score and every mutant not killed. From scratch each
-# time; MUTATION_RESUME=1 keeps the verdicts of an interrupted run (functions changed since are retested,
-# survivors are not: retest them with `mutmut run NAME...` in target/mutation). docs/mutation.md has the
-# last score and a reason for every survivor.
-MUTATION_DIR := target/mutation
+# Mutation testing, not part of `make test` (hours on two cores): mutmut over the streams, the landing
+# writers and the Descope client, two mutants at a time, then the score and every mutant not killed
+# (scripts/mutation.py; [tool.mutmut] in pyproject.toml). From scratch each time; MUTATION_RESUME=1
+# keeps the verdicts of an interrupted run. The last score, and a reason for each survivor: docs/mutation.md.
 mutation: install
-	$(if $(MUTATION_RESUME),rm -rf $(MUTATION_DIR)/src $(MUTATION_DIR)/tests,rm -rf $(MUTATION_DIR))
-	@mkdir -p $(MUTATION_DIR)/src
-	cp -R extract/descope_sync $(MUTATION_DIR)/src/
-	cp -R tests pyproject.toml $(MUTATION_DIR)/
-	find $(MUTATION_DIR)/src $(MUTATION_DIR)/tests -name __pycache__ -prune -exec rm -rf {} +
-	cd $(MUTATION_DIR) && $(abspath $(BIN))/mutmut run --max-children 2
-	cd $(MUTATION_DIR) && $(abspath $(BIN))/python $(CURDIR)/scripts/mutation_score.py
+	$(BIN)/python scripts/mutation.py $(if $(MUTATION_RESUME),--resume)
 
 clean:
 	rm -rf target logs .pytest_cache .ruff_cache warehouse.duckdb $(BQ_VENV)
