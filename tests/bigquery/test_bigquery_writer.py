@@ -8,7 +8,7 @@ import sys
 from datetime import datetime, timedelta
 
 import pytest
-from google.api_core.exceptions import BadRequest
+from google.api_core.exceptions import BadRequest, Forbidden
 from google.cloud import bigquery
 
 from descope_sync.config import load_settings
@@ -205,31 +205,34 @@ def test_a_failed_load_is_one_clear_error_with_the_jobs_errors_and_drops_the_bat
 
 
 class FailingLoads(Spy):
-    """The emulator's client, but every load job of `table` fails with `errors` as BigQuery reports them."""
+    """The emulator's client, but every load of `table` fails as BigQuery reports it: the job ends with
+    `job_errors` and raises an exception carrying `exc_errors`, or (`at_start`) the upload itself fails."""
 
-    def __init__(self, client: bigquery.Client, table: str, errors: list) -> None:
+    def __init__(self, client, table: str, job_errors=(), exc_errors=(), at_start: bool = False) -> None:
         super().__init__(client)
-        self._failing, self._errors = table, errors
+        self._failing, self._job_errors, self._exc_errors, self._at_start = table, job_errors, exc_errors, at_start
         self.failed_job_ids: list[str] = []
 
     def load_table_from_file(self, file_obj, destination, **kwargs):
+        if destination.table_id == self._failing and self._at_start:
+            raise Forbidden("the upload was refused", errors=list(self._exc_errors))
         job = super().load_table_from_file(file_obj, destination, **kwargs)
         if destination.table_id != self._failing:
             return job
         self.failed_job_ids.append(job.job_id)
-        return _FailedJob(job, self._errors)
+        return _FailedJob(job, list(self._job_errors), list(self._exc_errors))
 
 
 class _FailedJob:
-    def __init__(self, job, errors: list) -> None:
-        self._job, self.errors = job, errors
+    def __init__(self, job, job_errors: list, exc_errors: list) -> None:
+        self._job, self.errors, self._exc_errors = job, job_errors, exc_errors
 
     def __getattr__(self, name):
         return getattr(self._job, name)
 
     def result(self, *args, **kwargs):
         self._job.result(*args, **kwargs)
-        raise BadRequest("the load job failed", errors=self.errors)
+        raise BadRequest("the load job failed", errors=self._exc_errors)
 
 
 def test_a_failed_loads_error_lists_the_first_five_job_errors_one_line_each_clipped(bq_emulator, dataset):
@@ -243,7 +246,7 @@ def test_a_failed_loads_error_lists_the_first_five_job_errors_one_line_each_clip
         {"reason": "invalid", "message": "sixth"},
         {"reason": "invalid", "message": "seventh"},
     ]
-    client = FailingLoads(bq_emulator.client(), "users", errors)
+    client = FailingLoads(bq_emulator.client(), "users", errors, exc_errors=[{"message": "the exception's own"}])
     writer = writer_on(bq_emulator, dataset, client)
     writer.append("users", users_page(1), run=checkpoint(1))
     with pytest.raises(SyncError) as caught:
@@ -259,12 +262,34 @@ def test_a_failed_loads_error_lists_the_first_five_job_errors_one_line_each_clip
     writer.close()
 
 
-def test_a_failed_load_without_a_job_error_list_names_the_exception(bq_emulator, dataset):
-    writer = writer_on(bq_emulator, dataset, FailingLoads(bq_emulator.client(), "users", []))
+def test_a_failed_load_whose_job_lists_no_errors_lists_the_exceptions(bq_emulator, dataset):
+    five = [{"reason": "invalid", "message": f"error {n}"} for n in range(5)]
+    writer = writer_on(bq_emulator, dataset, FailingLoads(bq_emulator.client(), "users", [], exc_errors=five))
+    writer.append("users", users_page(1))
+    with pytest.raises(SyncError) as caught:
+        writer.flush()
+    listed = "; ".join(f"invalid: error {n}" for n in range(5))  # five: all listed, no "and 0 more"
+    assert str(caught.value).endswith(f"into {dataset}.users failed: {listed}")
+
+
+def test_a_failed_load_without_any_error_list_names_the_exception(bq_emulator, dataset):
+    writer = writer_on(bq_emulator, dataset, FailingLoads(bq_emulator.client(), "users"))
     writer.append("users", users_page(1))
     with pytest.raises(SyncError) as caught:
         writer.flush()
     assert str(caught.value).endswith(f"into {dataset}.users failed: BadRequest: 400 the load job failed")
+
+
+def test_an_upload_refused_before_any_job_started_says_so(bq_emulator, dataset):
+    client = FailingLoads(bq_emulator.client(), "users", at_start=True)
+    writer = writer_on(bq_emulator, dataset, client)
+    writer.append("users", users_page(1), run=checkpoint(1))
+    with pytest.raises(SyncError) as caught:
+        writer.flush()
+    assert str(caught.value).startswith(
+        f"BigQuery load into {dataset}.users failed: Forbidden: 403 the upload was refused; the 1 checkpoint(s)"
+    )
+    assert client.failed_job_ids == [] and writer.latest_cursor("users") is None
 
 
 def test_the_query_helper_types_each_parameter_from_its_value(bq_emulator, dataset):
@@ -464,3 +489,10 @@ def test_importing_the_writer_builds_no_client():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
+
+
+def test_a_chunk_size_below_one_is_refused(bq_emulator, dataset):
+    writer = writer_on(bq_emulator, dataset)
+    with pytest.raises(ValueError, match=r"^chunk_size must be at least 1$"):
+        writer.ips_without_location("GeoLite2-City", T0, chunk_size=0)
+    writer.close()
