@@ -496,3 +496,45 @@ def test_a_chunk_size_below_one_is_refused(bq_emulator, dataset):
     with pytest.raises(ValueError, match=r"^chunk_size must be at least 1$"):
         writer.ips_without_location("GeoLite2-City", T0, chunk_size=0)
     writer.close()
+
+
+class RefusedQueries(Spy):
+    """The emulator's client, but BigQuery refuses every query (an identity without bigquery.jobs.create)."""
+
+    def __init__(self, client, error) -> None:
+        super().__init__(client)
+        self._error = error
+
+    def query(self, *args, **kwargs):
+        raise self._error
+
+
+@pytest.mark.parametrize(
+    ("method", "args", "what"),
+    [
+        ("latest_cursor", ["users"], "read the latest cursor"),
+        ("last_run", ["users"], "read the last run"),
+        ("live_user_count", [None], "count the live users"),
+        ("latest_audit_event", [T0], "read the latest audit event"),
+        ("ips_without_location", ["GeoLite2-City", T0, 10], "list the IPs without a location"),
+        ("count", ["users"], "count users"),
+        ("query", ["select 1"], "run a query"),
+    ],
+)
+def test_a_refused_state_query_says_which_question_and_what_roles_are_missing(bq_emulator, dataset, method, args, what):
+    refused = Forbidden("Access Denied", errors=[{"reason": "accessDenied", "message": "no bigquery.jobs.create"}])
+    writer = writer_on(bq_emulator, dataset, RefusedQueries(bq_emulator.client(), refused))
+    with pytest.raises(SyncError) as caught:
+        getattr(writer, method)(*args)
+    assert str(caught.value) == (
+        f"BigQuery refused to {what} in project {bq_emulator.project} (accessDenied: no bigquery.jobs.create): "
+        "the identity running descope-sync needs roles/bigquery.dataEditor on the dataset "
+        "and roles/bigquery.jobUser on the project"
+    )
+
+
+def test_a_failed_state_query_says_which_question(bq_emulator, dataset):
+    writer = writer_on(bq_emulator, dataset, RefusedQueries(bq_emulator.client(), BadRequest("Syntax error")))
+    with pytest.raises(SyncError) as caught:
+        writer.latest_cursor("users")
+    assert str(caught.value) == "BigQuery could not read the latest cursor: BadRequest: 400 Syntax error"
