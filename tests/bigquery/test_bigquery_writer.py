@@ -476,8 +476,13 @@ def test_batch_bounds_from_the_environment_reach_the_writer_and_a_bad_one_is_quo
 
 def test_without_the_emulator_and_without_google_credentials_the_error_says_what_to_do(monkeypatch, tmp_path):
     monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "no-such-key.json"))
-    with pytest.raises(ConfigError, match="no Google credentials"):
+    with pytest.raises(ConfigError) as caught:
         open_writer(_settings(bigquery_project="test-project"), env={})
+    assert str(caught.value) == (
+        "no Google credentials for BigQuery: on Cloud Functions the function's service account is used; "
+        "locally run `gcloud auth application-default login` or set GOOGLE_APPLICATION_CREDENTIALS "
+        "(against the emulator set BIGQUERY_EMULATOR_HOST)"
+    )
 
 
 def test_importing_the_writer_builds_no_client():
