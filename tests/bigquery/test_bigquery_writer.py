@@ -543,3 +543,11 @@ def test_a_failed_state_query_says_which_question(bq_emulator, dataset):
     with pytest.raises(SyncError) as caught:
         writer.latest_cursor("users")
     assert str(caught.value) == "BigQuery could not read the latest cursor: BadRequest: 400 Syntax error"
+
+
+def test_a_closed_writer_refuses_to_append(bq_emulator, dataset):
+    writer = writer_on(bq_emulator, dataset)
+    writer.close()
+    with pytest.raises(SyncError) as caught:
+        writer.append("users", users_page(1))
+    assert str(caught.value) == "the BigQuery landing writer is closed"
