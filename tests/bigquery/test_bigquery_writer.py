@@ -249,6 +249,7 @@ def test_a_failed_loads_error_lists_the_first_five_job_errors_one_line_each_clip
     client = FailingLoads(bq_emulator.client(), "users", errors, exc_errors=[{"message": "the exception's own"}])
     writer = writer_on(bq_emulator, dataset, client)
     writer.append("users", users_page(1), run=checkpoint(1))
+    writer.append("users", users_page(2), run=checkpoint(2))
     with pytest.raises(SyncError) as caught:
         writer.flush()
     head, _, listed = str(caught.value).partition(f" into {dataset}.users failed: ")
@@ -256,7 +257,7 @@ def test_a_failed_loads_error_lists_the_first_five_job_errors_one_line_each_clip
     clipped = ("invalid: a line that wraps " + "x" * 500)[:397] + "..."
     assert listed == (
         f"{clipped}; no reason given; a bare string error; invalid: {'y' * 391}; an empty reason; and 2 more; "
-        "the 1 checkpoint(s) of this batch were not written, so the next run resumes from the last durable one"
+        "the 2 checkpoint(s) of this batch were not written, so the next run resumes from the last durable one"
     )
     assert writer.latest_cursor("users") is None
     writer.close()
@@ -551,3 +552,31 @@ def test_a_closed_writer_refuses_to_append(bq_emulator, dataset):
     with pytest.raises(SyncError) as caught:
         writer.append("users", users_page(1))
     assert str(caught.value) == "the BigQuery landing writer is closed"
+
+
+class RefusedCreates(Spy):
+    """The emulator's client for an identity that may not create datasets or tables."""
+
+    def create_dataset(self, *args, **kwargs):
+        raise Forbidden("Access Denied: bigquery.datasets.create")
+
+    def create_table(self, *args, **kwargs):
+        raise Forbidden("Access Denied: bigquery.tables.create")
+
+
+def test_a_refused_dataset_or_table_creation_names_what_could_not_be_created(bq_emulator, dataset):
+    roles = "the identity running descope-sync needs roles/bigquery.dataEditor on the dataset"
+    writer = bq_writer(bq_emulator, dataset, client=RefusedCreates(bq_emulator.client()))
+    with pytest.raises(SyncError) as caught:
+        writer.ensure_tables()
+    assert str(caught.value).startswith(
+        f"BigQuery refused to create dataset {dataset} in project {bq_emulator.project} "
+        f"(Forbidden: 403 Access Denied: bigquery.datasets.create): {roles}"
+    )
+    bq_emulator.client().create_dataset(dataset)  # prepared by an administrator, without its tables
+    with pytest.raises(SyncError) as caught:
+        writer.ensure_tables()
+    assert str(caught.value).startswith(
+        f"BigQuery refused to create table {dataset}.users in project {bq_emulator.project} "
+        f"(Forbidden: 403 Access Denied: bigquery.tables.create): {roles}"
+    )
