@@ -5,7 +5,8 @@ copy laid out as `target/mutation/src/descope_sync` (with tests/ and pyproject.t
 is written for that layout). One BigQuery emulator serves every mutant's tests (BQEMULATOR_ENDPOINT;
 each test uses datasets of its own) instead of one started per mutant. From scratch each time, unless
 --resume: the verdicts of the previous run stay, mutmut retests the functions that changed and collects
-coverage for new tests; survivors are not retested (`mutmut run "NAME*"` in target/mutation does that).
+coverage for new tests; survivors are not retested unless named (`--resume NAME_OR_PATTERN...`, e.g.
+after adding a test).
 """
 
 from __future__ import annotations
@@ -40,14 +41,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, default=ROOT / "target" / "mutation")
     parser.add_argument("--resume", action="store_true", help="keep the previous run's verdicts")
     parser.add_argument("--max-children", type=int, default=2, help="mutants tested at once")
+    parser.add_argument("names", nargs="*", help="retest only these mutants (names or patterns; with --resume)")
     args = parser.parse_args(argv)
+    if args.names and not args.resume:
+        parser.error("naming mutants retests them within a previous run: add --resume")
 
     stage(args.work, args.resume)
     bindir = Path(sys.executable).parent
     emulator = start_emulator(Path(tempfile.mkdtemp(prefix="mutation-bqemulator-")))
     try:
         env = {**os.environ, "BQEMULATOR_ENDPOINT": emulator.endpoint}
-        mutmut = [str(bindir / "mutmut"), "run", "--max-children", str(args.max_children)]
+        mutmut = [str(bindir / "mutmut"), "run", "--max-children", str(args.max_children), *args.names]
         code = subprocess.run(mutmut, cwd=args.work, env=env).returncode
     finally:
         emulator.stop()
