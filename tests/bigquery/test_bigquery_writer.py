@@ -424,6 +424,22 @@ def test_every_identifier_is_validated_before_any_client_is_built(project, datas
         BigQueryLandingWriter(project, dataset, location, client=None, api_endpoint="http://127.0.0.1:9")
 
 
+def test_an_invalid_name_is_quoted_short_in_a_message_naming_its_variable():
+    long_dataset = "d-" + "x" * 200
+    with pytest.raises(ConfigError) as caught:
+        BigQueryLandingWriter("test-project", long_dataset, "US", client=None, api_endpoint="http://127.0.0.1:9")
+    assert str(caught.value) == (
+        f"DESCOPE_RAW_DATASET: {long_dataset[:80]!r} is not a BigQuery dataset name "
+        "(letters, digits and underscores only, at most 1,024)"
+    )
+    long_location = "U S" + "x" * 200
+    with pytest.raises(ConfigError) as caught:
+        BigQueryLandingWriter("test-project", "raw", long_location, client=None, api_endpoint="http://127.0.0.1:9")
+    assert str(caught.value) == (
+        f"BQ_LOCATION: {long_location[:80]!r} is not a BigQuery location (e.g. US, EU, europe-west1)"
+    )
+
+
 def _settings(**overrides):
     values = {"project_id": "P123", "management_key": "K-test-key", "warehouse": "bigquery", **overrides}
     return load_settings(values, env={})
