@@ -147,3 +147,23 @@ def test_a_second_run_re_reads_only_its_overlap_and_lands_each_new_event_once(si
     reread_from = min(overlap_from, anchor)
     assert all(occurred >= reread_from for _, occurred in rows), "re-read past the overlap"
     assert sum(1 for _, occurred in rows if occurred < overlap_from) <= 5  # the anchor's millisecond, no more
+
+
+def test_an_event_that_is_not_an_object_is_quarantined_and_the_rest_land(simulator, tmp_path):
+    sim = simulator(users=40)
+    original, served = sim.world.search_audit, []
+
+    def with_a_bare_string(**query):
+        events, total = original(**query)
+        if events and not served:
+            served.append(True)
+            return [*events, b'"a bare string"'], total + 1
+        return events, total
+
+    sim.world.search_audit = with_a_bare_string
+    db = tmp_path / "w.duckdb"
+    stream = extract_audit(settings_for(sim, db)).streams[0]
+    assert stream.status == "success" and stream.rows_quarantined == 1
+    quarantined = "select stream, reason, payload->>'$' from descope_raw._quarantine"
+    assert query(db, quarantined) == [("audit_events", "not an object", "a bare string")]
+    assert set(landed_event_ids(db)) == truth_event_ids(sim)
