@@ -165,6 +165,6 @@ def test_an_event_that_is_not_an_object_is_quarantined_and_the_rest_land(simulat
     db = tmp_path / "w.duckdb"
     stream = extract_audit(settings_for(sim, db)).streams[0]
     assert stream.status == "success" and stream.rows_quarantined == 1
-    quarantined = "select stream, reason, payload->>'$' from descope_raw._quarantine"
-    assert query(db, quarantined) == [("audit_events", "not an object", "a bare string")]
+    quarantined = "select stream, reason, payload->>'$', _extracted_at is not null from descope_raw._quarantine"
+    assert query(db, quarantined) == [("audit_events", "not an object", "a bare string", True)]
     assert set(landed_event_ids(db)) == truth_event_ids(sim)
