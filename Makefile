@@ -12,7 +12,7 @@ BQ_HOME := $(CURDIR)/$(BQ_VENV)/home
 export BQEMULATOR_BIN := $(CURDIR)/$(BQ_VENV)/bin/bqemulator
 export BQEMULATOR_HOME := $(BQ_HOME)
 
-.PHONY: install demo test lint ruff sqlfluff pytest dbt-check bench clean
+.PHONY: install demo test lint ruff sqlfluff pytest dbt-check bench mutation clean
 
 install: $(VENV)/.installed .dbt/profiles.yml $(BQ_VENV)/.installed
 
@@ -65,6 +65,14 @@ dbt-check: install
 bench: install
 	$(BIN)/python bench/bench_extract.py
 	$(BIN)/python bench/bench_geo.py
+
+# Mutation testing, not part of `make test` (hours on two cores): mutmut over the streams, the landing
+# writers and the Descope client, two mutants at a time, then the score and every mutant not killed
+# (scripts/mutation.py; [tool.mutmut] in pyproject.toml). From scratch each time; MUTATION_RESUME=1
+# keeps the verdicts of an interrupted run, and with MUTANTS="name-or-pattern ..." retests those.
+# The last score, and a reason for each survivor: docs/mutation.md.
+mutation: install
+	$(BIN)/python scripts/mutation.py $(if $(MUTATION_RESUME),--resume) $(MUTANTS)
 
 clean:
 	rm -rf target logs .pytest_cache .ruff_cache warehouse.duckdb $(BQ_VENV)

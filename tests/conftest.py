@@ -115,8 +115,14 @@ def land_old_audit_cursor(path: Path, days_ago: int):
 
 @pytest.fixture(scope="session")
 def bq_emulator(tmp_path_factory):
-    """One BigQuery emulator for the session; tests keep apart by using datasets of their own."""
-    from tests.bigquery.emulator import start_emulator
+    """One BigQuery emulator for the session; tests keep apart by using datasets of their own.
+    BQEMULATOR_ENDPOINT names one already running to use instead (`make mutation` starts one for all
+    its pytest sessions, one a mutant)."""
+    from tests.bigquery.emulator import BigQueryEmulator, start_emulator
+
+    if os.environ.get("BQEMULATOR_ENDPOINT"):
+        yield BigQueryEmulator(os.environ["BQEMULATOR_ENDPOINT"])
+        return
 
     try:
         emulator = start_emulator(tmp_path_factory.mktemp("bqemulator"))

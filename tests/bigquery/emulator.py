@@ -11,6 +11,7 @@ import contextlib
 import os
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,13 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = "test-project"
+# On Linux the emulator is started through this: it asks for SIGTERM when the process that started it
+# dies, then becomes the emulator. A test process killed outright (a pytest or mutmut worker past its
+# time limit) so leaves no emulator behind.
+_DIE_WITH_PARENT = (
+    "import ctypes, os, signal, sys; ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM); "  # PR_SET_PDEATHSIG
+    "os.execv(sys.argv[1], sys.argv[1:])"
+)
 
 
 def _free_port() -> int:
@@ -66,8 +74,10 @@ def start_emulator(log_dir: Path, timeout: float = 60.0) -> BigQueryEmulator:
     rest, grpc = _free_port(), _free_port()
     log_path = log_dir / "bqemulator.log"
     log = log_path.open("wb")
+    launcher = [sys.executable, "-c", _DIE_WITH_PARENT] if sys.platform == "linux" else []
     process = subprocess.Popen(
         [
+            *launcher,
             str(binary),
             "start",
             "--rest-host",

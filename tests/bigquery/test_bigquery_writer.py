@@ -8,6 +8,7 @@ import sys
 from datetime import datetime, timedelta
 
 import pytest
+from google.api_core.exceptions import BadRequest, Forbidden
 from google.cloud import bigquery
 
 from descope_sync.config import load_settings
@@ -203,6 +204,108 @@ def test_a_failed_load_is_one_clear_error_with_the_jobs_errors_and_drops_the_bat
     writer.close()
 
 
+class FailingLoads(Spy):
+    """The emulator's client, but every load of `table` fails as BigQuery reports it: the job ends with
+    `job_errors` and raises an exception carrying `exc_errors`, or (`at_start`) the upload itself fails."""
+
+    def __init__(self, client, table: str, job_errors=(), exc_errors=(), at_start: bool = False) -> None:
+        super().__init__(client)
+        self._failing, self._job_errors, self._exc_errors, self._at_start = table, job_errors, exc_errors, at_start
+        self.failed_job_ids: list[str] = []
+
+    def load_table_from_file(self, file_obj, destination, **kwargs):
+        if destination.table_id == self._failing and self._at_start:
+            raise Forbidden("the upload was refused", errors=list(self._exc_errors))
+        job = super().load_table_from_file(file_obj, destination, **kwargs)
+        if destination.table_id != self._failing:
+            return job
+        self.failed_job_ids.append(job.job_id)
+        return _FailedJob(job, list(self._job_errors), list(self._exc_errors))
+
+
+class _FailedJob:
+    def __init__(self, job, job_errors: list, exc_errors: list) -> None:
+        self._job, self.errors, self._exc_errors = job, job_errors, exc_errors
+
+    def __getattr__(self, name):
+        return getattr(self._job, name)
+
+    def result(self, *args, **kwargs):
+        self._job.result(*args, **kwargs)
+        raise BadRequest("the load job failed", errors=self._exc_errors)
+
+
+def test_a_failed_loads_error_lists_the_first_five_job_errors_one_line_each_clipped(bq_emulator, dataset):
+    long = "a line\nthat wraps " + "x" * 500
+    errors = [
+        {"reason": "invalid", "message": long},
+        {"message": "no reason given"},
+        "a bare string error",
+        {"reason": "invalid", "message": "y" * 391},  # 400 characters in all: not clipped
+        {"reason": "", "message": "an empty reason"},
+        {"reason": "invalid", "message": "sixth"},
+        {"reason": "invalid", "message": "seventh"},
+    ]
+    client = FailingLoads(bq_emulator.client(), "users", errors, exc_errors=[{"message": "the exception's own"}])
+    writer = writer_on(bq_emulator, dataset, client)
+    writer.append("users", users_page(1), run=checkpoint(1))
+    writer.append("users", users_page(2), run=checkpoint(2))
+    with pytest.raises(SyncError) as caught:
+        writer.flush()
+    head, _, listed = str(caught.value).partition(f" into {dataset}.users failed: ")
+    assert head == f"BigQuery load job {client.failed_job_ids[0]}"
+    clipped = ("invalid: a line that wraps " + "x" * 500)[:397] + "..."
+    assert listed == (
+        f"{clipped}; no reason given; a bare string error; invalid: {'y' * 391}; an empty reason; and 2 more; "
+        "the 2 checkpoint(s) of this batch were not written, so the next run resumes from the last durable one"
+    )
+    assert writer.latest_cursor("users") is None
+    writer.close()
+
+
+def test_a_failed_load_whose_job_lists_no_errors_lists_the_exceptions(bq_emulator, dataset):
+    five = [{"reason": "invalid", "message": f"error {n}"} for n in range(5)]
+    writer = writer_on(bq_emulator, dataset, FailingLoads(bq_emulator.client(), "users", [], exc_errors=five))
+    writer.append("users", users_page(1))
+    with pytest.raises(SyncError) as caught:
+        writer.flush()
+    listed = "; ".join(f"invalid: error {n}" for n in range(5))  # five: all listed, no "and 0 more"
+    assert str(caught.value).endswith(f"into {dataset}.users failed: {listed}")
+
+
+def test_a_failed_load_without_any_error_list_names_the_exception(bq_emulator, dataset):
+    writer = writer_on(bq_emulator, dataset, FailingLoads(bq_emulator.client(), "users"))
+    writer.append("users", users_page(1))
+    with pytest.raises(SyncError) as caught:
+        writer.flush()
+    assert str(caught.value).endswith(f"into {dataset}.users failed: BadRequest: 400 the load job failed")
+
+
+def test_an_upload_refused_before_any_job_started_says_so(bq_emulator, dataset):
+    client = FailingLoads(bq_emulator.client(), "users", at_start=True)
+    writer = writer_on(bq_emulator, dataset, client)
+    writer.append("users", users_page(1), run=checkpoint(1))
+    with pytest.raises(SyncError) as caught:
+        writer.flush()
+    assert str(caught.value).startswith(
+        f"BigQuery load into {dataset}.users failed: Forbidden: 403 the upload was refused; the 1 checkpoint(s)"
+    )
+    assert client.failed_job_ids == [] and writer.latest_cursor("users") is None
+
+
+def test_the_query_helper_types_each_parameter_from_its_value(bq_emulator, dataset):
+    writer = writer_on(bq_emulator, dataset)
+    params = {"b": True, "i": 41, "f": 1.25, "t": T0, "s": "x", "names": ["a", "b"], "ids": [1, 2, 3], "none": []}
+    sql = (
+        "select not @b, @i + 1, @f * 2, timestamp_add(@t, interval 1 second), concat(@s, 'y'), "
+        "array_to_string(@names, '+'), (select sum(v) from unnest(@ids) v), array_length(@none)"
+    )
+    assert writer.query(sql, params) == [(False, 42, 2.5, T0 + timedelta(seconds=1), "xy", "a+b", 6, 0)]
+    with pytest.raises(TypeError, match="query parameter 'mixed' mixes types"):
+        writer.query("select @mixed", {"mixed": ["a", 1]})
+    writer.close()
+
+
 def test_a_failed_checkpoint_load_leaves_the_rows_and_moves_no_cursor(bq_emulator, dataset):
     writer = writer_on(bq_emulator, dataset)
     broken = checkpoint(1)
@@ -321,6 +424,22 @@ def test_every_identifier_is_validated_before_any_client_is_built(project, datas
         BigQueryLandingWriter(project, dataset, location, client=None, api_endpoint="http://127.0.0.1:9")
 
 
+def test_an_invalid_name_is_quoted_short_in_a_message_naming_its_variable():
+    long_dataset = "d-" + "x" * 200
+    with pytest.raises(ConfigError) as caught:
+        BigQueryLandingWriter("test-project", long_dataset, "US", client=None, api_endpoint="http://127.0.0.1:9")
+    assert str(caught.value) == (
+        f"DESCOPE_RAW_DATASET: {long_dataset[:80]!r} is not a BigQuery dataset name "
+        "(letters, digits and underscores only, at most 1,024)"
+    )
+    long_location = "U S" + "x" * 200
+    with pytest.raises(ConfigError) as caught:
+        BigQueryLandingWriter("test-project", "raw", long_location, client=None, api_endpoint="http://127.0.0.1:9")
+    assert str(caught.value) == (
+        f"BQ_LOCATION: {long_location[:80]!r} is not a BigQuery location (e.g. US, EU, europe-west1)"
+    )
+
+
 def _settings(**overrides):
     values = {"project_id": "P123", "management_key": "K-test-key", "warehouse": "bigquery", **overrides}
     return load_settings(values, env={})
@@ -350,10 +469,37 @@ def test_the_factory_needs_a_project_and_sane_batch_bounds():
         open_writer(_settings(bigquery_project="test-project"), env={"DESCOPE_BQ_BATCH_BYTES": "64MB"})
 
 
+@pytest.mark.parametrize("form", ["{endpoint}/", " {endpoint}// ", "{hostport}/"])
+def test_the_emulator_host_may_carry_a_scheme_and_a_trailing_slash(bq_emulator, dataset, form):
+    host = form.format(endpoint=bq_emulator.endpoint, hostport=bq_emulator.endpoint.removeprefix("http://"))
+    settings = _settings(bigquery_project=bq_emulator.project, raw_schema=dataset)
+    writer = open_writer(settings, env={"BIGQUERY_EMULATOR_HOST": host})
+    try:
+        writer.ensure_tables()  # really talks to the emulator
+        assert writer.count("users") == 0
+    finally:
+        writer.close()
+
+
+def test_batch_bounds_from_the_environment_reach_the_writer_and_a_bad_one_is_quoted_short():
+    env = {"DESCOPE_BQ_BATCH_PAGES": "1", "DESCOPE_BQ_BATCH_BYTES": " 4096 "}
+    writer = open_writer(_settings(bigquery_project="test-project"), env={**env, "BIGQUERY_EMULATOR_HOST": "h:1"})
+    assert (writer.batch_pages, writer.batch_bytes) == (1, 4096)
+    bad = "9" * 40 + "MB"
+    with pytest.raises(ConfigError) as caught:
+        open_writer(_settings(bigquery_project="test-project"), env={"DESCOPE_BQ_BATCH_PAGES": bad})
+    assert str(caught.value) == f"DESCOPE_BQ_BATCH_PAGES must be a whole number >= 1, not {'9' * 40!r}"
+
+
 def test_without_the_emulator_and_without_google_credentials_the_error_says_what_to_do(monkeypatch, tmp_path):
     monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "no-such-key.json"))
-    with pytest.raises(ConfigError, match="no Google credentials"):
+    with pytest.raises(ConfigError) as caught:
         open_writer(_settings(bigquery_project="test-project"), env={})
+    assert str(caught.value) == (
+        "no Google credentials for BigQuery: on Cloud Functions the function's service account is used; "
+        "locally run `gcloud auth application-default login` or set GOOGLE_APPLICATION_CREDENTIALS "
+        "(against the emulator set BIGQUERY_EMULATOR_HOST)"
+    )
 
 
 def test_importing_the_writer_builds_no_client():
@@ -365,3 +511,88 @@ def test_importing_the_writer_builds_no_client():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
+
+
+def test_a_chunk_size_below_one_is_refused(bq_emulator, dataset):
+    writer = writer_on(bq_emulator, dataset)
+    with pytest.raises(ValueError, match=r"^chunk_size must be at least 1$"):
+        writer.ips_without_location("GeoLite2-City", T0, chunk_size=0)
+    writer.close()
+
+
+class RefusedQueries(Spy):
+    """The emulator's client, but BigQuery refuses every query (an identity without bigquery.jobs.create)."""
+
+    def __init__(self, client, error) -> None:
+        super().__init__(client)
+        self._error = error
+
+    def query(self, *args, **kwargs):
+        raise self._error
+
+
+@pytest.mark.parametrize(
+    ("method", "args", "what"),
+    [
+        ("latest_cursor", ["users"], "read the latest cursor"),
+        ("last_run", ["users"], "read the last run"),
+        ("live_user_count", [None], "count the live users"),
+        ("latest_audit_event", [T0], "read the latest audit event"),
+        ("ips_without_location", ["GeoLite2-City", T0, 10], "list the IPs without a location"),
+        ("count", ["users"], "count users"),
+        ("query", ["select 1"], "run a query"),
+    ],
+)
+def test_a_refused_state_query_says_which_question_and_what_roles_are_missing(bq_emulator, dataset, method, args, what):
+    refused = Forbidden("Access Denied", errors=[{"reason": "accessDenied", "message": "no bigquery.jobs.create"}])
+    writer = writer_on(bq_emulator, dataset, RefusedQueries(bq_emulator.client(), refused))
+    with pytest.raises(SyncError) as caught:
+        getattr(writer, method)(*args)
+    assert str(caught.value) == (
+        f"BigQuery refused to {what} in project {bq_emulator.project} (accessDenied: no bigquery.jobs.create): "
+        "the identity running descope-sync needs roles/bigquery.dataEditor on the dataset "
+        "and roles/bigquery.jobUser on the project"
+    )
+
+
+def test_a_failed_state_query_says_which_question(bq_emulator, dataset):
+    writer = writer_on(bq_emulator, dataset, RefusedQueries(bq_emulator.client(), BadRequest("Syntax error")))
+    with pytest.raises(SyncError) as caught:
+        writer.latest_cursor("users")
+    assert str(caught.value) == "BigQuery could not read the latest cursor: BadRequest: 400 Syntax error"
+
+
+def test_a_closed_writer_refuses_to_append(bq_emulator, dataset):
+    writer = writer_on(bq_emulator, dataset)
+    writer.close()
+    with pytest.raises(SyncError) as caught:
+        writer.append("users", users_page(1))
+    assert str(caught.value) == "the BigQuery landing writer is closed"
+
+
+class RefusedCreates(Spy):
+    """The emulator's client for an identity that may not create datasets or tables."""
+
+    def create_dataset(self, *args, **kwargs):
+        raise Forbidden("Access Denied: bigquery.datasets.create")
+
+    def create_table(self, *args, **kwargs):
+        raise Forbidden("Access Denied: bigquery.tables.create")
+
+
+def test_a_refused_dataset_or_table_creation_names_what_could_not_be_created(bq_emulator, dataset):
+    roles = "the identity running descope-sync needs roles/bigquery.dataEditor on the dataset"
+    writer = bq_writer(bq_emulator, dataset, client=RefusedCreates(bq_emulator.client()))
+    with pytest.raises(SyncError) as caught:
+        writer.ensure_tables()
+    assert str(caught.value).startswith(
+        f"BigQuery refused to create dataset {dataset} in project {bq_emulator.project} "
+        f"(Forbidden: 403 Access Denied: bigquery.datasets.create): {roles}"
+    )
+    bq_emulator.client().create_dataset(dataset)  # prepared by an administrator, without its tables
+    with pytest.raises(SyncError) as caught:
+        writer.ensure_tables()
+    assert str(caught.value).startswith(
+        f"BigQuery refused to create table {dataset}.users in project {bq_emulator.project} "
+        f"(Forbidden: 403 Access Denied: bigquery.tables.create): {roles}"
+    )

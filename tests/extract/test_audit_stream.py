@@ -37,6 +37,10 @@ def test_audit_paging_across_many_pages_lands_every_event(simulator, tmp_path):
     landed = landed_event_ids(db)
     assert set(landed) == truth_event_ids(sim)
     assert len(landed) == len(set(landed))  # keyset paging re-reads ties but lands them once per run
+    # every row says when it was extracted, and the checkpoints account for every row landed
+    assert query(db, "select count(*) from descope_raw.audit_events where _extracted_at is null") == [(0,)]
+    run_rows = "select sum(rows_loaded) from descope_raw._sync_runs where stream = 'audit_events'"
+    assert query(db, run_rows) == [(len(landed),)]
 
 
 def test_occurred_strings_and_missing_ids_are_typed_and_hashed(simulator, tmp_path):
@@ -106,7 +110,8 @@ def test_a_cursor_older_than_retention_records_the_lost_interval_and_continues(s
     old = land_old_audit_cursor(db, days_ago=45)
     summary = extract_audit(settings_for(sim, db))
     assert summary.status == "data_loss"  # read to the end, but the run must not say success
-    assert "lost for good" in summary.streams[0].message
+    lost_note = "audit events older than the retention were lost for good (DATA LOSS above)"
+    assert summary.streams[0].message.startswith(lost_note)
     gap = query(db, "select cursor_from, cursor_to, error from descope_raw._sync_runs where status = 'data_loss'")
     assert len(gap) == 1
     assert gap[0][0] == old
@@ -143,3 +148,23 @@ def test_a_second_run_re_reads_only_its_overlap_and_lands_each_new_event_once(si
     reread_from = min(overlap_from, anchor)
     assert all(occurred >= reread_from for _, occurred in rows), "re-read past the overlap"
     assert sum(1 for _, occurred in rows if occurred < overlap_from) <= 5  # the anchor's millisecond, no more
+
+
+def test_an_event_that_is_not_an_object_is_quarantined_and_the_rest_land(simulator, tmp_path):
+    sim = simulator(users=40)
+    original, served = sim.world.search_audit, []
+
+    def with_a_bare_string(**query):
+        events, total = original(**query)
+        if events and not served:
+            served.append(True)
+            return [*events, b'"a bare string"'], total + 1
+        return events, total
+
+    sim.world.search_audit = with_a_bare_string
+    db = tmp_path / "w.duckdb"
+    stream = extract_audit(settings_for(sim, db)).streams[0]
+    assert stream.status == "success" and stream.rows_quarantined == 1
+    quarantined = "select stream, reason, payload->>'$', _extracted_at is not null from descope_raw._quarantine"
+    assert query(db, quarantined) == [("audit_events", "not an object", "a bare string", True)]
+    assert set(landed_event_ids(db)) == truth_event_ids(sim)

@@ -476,3 +476,27 @@ def test_a_bad_acknowledgement_is_one_line_naming_it(simulator, tmp_path):
     result = run_cli(["status", "--duckdb-path", str(db), "--acknowledge-data-loss-through", "yesterday"], {})
     assert result.returncode == 1
     assert result.stderr.startswith("descope-sync: error: --acknowledge-data-loss-through must be a UTC timestamp")
+
+
+def test_the_json_summary_of_a_real_extract_says_what_each_stream_did(in_process, simulator, monkeypatch, capsys):
+    from datetime import datetime
+
+    cli = in_process
+    sim = simulator(users=30)
+    monkeypatch.setenv("DESCOPE_PROJECT_ID", sim.project_id)
+    monkeypatch.setenv("DESCOPE_MANAGEMENT_KEY", sim.management_key)
+    monkeypatch.setenv("DESCOPE_BASE_URL", sim.base_url)
+    db = os.environ["DUCKDB_PATH"]
+    assert cli.main(["--json", "extract", "--audit-settle-seconds", "0"]) == 0
+    body = json.loads(capsys.readouterr().out)
+    assert body["status"] == "success"
+    streams = {s["stream"]: s for s in body["streams"]}
+    assert list(streams) == ["audit_events", "users", "ip_locations"]
+    for name, table in [("audit_events", "audit_events"), ("users", "users"), ("ip_locations", "ip_locations")]:
+        stream = streams[name]
+        assert stream["status"] == "success", name
+        assert stream["rows_loaded"] == query(db, f"select count(*) from descope_raw.{table}")[0][0] > 0, name
+        assert stream["rows_quarantined"] == 0
+    for name in ("audit_events", "users"):
+        [(cursor_to,)] = query(db, "select max(cursor_to) from descope_raw._sync_runs where stream = ?", [name])
+        assert datetime.fromisoformat(streams[name]["cursor_to"]) == cursor_to, name

@@ -10,28 +10,39 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from descope_sync.descope import DescopeClient
-from descope_sync.errors import DescopeRequestError, DescopeUnavailableError
+from descope_sync import __version__
+from descope_sync.descope import AUDIT_SEARCH_PATH, USER_SEARCH_PATH, Deadline, DescopeClient
+from descope_sync.errors import (
+    BudgetExhausted,
+    DescopeAuthError,
+    DescopeRequestError,
+    DescopeUnavailableError,
+)
 from descope_sync.secrets import Secret
 
 KEY = "K2canned-server-key-0123456789"
 
 
 class CannedServer:
-    """Answers every POST with the next canned (status, body) and records the requests."""
+    """Answers every POST with the next canned (status, body[, headers]) and records the requests (their
+    bodies in `requests`, their paths and headers in `seen`)."""
 
     def __init__(self) -> None:
-        self.answers: list[tuple[int, bytes]] = []
+        self.answers: list[tuple] = []
         self.requests: list[dict] = []
+        self.seen: list[tuple[str, dict[str, str]]] = []
         canned = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 canned.requests.append(json.loads(self.rfile.read(length) or b"{}"))
-                status, body = canned.answers.pop(0) if canned.answers else (200, b'{"users":[],"total":0}')
+                canned.seen.append((self.path, dict(self.headers.items())))
+                status, body, *headers = canned.answers.pop(0) if canned.answers else (200, b'{"users":[],"total":0}')
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
+                for name, value in (headers[0] if headers else {}).items():
+                    self.send_header(name, value)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
@@ -112,3 +123,175 @@ def test_a_key_requests_refuses_to_send_gives_an_error_without_the_key(canned, b
     assert KEY not in shown and "ключ" not in shown
     assert "DESCOPE_MANAGEMENT_KEY" in str(caught.value)
     assert canned.requests == []  # nothing was sent
+
+
+# ------------------------------------------------------------------------------ what goes out, what comes back
+
+EMPTY = b'{"users": [], "total": 0}'
+ONE_USER = b'{"users": [{"userId": "U1"}], "total": 1}'
+
+
+def waiting_client(url: str, **kwargs) -> tuple[DescopeClient, list[float], list[tuple[str, float]]]:
+    """A client whose waits are recorded instead of slept: (client, sleeps, on_wait calls)."""
+    sleeps: list[float] = []
+    waits: list[tuple[str, float]] = []
+    kwargs.setdefault("max_attempts", 3)
+    client = DescopeClient(
+        url, "P2test", Secret(KEY), sleep=sleeps.append, on_wait=lambda why, s: waits.append((why, s)), **kwargs
+    )
+    return client, sleeps, waits
+
+
+def test_each_search_posts_its_body_to_its_endpoint_with_the_project_and_key(canned):
+    canned.answers = [(200, EMPTY), (200, b'{"audits": [], "total": 0}')]
+    client = DescopeClient(canned.url + "/", "P2test", Secret(KEY))  # a trailing slash in the base URL is fine
+    client.search_users({"limit": 7})
+    client.search_audit({"from": 1})
+    assert canned.requests == [{"limit": 7}, {"from": 1}]
+    assert [path for path, _ in canned.seen] == [USER_SEARCH_PATH, AUDIT_SEARCH_PATH]
+    for _, headers in canned.seen:
+        assert headers["Authorization"] == f"Bearer P2test:{KEY}"
+        assert headers["x-descope-project-id"] == "P2test"
+        assert headers["Content-Type"] == "application/json"
+        assert headers["User-Agent"] == f"descope-sync/{__version__}"
+    assert client.stats.requests == 2
+    assert client.stats.by_path == {USER_SEARCH_PATH: 1, AUDIT_SEARCH_PATH: 1}
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_a_rejected_key_fails_at_once_naming_what_to_check(canned, status):
+    canned.answers = [(status, b'{"errorCode": "E061001"}')]
+    client, sleeps, _ = waiting_client(canned.url)
+    with pytest.raises(DescopeAuthError) as caught:
+        client.search_users({})
+    message = str(caught.value)
+    assert f"({status})" in message and "P2test" in message
+    assert "DESCOPE_MANAGEMENT_KEY" in message and "DESCOPE_PROJECT_ID" in message
+    assert KEY not in message
+    assert len(canned.requests) == 1 and sleeps == []
+
+
+@pytest.mark.parametrize(
+    ("body", "shown"),
+    [
+        (b'{"errorCode": "E011002", "errorMessage": "Request is invalid"}', "HTTP 400 E011002: Request is invalid"),
+        (b'{"errorCode": "E011002", "errorDescription": "Bad request"}', "HTTP 400 E011002: Bad request"),
+        (b'{"errorCode": "E011002", "errorMessage": "", "errorDescription": "Both"}', "HTTP 400 E011002: Both"),
+        (b'{"errorCode": "E011002"}', "HTTP 400 E011002: "),
+        (b'{"errorCode": "", "errorMessage": "no code"}', "HTTP 400"),
+        (b'["errorCode"]', "HTTP 400"),
+        (b"<html>bad request</html>", "HTTP 400"),
+    ],
+)
+def test_a_refused_request_fails_at_once_with_the_servers_error(canned, body, shown):
+    canned.answers = [(400, body)]
+    client, sleeps, _ = waiting_client(canned.url)
+    with pytest.raises(DescopeRequestError) as caught:
+        client.search_users({})
+    assert str(caught.value) == f"Descope refused {USER_SEARCH_PATH}: {shown}"
+    assert len(canned.requests) == 1 and sleeps == []
+
+
+def test_the_servers_error_message_is_clipped(canned):
+    canned.answers = [(404, json.dumps({"errorCode": "E1", "errorMessage": "m" * 1000}).encode())]
+    client, _, _ = waiting_client(canned.url)
+    with pytest.raises(DescopeRequestError) as caught:
+        client.search_users({})
+    assert str(caught.value) == f"Descope refused {USER_SEARCH_PATH}: " + ("HTTP 404 E1: " + "m" * 1000)[:300]
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "waited"),
+    [({"Retry-After": "3"}, 3.0), ({"Retry-After": "0.2"}, 1.0), ({"Retry-After": "soon"}, 5.0), ({}, 5.0)],
+)
+def test_a_429_waits_what_retry_after_says_at_least_a_second_and_is_not_a_failure(canned, retry_after, waited):
+    canned.answers = [(429, b"{}", retry_after)] * 4 + [(200, ONE_USER)]  # more 429s than attempts
+    client, sleeps, waits = waiting_client(canned.url, max_attempts=2)
+    page = client.search_users({})
+    assert [u["userId"] for u in page.items] == ["U1"]
+    assert sleeps == [waited] * 4
+    assert waits == [(f"rate limited on {USER_SEARCH_PATH} (429)", waited)] * 4
+    assert (client.stats.rate_limited, client.stats.rate_limit_wait_seconds) == (4, 4 * waited)
+    assert (client.stats.retries, client.stats.requests) == (0, 5)
+
+
+def test_a_retry_after_longer_than_the_cap_waits_the_cap(canned):
+    canned.answers = [(429, b"{}", {"Retry-After": "3600"}), (200, EMPTY)]
+    client, sleeps, _ = waiting_client(canned.url, max_retry_after=7.5)
+    client.search_users({})
+    assert sleeps == [7.5]
+
+
+def test_rate_limiting_that_never_ends_fails_after_the_allowed_waits(canned):
+    canned.answers = [(429, b"{}", {"Retry-After": "1"})] * 10
+    client, sleeps, _ = waiting_client(canned.url, max_rate_limit_waits=3)
+    with pytest.raises(DescopeUnavailableError) as caught:
+        client.search_users({})
+    assert str(caught.value) == f"Descope kept rate-limiting {USER_SEARCH_PATH} (3 waits); try again later"
+    assert sleeps == [1.0] * 3 and len(canned.requests) == 4
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504, 520, 521, 522, 524, 530])
+def test_server_errors_are_retried_with_growing_jittered_backoff(canned, status):
+    canned.answers = [(status, b"{}")] * 3 + [(200, ONE_USER)]
+    client, sleeps, waits = waiting_client(canned.url, max_attempts=4, backoff_base=0.5, backoff_cap=1.5)
+    page = client.search_users({})
+    assert page.total == 1
+    # attempt n (from 0) waits between half and all of min(cap, base * 2**n): 0.5, 1, then the cap 1.5
+    for waited, ceiling in zip(sleeps, [0.5, 1.0, 1.5], strict=True):
+        assert ceiling / 2 <= waited <= ceiling
+    assert [why for why, _ in waits] == [f"HTTP {status} on {USER_SEARCH_PATH}, retry {n}" for n in (1, 2, 3)]
+    assert (client.stats.retries, client.stats.requests) == (3, 4)
+
+
+def test_server_errors_that_never_end_fail_after_max_attempts_saying_where_the_next_run_resumes(canned):
+    canned.answers = [(503, b"{}")] * 10
+    client, sleeps, _ = waiting_client(canned.url, max_attempts=3)
+    with pytest.raises(DescopeUnavailableError) as caught:
+        client.search_audit({})
+    assert str(caught.value).startswith(f"Descope request {AUDIT_SEARCH_PATH} failed 3 times, last: HTTP 503;")
+    assert "the next run resumes there" in str(caught.value)
+    assert len(canned.requests) == 3 and len(sleeps) == 2  # no wait after the last attempt
+
+
+def test_a_status_outside_the_retryable_ones_is_not_retried(canned):
+    canned.answers = [(501, b"{}"), (200, EMPTY)]
+    client, sleeps, _ = waiting_client(canned.url)
+    with pytest.raises(DescopeRequestError, match="HTTP 501"):
+        client.search_users({})
+    assert sleeps == []
+
+
+def test_a_body_that_is_not_json_is_retried_as_malformed(canned):
+    canned.answers = [(200, b"<html>"), (200, ONE_USER)]
+    client, _, waits = waiting_client(canned.url)
+    assert client.search_users({}).total == 1
+    assert waits[0][0] == f"malformed response body (not JSON) on {USER_SEARCH_PATH}, retry 1"
+
+
+def test_a_wait_that_would_pass_the_time_budget_is_not_started(canned):
+    canned.answers = [(429, b"{}", {"Retry-After": "30"})]
+    now = [100.0]
+    client, sleeps, waits = waiting_client(canned.url, deadline=Deadline(20, clock=lambda: now[0]))
+    with pytest.raises(BudgetExhausted) as caught:
+        client.search_users({})
+    assert str(caught.value) == f"rate limited on {USER_SEARCH_PATH} (429): waiting 30s would pass the time budget"
+    assert sleeps == [] and waits == []
+
+
+def test_a_spent_budget_sends_nothing_more(canned):
+    canned.answers = [(200, EMPTY)] * 2
+    now = [100.0]
+    client, _, _ = waiting_client(canned.url, deadline=Deadline(20, clock=lambda: now[0]))
+    client.search_users({})
+    now[0] = 119.9
+    client.search_users({})  # 0.1s left: still sent
+    now[0] = 120.0
+    with pytest.raises(BudgetExhausted, match="time budget of 20s used up"):
+        client.search_users({})
+    assert len(canned.requests) == 2
+
+
+def test_without_a_budget_a_client_never_runs_out():
+    assert Deadline().remaining() == float("inf")
+    Deadline().check()

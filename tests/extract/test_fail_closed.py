@@ -136,12 +136,15 @@ def test_users_whose_created_time_lies_outside_every_window_are_landed(simulator
     for user in odd.values():
         sim.world.put_user(user)
     db = tmp_path / "w.duckdb"
-    summary = extract(settings_for(sim, db))
+    summary = extract(settings_for(sim, db, users_page_size=40))
     assert str(summary.status) == "success", summary.streams[0].message
     landed = latest_landed_users(db)
     for user_id, user in odd.items():
         assert landed.get(user_id) == user, user_id
     assert_landing_matches_truth(sim, db)
+    # the pass over every user lands only those no window reaches: every other user is landed once
+    regular = "select count(*), count(distinct user_id) from descope_raw.users where user_id not in (?, ?, ?, ?)"
+    assert query(db, regular, list(odd)) == [(150, 150)]
 
 
 @pytest.mark.parametrize("dialect", ["user_time_unit=s", "user_from=inclusive,user_to=exclusive", "omit_empty=true"])

@@ -106,6 +106,37 @@ def test_a_record_larger_than_a_landing_row_may_hold_is_quarantined_with_a_previ
     assert writer.latest_cursor("users") == NOW  # the checkpoint still committed with the page
 
 
+@pytest.mark.parametrize("lead", ["", "x"])  # shifts the record by a byte: at least one preview is cut inside a "€"
+def test_a_quarantined_record_says_where_it_came_from_how_big_it_was_and_how_it_began(any_writer, lead):
+    writer = any_writer
+    blob = lead + "€" * (int(17.26 * 1024 * 1024) // 3)  # 17.26 MB: its size shows as 17.3 MB
+    row = {**user_row("U2", blob=blob), "_batch_id": "batch-7"}
+    assert writer.append("users", [row]).quarantined == 1
+    stream, reason, batch_id, extracted_at, payload = fetch(
+        writer,
+        "select stream, reason, _batch_id, _extracted_at, payload from descope_raw._quarantine",
+        "select stream, reason, _batch_id, _extracted_at, to_json_string(payload) from {quarantine}",
+    )[0]
+    payload = json.loads(payload)
+    assert (stream, batch_id, extracted_at, payload["key"]) == ("users", "batch-7", NOW, "U2")
+    assert reason == "record of 17.3 MB is larger than the 16 MB a landing row may hold"
+    assert len(blob.encode()) < payload["bytes"] < len(blob.encode()) + 200
+    preview = payload["preview"]
+    assert preview.startswith('{"user_id":"U2","modified_at":null,"payload":{')
+    head, _, chars = preview.partition('"blob":"' + lead)
+    assert head and set(chars.rstrip("\ufffd")) == {"€"} and len(chars) - len(chars.rstrip("\ufffd")) <= 1
+    assert 64 * 1024 - 2 <= len(preview.rstrip("\ufffd").encode()) <= 64 * 1024  # the first 64 KiB
+
+
+def test_an_oversize_ip_location_is_quarantined_under_its_ip_and_lookup_time(writer):
+    row = {"ip": "203.0.113.9", "city": "c" * MAX_ROW_BYTES, "_looked_up_at": NOW, "_batch_id": "b9"}
+    assert writer.append("ip_locations", [row]).quarantined == 1
+    [(stream, batch_id, extracted_at, payload)] = writer.query(
+        "select stream, _batch_id, _extracted_at, payload from descope_raw._quarantine"
+    )
+    assert (stream, batch_id, extracted_at, json.loads(payload)["key"]) == ("ip_locations", "b9", NOW, "203.0.113.9")
+
+
 def test_rows_and_their_checkpoint_commit_together_or_not_at_all(writer, monkeypatch):
     run = SyncRun(run_id="r", stream="users", status=RunStatus.PARTIAL, started_at=NOW, finished_at=NOW, cursor_to=NOW)
 

@@ -143,7 +143,7 @@ def test_a_user_without_user_id_is_quarantined_and_counted(simulator, tmp_path):
     def with_a_broken_record(**query):
         users, total = original(**query)
         if users:
-            return [*users, b'{"email": "orphan@example.com", "name": "No Id"}'], total + 1
+            return [*users, b'{"email": "orphan@example.com", "name": "No Id"}', b'"a bare string"'], total + 2
         return users, total
 
     sim.world.search_users_raw = with_a_broken_record
@@ -151,9 +151,14 @@ def test_a_user_without_user_id_is_quarantined_and_counted(simulator, tmp_path):
     summary = extract_users(settings_for(sim, db))
     stream = summary.streams[0]
     assert stream.status == "success"
-    assert stream.rows_quarantined >= 1
-    rows = query(db, "select stream, reason, payload->>'email' from descope_raw._quarantine")
+    assert stream.rows_quarantined >= 2
+    rows = query(
+        db, "select stream, reason, payload->>'email' from descope_raw._quarantine where payload->>'email' is not null"
+    )
     assert rows and rows[0] == ("users", "user record without a userId", "orphan@example.com")
+    not_objects = "select distinct stream, reason, payload->>'$' from descope_raw._quarantine"
+    bare = query(db, not_objects + " where json_type(payload) = 'VARCHAR'")
+    assert bare == [("users", "not an object", "a bare string")]
     assert query(db, "select count(*) from descope_raw.users where user_id is null")[0][0] == 0
     assert_landing_matches_truth(sim, db)
 

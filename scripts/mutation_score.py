@@ -1,0 +1,95 @@
+"""The score of the last `make mutation` run, per file and in all, and the mutants that were not killed.
+
+Run in the directory mutmut ran in (target/mutation): it reads mutmut's results (mutants/**/*.py.meta).
+A mutant that made the tests time out counts as killed (the tests noticed it); survivors, mutants no test
+reached and suspicious ones count against the score. Survivors that docs/mutation.md does not name are
+flagged: each one there has a one-line reason (equivalent, or the test that should be added).
+Exits 1 when there are no results, or when the score is below the goal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections import Counter, defaultdict
+from pathlib import Path
+
+from mutmut.stats import status_by_exit_code
+
+DETECTED = {"killed", "timeout", "caught by type check"}
+GOAL = 85.0
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "mutation.md"
+
+
+def load(mutants: Path) -> dict[str, dict[str, str]]:
+    """{source file: {mutant name: status}} from mutmut's meta files."""
+    results: dict[str, dict[str, str]] = {}
+    for meta in sorted(mutants.rglob("*.py.meta")):
+        source = str(meta.relative_to(mutants))[: -len(".meta")]
+        codes = json.loads(meta.read_text())["exit_code_by_key"]
+        results[source] = {name: status_by_exit_code[code] for name, code in codes.items()}
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mutants", type=Path, default=Path("mutants"))
+    parser.add_argument("--goal", type=float, default=GOAL, help="the lowest acceptable score, in percent")
+    parser.add_argument("--diffs", action="store_true", help="each mutant not killed with the line it changes")
+    args = parser.parse_args(argv)
+
+    results = load(args.mutants)
+    if not results:
+        print(f"no mutmut results under {args.mutants}: run `make mutation`", file=sys.stderr)
+        return 1
+    explained = set(re.findall(r"`([\w.ǁ]+__mutmut_\d+)`", DOCS.read_text())) if DOCS.exists() else set()
+
+    total = Counter()
+    not_killed: dict[str, list[str]] = defaultdict(list)
+    print(f"{'file':<45} {'killed':>7} {'total':>6} {'score':>7}")
+    for source, statuses in results.items():
+        counts = Counter(statuses.values())
+        total.update(counts)
+        detected = sum(counts[s] for s in DETECTED)
+        print(f"{source:<45} {detected:>7} {len(statuses):>6} {100 * detected / max(len(statuses), 1):>6.1f}%")
+        for name, status in sorted(statuses.items(), key=lambda item: _natural(item[0])):
+            if status not in DETECTED | {"not checked"}:
+                not_killed[status].append(name)
+
+    n = sum(total.values())
+    detected = sum(total[s] for s in DETECTED)
+    if total["not checked"]:
+        print(f"\nthe run is not finished: {total['not checked']} mutants not checked yet (they count as not killed)")
+    score = 100 * detected / n
+    print(f"{'all':<45} {detected:>7} {n:>6} {score:>6.1f}%")
+    print("  " + ", ".join(f"{status}: {count}" for status, count in sorted(total.items())))
+    source_of = {name: source for source, statuses in results.items() for name in statuses}
+    for status, names in sorted(not_killed.items()):
+        print(f"\n{status} ({len(names)}); the diff of one: `mutmut show NAME` in target/mutation")
+        for name in names:
+            print(f"  {name}{'' if name in explained else '   <- not in docs/mutation.md'}")
+            if args.diffs:
+                print(_changed_lines(name, source_of[name]))
+    unexplained = sum(name not in explained for names in not_killed.values() for name in names)
+    if unexplained:
+        print(f"\n{unexplained} not killed and not explained in docs/mutation.md")
+    print(f"\nmutation score {detected}/{n} = {score:.1f}% (goal {args.goal:g}%)")
+    return 0 if score >= args.goal else 1
+
+
+def _changed_lines(name: str, source: str) -> str:
+    from mutmut.mutation.diff_apply import get_diff_for_mutant
+
+    diff = get_diff_for_mutant(name, path=source).splitlines()[2:]
+    return "\n".join(f"      {line[0]} {line[1:].strip()}" for line in diff if line[:1] in "-+")
+
+
+def _natural(name: str) -> tuple[str, int]:
+    stem, _, number = name.rpartition("__mutmut_")
+    return stem, int(number) if number.isdigit() else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
