@@ -168,3 +168,90 @@ def test_an_event_that_is_not_an_object_is_quarantined_and_the_rest_land(simulat
     quarantined = "select stream, reason, payload->>'$', _extracted_at is not null from descope_raw._quarantine"
     assert query(db, quarantined) == [("audit_events", "not an object", "a bare string", True)]
     assert set(landed_event_ids(db)) == truth_event_ids(sim)
+
+
+# ---------------------------------------------------------------------------- rarer paths (mutation survivors)
+def _fixed_clock_world(**kwargs):
+    from descope_sync.simulator import World
+
+    clock = [1_800_000_000.0]
+    world = World(now=lambda: clock[0], **kwargs)
+    return world, clock, (lambda: from_ms(int(clock[0] * 1000)))
+
+
+def test_a_dense_millisecond_offset_paging_cannot_reach_ends_incomplete_with_the_cursor_before_it(simulator, tmp_path):
+    world, clock, now = _fixed_clock_world(seed=6, users=40)
+    dense = int(clock[0] * 1000) - 3_600_000
+    for _ in range(130):  # more events in one millisecond than offset paging reaches (max_offset 100)
+        world.login(occurred_ms=dense)
+    sim = simulator(world=world, max_offset=100)
+    db = tmp_path / "w.duckdb"
+    summary = run_extract(
+        settings_for(sim, db, audit_page_size=50), streams=["audit_events"], progress=SilentProgress(), now=now
+    )
+    stream = summary.streams[0]
+    assert str(stream.status) == "incomplete"
+    assert "offset paging reached only 100" in stream.message
+    rows = query(
+        db,
+        "select status, started_at, cursor_from, cursor_to, error from descope_raw._sync_runs "
+        "where stream = 'audit_events' order by finished_at, status",
+    )
+    terminal = [r for r in rows if r[0] == "incomplete"]
+    assert len(terminal) == 1 and terminal[0][3] is None and terminal[0][4] == stream.message
+    assert terminal[0][2] == stream.cursor_from
+    # every checkpoint of the run says when the run started, and none claims the dense millisecond
+    assert rows and all(r[1] == now() for r in rows)
+    assert all(r[3] is None or r[3] <= from_ms(dense) for r in rows)
+    landed = {r[0] for r in query(db, "select event_id from descope_raw.audit_events")}
+    older = {event_id(e) for e in sim.world.truth()["events"] if int(e["occurred"]) < dense}
+    assert older <= landed
+
+
+def test_every_audit_checkpoint_is_backed_by_the_events_it_claims(simulator, tmp_path, monkeypatch):
+    """A checkpoint's cursor_to says every event before it is landed: true after a dense millisecond too."""
+    world, clock, now = _fixed_clock_world(seed=6, users=40)
+    dense = int(clock[0] * 1000) - 3_600_000
+    for _ in range(130):  # a millisecond fuller than a page, read by offset pages
+        world.login(occurred_ms=dense)
+    for _ in range(3):  # and the very next millisecond
+        world.login(occurred_ms=dense + 1)
+    sim = simulator(world=world)
+    db = tmp_path / "w.duckdb"
+    truth = [(int(e["occurred"]), event_id(e)) for e in sim.world.truth()["events"]]
+    landed: set[str] = set()
+    unbacked: list[tuple] = []
+    original = DuckDBLandingWriter.append
+
+    def checking(self, table, rows, run=None):
+        if table == "audit_events":
+            landed.update(r["event_id"] for r in rows)
+            if run is not None and run.cursor_to is not None:
+                claimed = from_ms(0) if run.cursor_from is None else run.cursor_from
+                missing = [
+                    (o, i) for o, i in truth if claimed <= from_ms(o) < run.cursor_to and i not in landed
+                ]
+                if missing:
+                    unbacked.append((run.cursor_to, missing[:3]))
+        return original(self, table, rows, run)
+
+    monkeypatch.setattr(DuckDBLandingWriter, "append", checking)
+    summary = run_extract(
+        settings_for(sim, db, audit_page_size=50), streams=["audit_events"], progress=SilentProgress(), now=now
+    )
+    assert str(summary.status) == "success"
+    assert not unbacked, f"checkpoints claim events not landed: {unbacked}"
+    assert landed == {i for _, i in truth}
+
+
+def test_an_oversize_audit_page_halves_the_page_size_not_more(simulator, tmp_path):
+    sim = simulator(users=150)
+    db = tmp_path / "w.duckdb"
+    events = len(sim.world.truth()["events"])
+    size_of_one = max(len(b) for b in sim.world.search_audit(from_ms=0, to_ms=2**62, size=events, page=0)[0])
+    # a page of 100 events is too big; halved to 50 (and then 25, ...) pages fit again
+    settings = settings_for(sim, db, audit_page_size=100, max_page_bytes=60 * size_of_one)
+    stream = extract_audit(settings).streams[0]
+    assert str(stream.status) == "success"
+    assert set(landed_event_ids(db)) == truth_event_ids(sim)
+    assert stream.pages < events / 10  # dropping to one event a page would take a page per event
