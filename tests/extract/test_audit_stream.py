@@ -255,3 +255,98 @@ def test_an_oversize_audit_page_halves_the_page_size_not_more(simulator, tmp_pat
     assert str(stream.status) == "success"
     assert set(landed_event_ids(db)) == truth_event_ids(sim)
     assert stream.pages < events / 10  # dropping to one event a page would take a page per event
+
+
+def test_a_newest_first_server_whose_total_grows_while_paging_lands_every_event(simulator, tmp_path):
+    from descope_sync.simulator import Dialect, World
+
+    world = World(seed=6, users=150, dialect=Dialect.parse("audit_oldest_first=ignored"))
+    dense = int(world.now() * 1000) - 3_600_000
+    for _ in range(130):  # a millisecond fuller than a page, read by offset pages
+        world.login(occurred_ms=dense)
+    arrived: list[str] = []
+
+    def a_login_arrives_now_and_then(phase, endpoint, request, world):
+        if phase == "before" and endpoint == "audit_search" and len(arrived) < 6 and request.get("page", 0) > 0:
+            occurred = int(world.now() * 1000) - 1_800_000  # inside the window: its total moves under the reader
+            arrived.append(event_id(world.login(occurred_ms=occurred)["event"]))
+
+    sim = simulator(world=world, on_request=a_login_arrives_now_and_then)
+    db = tmp_path / "w.duckdb"
+    stream = extract_audit(settings_for(sim, db, audit_page_size=50)).streams[0]
+    assert str(stream.status) == "success", stream.message
+    assert stream.details["newest_first"] is True and arrived
+    landed = landed_event_ids(db)
+    assert len(landed) == len(set(landed))
+    assert set(landed) == truth_event_ids(sim)  # the late arrivals too
+    assert set(arrived) <= set(landed)
+
+
+def test_a_newest_first_tail_of_the_millisecond_before_the_window_is_asked_again_exactly(simulator, tmp_path):
+    """`from` read inclusively shows the millisecond before the window as the tail: it is asked again, not landed."""
+    from descope_sync.contract import AUDIT_RETENTION_DAYS
+    from descope_sync.simulator import Dialect, World
+    from descope_sync.streams.audit_events import RETENTION_MARGIN
+
+    clock = [1_800_000_000.0]
+    world = World(seed=6, users=150, now=lambda: clock[0], dialect=Dialect.parse("audit_oldest_first=ignored"))
+
+    def now():
+        return from_ms(int(clock[0] * 1000))
+
+    window_from = now() - timedelta(days=AUDIT_RETENTION_DAYS) + RETENTION_MARGIN
+    before = {event_id(world.login(occurred_ms=int(window_from.timestamp() * 1000) - 1)["event"]) for _ in range(60)}
+    sim = simulator(world=world)
+    db = tmp_path / "w.duckdb"
+    stream = run_extract(
+        settings_for(sim, db, audit_page_size=50), streams=["audit_events"], progress=SilentProgress(), now=now
+    ).streams[0]
+    assert str(stream.status) == "success", stream.message
+    assert stream.details["newest_first"] is True
+    landed = landed_event_ids(db)
+    assert not before & set(landed)  # older than the window: not landed
+    assert set(landed) == truth_event_ids(sim) - before
+    assert len(landed) == len(set(landed))
+
+
+@pytest.mark.parametrize(
+    ("lag_seconds", "said"),
+    [
+        (59, "0 minutes"),
+        (60, "1 minutes"),
+        (3599, "59 minutes"),
+        (3600, "1.0 hours"),
+        (5400, "1.5 hours"),
+        (6300, "1.8 hours"),
+        (86399, "24.0 hours"),
+        (86400, "1.0 days"),
+        (151200, "1.8 days"),
+    ],
+)
+def test_a_budget_stop_says_how_far_behind_the_cursor_is(simulator, tmp_path, lag_seconds, said):
+    from descope_sync.landing.base import SyncRun
+
+    started = from_ms(1_800_000_000_000)
+    cursor = started - timedelta(seconds=lag_seconds)
+    db = tmp_path / "w.duckdb"
+    with DuckDBLandingWriter(db) as writer:
+        writer.ensure_tables()
+        writer.record_run(
+            SyncRun(
+                run_id="before",
+                stream="audit_events",
+                status="success",
+                started_at=cursor,
+                finished_at=cursor,
+                cursor_from=cursor - timedelta(hours=1),
+                cursor_to=cursor,
+            )
+        )
+    # Every request is rate limited for longer than the budget allows: the run stops before its first page.
+    sim = simulator(users=20, chaos=ChaosConfig(seed=1, p_429=1.0, p_5xx=0.0, p_malformed=0.0, p_mutation=0.0))
+    settings = settings_for(sim, db, max_seconds=1, audit_overlap_seconds=0)
+    stream = run_extract(settings, streams=["audit_events"], progress=SilentProgress(), now=lambda: started).streams[0]
+    assert str(stream.status) == "partial"
+    at = cursor.isoformat(sep=" ")
+    assert f"progress is committed up to {at} UTC, {said} behind; the next run continues from there" in stream.message
+    assert stream.details["behind_seconds"] == lag_seconds
