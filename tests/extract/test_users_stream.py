@@ -7,6 +7,7 @@ import pytest
 from descope_sync.pipeline import run_extract
 from descope_sync.progress import SilentProgress
 from descope_sync.simulator import ChaosConfig
+from descope_sync.timeutil import from_ms
 from tests.conftest import latest_landed_users, query, settings_for
 
 
@@ -176,3 +177,78 @@ def test_unknown_new_fields_survive_in_the_raw_payload(simulator, tmp_path):
     for user in with_new_fields:
         assert landed[user["userId"]] == user
         assert set(user) - known
+
+
+# ---------------------------------------------------------------------------- the sweep's unfiltered pass
+def _with_outside_users(sim, n):
+    """n users whose createdTime (0) no createdTime window reaches: only the unfiltered pass finds them."""
+    ids = [f"U0outside{i:03d}" for i in range(n)]
+    for uid in ids:
+        sim.world.put_user({"userId": uid, "createdTime": 0, "email": f"{uid.lower()}@example.com"})
+    return ids
+
+
+def landings(db) -> dict[str, int]:
+    return dict(query(db, "select user_id, count(*) from descope_raw.users group by user_id"))
+
+
+def test_outside_users_on_consecutive_unfiltered_pages_are_all_landed(simulator, tmp_path):
+    sim = simulator(users=100)
+    outside = _with_outside_users(sim, 70)  # pages 0 and 1 of 40 (they sort first by createdTime)
+    db = tmp_path / "w.duckdb"
+    stream = extract_users(settings_for(sim, db, users_page_size=40)).streams[0]
+    assert str(stream.status) == "success", stream.message
+    assert stream.details["reconciled"] is True
+    assert_landing_matches_truth(sim, db)
+    counts = landings(db)
+    assert all(counts.get(uid) == 1 for uid in outside)
+
+
+def test_users_created_at_the_first_and_last_second_the_windows_cover_are_landed_once(simulator, tmp_path):
+    from descope_sync.simulator import World
+
+    clock = [1_800_000_000.0]
+    sim = simulator(world=World(seed=3, users=100, now=lambda: clock[0]))
+    edges = {
+        "U1first": {"userId": "U1first", "createdTime": 1, "email": "first@example.com"},
+        # two seconds ahead of our clock: the last second the createdTime windows read
+        "U1last": {"userId": "U1last", "createdTime": int(clock[0]) + 2, "email": "last@example.com"},
+    }
+    for user in edges.values():
+        sim.world.put_user(user)
+    _with_outside_users(sim, 1)  # so the unfiltered pass runs
+    db = tmp_path / "w.duckdb"
+    now = lambda: from_ms(int(clock[0] * 1000))  # noqa: E731
+    stream = run_extract(settings_for(sim, db), streams=["users"], progress=SilentProgress(), now=now).streams[0]
+    assert str(stream.status) == "success", stream.message
+    assert_landing_matches_truth(sim, db)
+    counts = landings(db)
+    assert counts["U1first"] == 1 and counts["U1last"] == 1  # read by the windows, not again by the pass
+    assert set(counts.values()) == {1}
+
+
+def test_a_sweep_killed_in_its_unfiltered_pass_resumes_at_the_page_it_reached(simulator, tmp_path, monkeypatch):
+    from descope_sync.landing.duckdb import DuckDBLandingWriter
+
+    sim = simulator(users=100)
+    outside = _with_outside_users(sim, 100)  # pages 0, 1 and 2 of 40
+    db = tmp_path / "w.duckdb"
+    settings = settings_for(sim, db, users_page_size=40)
+    original = DuckDBLandingWriter.append
+
+    def die_on_the_third_unfiltered_page(self, table, rows, run=None):
+        if table == "users" and run is not None and (run.details or {}).get("unfiltered_page") == 3:
+            raise SystemExit("killed in the unfiltered pass")
+        return original(self, table, rows, run)
+
+    monkeypatch.setattr(DuckDBLandingWriter, "append", die_on_the_third_unfiltered_page)
+    with pytest.raises(SystemExit):
+        extract_users(settings)
+    monkeypatch.setattr(DuckDBLandingWriter, "append", original)
+    assert set(landings(db)) & set(outside)  # the first pages landed before the kill
+    stream = extract_users(settings).streams[0]
+    assert str(stream.status) == "success", stream.message
+    assert stream.details["sweep_reason"] == "continuing the open sweep"
+    assert_landing_matches_truth(sim, db)
+    counts = landings(db)
+    assert all(counts[uid] == 1 for uid in outside), "the resumed pass read its first pages again"
