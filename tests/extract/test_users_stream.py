@@ -252,3 +252,39 @@ def test_a_sweep_killed_in_its_unfiltered_pass_resumes_at_the_page_it_reached(si
     assert_landing_matches_truth(sim, db)
     counts = landings(db)
     assert all(counts[uid] == 1 for uid in outside), "the resumed pass read its first pages again"
+
+
+def test_a_held_sweep_is_swept_again_and_says_why(simulator, tmp_path):
+    sim = simulator(users=200)
+    db = tmp_path / "w.duckdb"
+    settings = settings_for(sim, db)
+    extract_users(settings)
+    for _ in range(40):  # 20%, above the 10% a sweep may remove unconfirmed
+        sim.world.delete_user(emit_event=False)
+    held = extract_users(settings).streams[0]
+    assert str(held.status) == "incomplete" and held.details["held"] is True
+    again = extract_users(settings).streams[0]
+    assert again.details["mode"] == "full"
+    assert again.details["sweep_reason"] == "the last sweep was held back by the deletion safety valve"
+
+
+def test_a_user_changed_during_the_first_tail_pass_brings_a_second_one(simulator, tmp_path):
+    sim = simulator(users=120)
+    db = tmp_path / "w.duckdb"
+    settings = settings_for(sim, db)
+    assert extract_users(settings).status == "success"
+    changed: list[dict] = []
+
+    def change_before_the_first_tail_pass(phase, endpoint, request, world):
+        open_ended = "fromModifiedTime" in request and "toModifiedTime" not in request
+        if phase == "before" and endpoint == "user_search" and open_ended and not changed:
+            changed.append(world.modify_user())
+
+    sim.on_request = change_before_the_first_tail_pass
+    stream = extract_users(settings).streams[0]
+    sim.on_request = None
+    assert str(stream.status) == "success" and stream.details["mode"] == "incremental"
+    assert changed, "no tail pass ran"
+    assert stream.details["tail_passes"] == 2  # the change, then a pass that brought nothing new
+    uid = changed[0]["userId"]
+    assert latest_landed_users(db)[uid] == sim.world.truth()["users"][uid]
