@@ -596,3 +596,101 @@ def test_a_refused_dataset_or_table_creation_names_what_could_not_be_created(bq_
         f"BigQuery refused to create table {dataset}.users in project {bq_emulator.project} "
         f"(Forbidden: 403 Access Denied: bigquery.tables.create): {roles}"
     )
+
+
+# ---------------------------------------------------------------------------- edges (mutation survivors)
+def test_a_batch_of_exactly_batch_bytes_newlines_counted_is_loaded_at_once(bq_emulator, dataset):
+    from descope_sync.landing.base import LANDING_TABLES, encode_row
+
+    page = users_page(1)
+    exact = sum(len(encode_row(row, LANDING_TABLES["users"])) + 1 for row in page)  # NDJSON: a newline a row
+    at_the_bound = Spy(bq_emulator.client())
+    writer = writer_on(bq_emulator, dataset, at_the_bound, batch_bytes=exact, batch_pages=1_000)
+    writer.append("users", page)
+    assert at_the_bound.loads() == ["users"]  # full: loaded at once
+    writer.close()
+    one_byte_short = Spy(bq_emulator.client())
+    writer = writer_on(bq_emulator, dataset, one_byte_short, batch_bytes=exact + 1, batch_pages=1_000)
+    writer.append("users", users_page(2))
+    assert one_byte_short.loads() == []  # one byte below the bound: still buffered
+    writer.append("users", users_page(3))
+    assert one_byte_short.loads() == ["users"]
+    writer.close()
+    assert bq_count(bq_emulator, dataset, "users") == 30
+
+
+class BrokenUploads(Spy):
+    """The emulator's client whose uploads of `table` die on the wire (no error list anywhere)."""
+
+    def __init__(self, client, table: str) -> None:
+        super().__init__(client)
+        self._failing = table
+
+    def load_table_from_file(self, file_obj, destination, **kwargs):
+        if destination.table_id == self._failing:
+            raise ConnectionResetError(104, "Connection reset by peer")
+        return super().load_table_from_file(file_obj, destination, **kwargs)
+
+
+def test_an_upload_that_dies_on_the_wire_is_one_clear_error(bq_emulator, dataset):
+    writer = writer_on(bq_emulator, dataset, BrokenUploads(bq_emulator.client(), "users"))
+    writer.append("users", users_page(1), run=checkpoint(1))
+    with pytest.raises(SyncError) as caught:
+        writer.flush()
+    assert str(caught.value) == (
+        f"BigQuery load into {dataset}.users failed: ConnectionResetError: [Errno 104] Connection reset by peer; "
+        "the 1 checkpoint(s) of this batch were not written, so the next run resumes from the last durable one"
+    )
+    assert writer.latest_cursor("users") is None
+    writer.close()
+
+
+def test_a_failed_checkpoint_load_names_its_job_and_lists_the_jobs_errors(bq_emulator, dataset):
+    errors = [{"reason": "invalid", "message": "a checkpoint the table refused"}]
+    client = FailingLoads(bq_emulator.client(), "_sync_runs", errors, exc_errors=[{"message": "the exception's own"}])
+    writer = writer_on(bq_emulator, dataset, client)
+    writer.append("users", users_page(1), run=checkpoint(1))
+    with pytest.raises(SyncError) as caught:
+        writer.flush()
+    assert str(caught.value) == (
+        f"BigQuery load job {client.failed_job_ids[0]} into {dataset}._sync_runs failed: invalid: a checkpoint the "
+        "table refused; the batch's rows landed without their checkpoints: the next run reads them again"
+    )
+    assert writer.count("users") == 10
+    writer.close()
+
+
+class RefusedAlters(Spy):
+    """The emulator's client for an identity that may not alter tables."""
+
+    def query(self, sql, *args, **kwargs):
+        if sql.lstrip().lower().startswith("alter table"):
+            raise Forbidden("Access Denied: bigquery.tables.update")
+        return self._client.query(sql, *args, **kwargs)
+
+
+def test_a_refused_alter_table_names_the_column_it_was_adding(bq_emulator, dataset):
+    from descope_sync.landing.base import LANDING_TABLES
+
+    client = bq_emulator.client()
+    client.create_dataset(dataset)
+    kept = ["run_id", "stream", "status", "started_at", "finished_at", "cursor_to"]
+    types = {c.name: c for c in LANDING_TABLES["_sync_runs"]}
+    assert set(kept) <= set(types)
+    client.create_table(
+        bigquery.Table(
+            f"{bq_emulator.project}.{dataset}._sync_runs",
+            schema=[
+                bigquery.SchemaField(n, "TIMESTAMP" if n.endswith("_at") or n == "cursor_to" else "STRING")
+                for n in kept
+            ],
+        )
+    )
+    first_missing = next(c.name for c in LANDING_TABLES["_sync_runs"] if c.name not in kept)
+    writer = bq_writer(bq_emulator, dataset, client=RefusedAlters(bq_emulator.client()))
+    with pytest.raises(SyncError) as caught:
+        writer.ensure_tables()
+    assert str(caught.value).startswith(
+        f"BigQuery refused to add column {first_missing} to {dataset}._sync_runs in project {bq_emulator.project} "
+        "(Forbidden: 403 Access Denied: bigquery.tables.update): "
+    )

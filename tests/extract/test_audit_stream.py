@@ -228,9 +228,7 @@ def test_every_audit_checkpoint_is_backed_by_the_events_it_claims(simulator, tmp
             landed.update(r["event_id"] for r in rows)
             if run is not None and run.cursor_to is not None:
                 claimed = from_ms(0) if run.cursor_from is None else run.cursor_from
-                missing = [
-                    (o, i) for o, i in truth if claimed <= from_ms(o) < run.cursor_to and i not in landed
-                ]
+                missing = [(o, i) for o, i in truth if claimed <= from_ms(o) < run.cursor_to and i not in landed]
                 if missing:
                     unbacked.append((run.cursor_to, missing[:3]))
         return original(self, table, rows, run)
