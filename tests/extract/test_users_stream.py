@@ -6,7 +6,7 @@ import pytest
 
 from descope_sync.pipeline import run_extract
 from descope_sync.progress import SilentProgress
-from descope_sync.simulator import ChaosConfig
+from descope_sync.simulator import ChaosConfig, World
 from descope_sync.timeutil import from_ms
 from tests.conftest import latest_landed_users, query, settings_for
 
@@ -205,8 +205,6 @@ def test_outside_users_on_consecutive_unfiltered_pages_are_all_landed(simulator,
 
 
 def test_users_created_at_the_first_and_last_second_the_windows_cover_are_landed_once(simulator, tmp_path):
-    from descope_sync.simulator import World
-
     clock = [1_800_000_000.0]
     sim = simulator(world=World(seed=3, users=100, now=lambda: clock[0]))
     edges = {
@@ -288,3 +286,38 @@ def test_a_user_changed_during_the_first_tail_pass_brings_a_second_one(simulator
     assert stream.details["tail_passes"] == 2  # the change, then a pass that brought nothing new
     uid = changed[0]["userId"]
     assert latest_landed_users(db)[uid] == sim.world.truth()["users"][uid]
+
+
+def test_the_window_counters_account_for_every_windowed_request(simulator, tmp_path):
+    """details.windows + details.probes_discarded = the bounded searches made (a probe that overflowed is redone)."""
+    bounded: list[dict] = []
+
+    def count_bounded(phase, endpoint, request, world):
+        both = any(k.startswith("from") for k in request) and any(k.startswith("to") for k in request)
+        if phase == "before" and endpoint == "user_search" and both and request.get("limit", 0) > 1:
+            bounded.append(request)
+
+    sim = simulator(world=World(seed=7, users=600, bulk_import=0), on_request=count_bounded)
+    db = tmp_path / "w.duckdb"
+    stream = extract_users(settings_for(sim, db, users_page_size=50)).streams[0]
+    assert str(stream.status) == "success", stream.message
+    details = stream.details
+    assert details["dense_windows"] == 0 and details["probes_discarded"] > 0
+    assert details["windows"] + details["probes_discarded"] == len(bounded)
+    assert_landing_matches_truth(sim, db)
+
+
+def test_records_without_an_id_on_several_unfiltered_pages_all_count_toward_reconciliation(simulator, tmp_path):
+    sim = simulator(users=100)
+    for i in range(45):  # no userId and a createdTime no window reaches: unfiltered pages 0 and 1 of 40
+        sim.world.put_user({"createdTime": 0, "email": f"orphan{i}@example.com"})
+    db = tmp_path / "w.duckdb"
+    stream = extract_users(settings_for(sim, db, users_page_size=40)).streams[0]
+    assert str(stream.status) == "success", stream.message
+    assert stream.details["reconciled"] is True and stream.rows_quarantined == 45
+    reconciliation = query(
+        db,
+        "select (details->>'quarantined')::int, (details->>'source_total')::int, (details->>'users_seen')::int "
+        "from descope_raw._sync_runs where stream = 'users' and status = 'success'",
+    )
+    assert reconciliation == [(45, 145, 100)]
