@@ -321,3 +321,22 @@ def test_records_without_an_id_on_several_unfiltered_pages_all_count_toward_reco
         "from descope_raw._sync_runs where stream = 'users' and status = 'success'",
     )
     assert reconciliation == [(45, 145, 100)]
+
+
+def test_an_oversize_users_page_is_not_asked_for_again_at_that_size(simulator, tmp_path):
+    """A window probe that overflowed with a full page must not undo the halving its oversize page caused."""
+    limits: list[int] = []
+
+    def record_page_sizes(phase, endpoint, request, world):
+        if phase == "before" and endpoint == "user_search" and request.get("limit", 0) > 1:
+            limits.append(request["limit"])
+
+    sim = simulator(users=3000, on_request=record_page_sizes)
+    db = tmp_path / "w.duckdb"
+    stream = extract_users(settings_for(sim, db, max_page_bytes=64 * 1024)).streams[0]  # ~30 users' worth
+    assert str(stream.status) == "success", stream.message
+    final = stream.details["effective_page_size"]
+    assert final <= 64
+    oversize = {size: limits.count(size) for size in set(limits) if size > final}
+    assert oversize and max(oversize.values()) <= 3, f"sizes already found too big were asked again: {oversize}"
+    assert_landing_matches_truth(sim, db)
