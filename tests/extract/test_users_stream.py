@@ -340,3 +340,58 @@ def test_an_oversize_users_page_is_not_asked_for_again_at_that_size(simulator, t
     oversize = {size: limits.count(size) for size in set(limits) if size > final}
     assert oversize and max(oversize.values()) <= 3, f"sizes already found too big were asked again: {oversize}"
     assert_landing_matches_truth(sim, db)
+
+
+def test_a_confirmed_held_sweep_that_ended_before_a_later_accepted_one_does_not_replace_it(simulator, tmp_path):
+    """Two overlapping sweeps: the accepted one started first but finished last, so it stays the baseline."""
+    from datetime import timedelta
+
+    from descope_sync.contract import RunMode, RunStatus
+    from descope_sync.landing.base import SyncRun
+    from descope_sync.landing.duckdb import DuckDBLandingWriter
+    from descope_sync.timeutil import utcnow
+
+    sim = simulator(users=100)
+    users = sorted(sim.world.truth()["users"].items())
+    t1 = utcnow() - timedelta(hours=2)
+
+    def landed(batch, at):
+        return [
+            {"user_id": uid, "payload": user, "_batch_id": batch, "_extracted_at": at}
+            for uid, user in batch_users[batch]
+        ]
+
+    batch_users = {"accepted": users, "held": users[:80]}  # the held sweep saw 20 fewer users
+    db = tmp_path / "w.duckdb"
+    with DuckDBLandingWriter(db) as writer:
+        writer.ensure_tables()
+        writer.append("users", landed("accepted", t1 + timedelta(minutes=1)))
+        writer.append("users", landed("held", t1 + timedelta(minutes=12)))
+        common = {"run_id": "earlier", "stream": "users", "mode": RunMode.FULL}
+        writer.record_run(  # the held sweep: started after the accepted one, finished before it
+            SyncRun(
+                **common,
+                status=RunStatus.INCOMPLETE,
+                started_at=t1 + timedelta(minutes=10),
+                finished_at=t1 + timedelta(minutes=20),
+                sweep_id="held",
+                sweep_started_at=t1 + timedelta(minutes=10),
+                details={"reconciled": True, "held": True},
+            )
+        )
+        writer.record_run(
+            SyncRun(
+                **common,
+                status=RunStatus.SUCCESS,
+                started_at=t1,
+                finished_at=t1 + timedelta(minutes=30),
+                cursor_to=t1 + timedelta(minutes=29),
+                sweep_id="accepted",
+                sweep_started_at=t1,
+                details={"reconciled": True, "held": False},
+            )
+        )
+    settings = settings_for(sim, db, confirm_deletions_sweep_id="held")
+    stream = extract_users(settings).streams[0]
+    # the accepted sweep, which finished last, is the baseline: it saw all 100 users
+    assert stream.details["warehouse_live_users"] == 100
