@@ -88,29 +88,36 @@ def latest_landed_users(path: Path) -> dict[str, dict[str, Any]]:
     return {user_id: json.loads(payload) for user_id, payload in rows}
 
 
-def land_old_audit_cursor(path: Path, days_ago: int):
-    """A warehouse whose audit_events cursor stopped `days_ago` days ago; returns that cursor."""
+def land_audit_cursor(path: Path, cursor, run_id: str = "an-earlier-run"):
+    """A warehouse whose audit_events cursor is `cursor` (a successful run ended there); returns it."""
     from datetime import timedelta
 
     from descope_sync.landing.base import SyncRun
     from descope_sync.landing.duckdb import DuckDBLandingWriter
-    from descope_sync.timeutil import utcnow
 
-    old = utcnow() - timedelta(days=days_ago)
     with DuckDBLandingWriter(path) as writer:
         writer.ensure_tables()
         writer.record_run(
             SyncRun(
-                run_id="an-old-run",
+                run_id=run_id,
                 stream="audit_events",
                 status="success",
-                started_at=old,
-                finished_at=old,
-                cursor_from=old - timedelta(hours=1),
-                cursor_to=old,
+                started_at=cursor,
+                finished_at=cursor,
+                cursor_from=cursor - timedelta(hours=1),
+                cursor_to=cursor,
             )
         )
-    return old
+    return cursor
+
+
+def land_old_audit_cursor(path: Path, days_ago: int):
+    """A warehouse whose audit_events cursor stopped `days_ago` days ago; returns that cursor."""
+    from datetime import timedelta
+
+    from descope_sync.timeutil import utcnow
+
+    return land_audit_cursor(path, utcnow() - timedelta(days=days_ago), run_id="an-old-run")
 
 
 @pytest.fixture(scope="session")

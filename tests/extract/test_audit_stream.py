@@ -12,7 +12,7 @@ from descope_sync.progress import SilentProgress
 from descope_sync.simulator import ChaosConfig, RateLimits
 from descope_sync.streams.audit_events import event_id
 from descope_sync.timeutil import from_ms
-from tests.conftest import land_old_audit_cursor, query, settings_for
+from tests.conftest import land_audit_cursor, land_old_audit_cursor, query, settings_for
 
 
 def extract_audit(settings):
@@ -322,24 +322,9 @@ def test_a_newest_first_tail_of_the_millisecond_before_the_window_is_asked_again
     ],
 )
 def test_a_budget_stop_says_how_far_behind_the_cursor_is(simulator, tmp_path, lag_seconds, said):
-    from descope_sync.landing.base import SyncRun
-
     started = from_ms(1_800_000_000_000)
-    cursor = started - timedelta(seconds=lag_seconds)
     db = tmp_path / "w.duckdb"
-    with DuckDBLandingWriter(db) as writer:
-        writer.ensure_tables()
-        writer.record_run(
-            SyncRun(
-                run_id="before",
-                stream="audit_events",
-                status="success",
-                started_at=cursor,
-                finished_at=cursor,
-                cursor_from=cursor - timedelta(hours=1),
-                cursor_to=cursor,
-            )
-        )
+    cursor = land_audit_cursor(db, started - timedelta(seconds=lag_seconds))
     # Every request is rate limited for longer than the budget allows: the run stops before its first page.
     sim = simulator(users=20, chaos=ChaosConfig(seed=1, p_429=1.0, p_5xx=0.0, p_malformed=0.0, p_mutation=0.0))
     settings = settings_for(sim, db, max_seconds=1, audit_overlap_seconds=0)
