@@ -176,34 +176,11 @@ class Extractor:
         users, total = self.world.search_users(limit=1_000_000, with_test_users=True)
         n_users = self.users(batch, users, sweep_started + timedelta(milliseconds=250), self.batch_id("users"))
         sweep = f"sweep-{self.run_number}"
-        runs.append(
-            SyncRun(
-                run_id=run_id,
-                stream="users",
-                status=RunStatus.PARTIAL,
-                mode=RunMode.FULL,
-                started_at=sweep_started,
-                finished_at=sweep_started + timedelta(seconds=1),
-                cursor_to=sweep_started,
-                rows_loaded=n_users,
-                sweep_id=sweep,
-                sweep_started_at=sweep_started,
-                details={"phase": "windows", "position": int(sweep_started.timestamp()), "quarantined": 0},
-            )
-        )
-        runs.append(
-            SyncRun(
-                run_id=run_id,
-                stream="users",
-                status=RunStatus.SUCCESS,
-                mode=RunMode.FULL,
-                started_at=sweep_started,
-                finished_at=sweep_started + timedelta(seconds=2),
-                cursor_to=sweep_started,
-                rows_loaded=n_users,
-                sweep_id=sweep,
-                sweep_started_at=sweep_started,
-                details={
+        sweep_rows = [
+            (RunStatus.PARTIAL, {"phase": "windows", "position": int(sweep_started.timestamp()), "quarantined": 0}),
+            (
+                RunStatus.SUCCESS,
+                {
                     "reconciled": True,
                     "held": False,
                     "would_remove": 0,
@@ -212,8 +189,24 @@ class Extractor:
                     "users_seen": n_users,
                     "reason": None,
                 },
+            ),
+        ]
+        for seconds, (status, details) in enumerate(sweep_rows, start=1):
+            runs.append(
+                SyncRun(
+                    run_id=run_id,
+                    stream="users",
+                    status=status,
+                    mode=RunMode.FULL,
+                    started_at=sweep_started,
+                    finished_at=sweep_started + timedelta(seconds=seconds),
+                    cursor_to=sweep_started,
+                    rows_loaded=n_users,
+                    sweep_id=sweep,
+                    sweep_started_at=sweep_started,
+                    details=details,
+                )
             )
-        )
         looked_up = sweep_started + timedelta(seconds=4)
         n_ips = self.ip_locations(batch, looked_up, self.batch_id("ip"))
         runs.append(
