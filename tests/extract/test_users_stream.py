@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 
 from descope_sync.pipeline import run_extract
@@ -395,3 +397,90 @@ def test_a_confirmed_held_sweep_that_ended_before_a_later_accepted_one_does_not_
     stream = extract_users(settings).streams[0]
     # the accepted sweep, which finished last, is the baseline: it saw all 100 users
     assert stream.details["warehouse_live_users"] == 100
+
+
+# ---------------------------------------------------------------------------- dense seconds
+def _fixed_clock_world(sim_factory, seed=3, users=20, **kwargs):
+    """A simulator whose world and extractor share a clock standing still; returns (sim, clock, now)."""
+    clock = [1_800_000_000.0]
+    sim = sim_factory(world=World(seed=seed, users=users, bulk_import=0, now=lambda: clock[0]), **kwargs)
+    return sim, clock, lambda: from_ms(int(clock[0] * 1000))
+
+
+def test_a_dense_second_is_read_again_until_a_pass_proves_it(simulator, tmp_path):
+    """A past second whose count held still is proved by one pass; the last second before now and the
+    current one are read again, and again while a re-read still brings someone new."""
+    now_s = 1_800_000_000
+    reads: Counter[int] = Counter()
+
+    def count_one_second_reads(phase, endpoint, request, world):
+        lo, hi = request.get("fromCreatedTime"), request.get("toCreatedTime")
+        if phase == "before" and request.get("limit", 0) > 1 and lo is not None and hi is not None and hi - lo == 1000:
+            second = (lo + 1) // 1000
+            reads[second] += 1
+            if second == now_s and reads[second] == 4:  # the second pass over the current second begins
+                world.put_user({"userId": "U3arrived", "createdTime": now_s, "email": "arrived@example.com"})
+
+    sim, _, now = _fixed_clock_world(simulator, on_request=count_one_second_reads)
+    for ago in (2, 1, 0):  # five users in each of three seconds, pages of four
+        for i in range(5):
+            sim.world.put_user({"userId": f"U3s{ago}u{i}", "createdTime": now_s - ago, "email": f"s{ago}u{i}@x.com"})
+    db = tmp_path / "w.duckdb"
+    settings = settings_for(sim, db, users_page_size=4)
+    stream = run_extract(settings, streams=["users"], progress=SilentProgress(), now=now).streams[0]
+    assert str(stream.status) == "success", stream.message
+    assert stream.details["dense_windows"] == 3
+    # per second: the one-second window that overflowed, then two pages a pass
+    dense = {second: reads[second] for second in (now_s - 2, now_s - 1, now_s)}
+    assert dense == {now_s - 2: 1 + 2, now_s - 1: 1 + 2 * 2, now_s: 1 + 3 * 2}
+    assert_landing_matches_truth(sim, db)
+
+
+def test_a_tail_pass_over_a_dense_second_does_not_land_its_users_again(simulator, tmp_path):
+    sim, clock, _ = _fixed_clock_world(simulator, users=30)
+
+    def now():  # a millisecond a call, so that every run row has a time of its own
+        clock[0] += 0.001
+        return from_ms(round(clock[0] * 1000))
+
+    db = tmp_path / "w.duckdb"
+    settings = settings_for(sim, db, users_page_size=4)
+    assert run_extract(settings, streams=["users"], progress=SilentProgress(), now=now).status == "success"
+    clock[0] += 100
+    modified = {sim.world.modify_user(uid)["userId"] for uid in sorted(sim.world.truth()["users"])[:6]}
+    summary = run_extract(settings, streams=["users"], progress=SilentProgress(), now=now)
+    stream = summary.streams[0]
+    assert str(stream.status) == "success" and stream.details["mode"] == "incremental", stream.details["sweep_reason"]
+    # six users modified in the current second: read by the pass, then by the tail pass that proves it
+    assert stream.details["dense_windows"] == 2 and stream.details["tail_passes"] == 1
+    landed = query(
+        db,
+        "select user_id, count(*) from descope_raw.users where _batch_id = ? group by user_id",
+        [f"{summary.run_id}:users"],
+    )
+    assert dict(landed) == dict.fromkeys(modified, 1)
+    assert stream.rows_loaded == len(modified)
+    assert_landing_matches_truth(sim, db)
+
+
+def test_records_without_an_id_in_a_dense_future_second_are_each_quarantined_and_reconciled(simulator, tmp_path):
+    """Users created a day ahead (an import, clock skew), more than a page in one second, some without an id."""
+    sim, clock, now = _fixed_clock_world(simulator, users=10)
+    ahead = int(clock[0]) + 86_400
+    for i in range(3):
+        sim.world.put_user({"userId": f"U4ahead{i}", "createdTime": ahead, "email": f"ahead{i}@example.com"})
+        sim.world.put_user({"createdTime": ahead, "email": f"no-id{i}@example.com"})
+    db = tmp_path / "w.duckdb"
+    settings = settings_for(sim, db, users_page_size=4)
+    stream = run_extract(settings, streams=["users"], progress=SilentProgress(), now=now).streams[0]
+    assert str(stream.status) == "success", stream.message
+    assert stream.details["dense_windows"] == 1 and stream.rows_quarantined == 3
+    quarantined = query(db, "select payload->>'email' from descope_raw._quarantine order by 1")
+    assert quarantined == [(f"no-id{i}@example.com",) for i in range(3)]
+    terminal = query(
+        db,
+        "select (details->>'quarantined')::int, (details->>'users_seen')::int, (details->>'source_total')::int "
+        "from descope_raw._sync_runs where stream = 'users' and status = 'success'",
+    )
+    assert terminal == [(3, 13, 16)]
+    assert_landing_matches_truth(sim, db)
