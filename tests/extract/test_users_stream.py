@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 
 import pytest
@@ -231,7 +232,9 @@ def test_a_sweep_killed_in_its_unfiltered_pass_resumes_at_the_page_it_reached(si
     from descope_sync.landing.duckdb import DuckDBLandingWriter
 
     sim = simulator(users=100)
-    outside = _with_outside_users(sim, 100)  # pages 0, 1 and 2 of 40
+    for i in range(5):  # without an id: quarantined from page 0, before the kill
+        sim.world.put_user({"createdTime": 0, "email": f"orphan{i}@example.com"})
+    outside = _with_outside_users(sim, 90)  # pages 0, 1 and 2 of 40 with the five
     db = tmp_path / "w.duckdb"
     settings = settings_for(sim, db, users_page_size=40)
     original = DuckDBLandingWriter.append
@@ -252,6 +255,13 @@ def test_a_sweep_killed_in_its_unfiltered_pass_resumes_at_the_page_it_reached(si
     assert_landing_matches_truth(sim, db)
     counts = landings(db)
     assert all(counts[uid] == 1 for uid in outside), "the resumed pass read its first pages again"
+    assert set(counts.values()) == {1}, "the resumed sweep read its windows again"
+    terminal = query(
+        db,
+        "select (details->>'quarantined')::int, details->'unproved', (details->>'unfiltered_page')::int "
+        "from descope_raw._sync_runs where (details->>'phase') = 'done'",
+    )
+    assert terminal == [(5, "[]", 5)]  # the five quarantined before the kill still count; 195 users: pages 0-4
 
 
 def test_a_held_sweep_is_swept_again_and_says_why(simulator, tmp_path):
@@ -407,6 +417,16 @@ def _fixed_clock_world(sim_factory, seed=3, users=20, **kwargs):
     return sim, clock, lambda: from_ms(int(clock[0] * 1000))
 
 
+def _ticking(clock):
+    """The extractor's clock from `clock`, a millisecond later at each call: every run row gets a time of its own."""
+
+    def now():
+        clock[0] += 0.001
+        return from_ms(round(clock[0] * 1000))
+
+    return now
+
+
 def test_a_dense_second_is_read_again_until_a_pass_proves_it(simulator, tmp_path):
     """A past second whose count held still is proved by one pass; the last second before now and the
     current one are read again, and again while a re-read still brings someone new."""
@@ -438,11 +458,7 @@ def test_a_dense_second_is_read_again_until_a_pass_proves_it(simulator, tmp_path
 
 def test_a_tail_pass_over_a_dense_second_does_not_land_its_users_again(simulator, tmp_path):
     sim, clock, _ = _fixed_clock_world(simulator, users=30)
-
-    def now():  # a millisecond a call, so that every run row has a time of its own
-        clock[0] += 0.001
-        return from_ms(round(clock[0] * 1000))
-
+    now = _ticking(clock)
     db = tmp_path / "w.duckdb"
     settings = settings_for(sim, db, users_page_size=4)
     assert run_extract(settings, streams=["users"], progress=SilentProgress(), now=now).status == "success"
@@ -484,3 +500,67 @@ def test_records_without_an_id_in_a_dense_future_second_are_each_quarantined_and
     )
     assert terminal == [(3, 13, 16)]
     assert_landing_matches_truth(sim, db)
+
+
+def test_a_sweep_killed_after_each_dense_second_resumes_past_it_and_still_names_the_unprovable_one(
+    simulator, tmp_path, monkeypatch
+):
+    from descope_sync.landing.duckdb import DuckDBLandingWriter
+
+    sim, clock, _ = _fixed_clock_world(simulator, users=10, max_offset=4)  # offsets past 4 answer nothing
+    now = _ticking(clock)
+    unprovable = int(clock[0]) - 1000  # 2027-01-15 07:43:20 UTC: 10 users, paging from either end reaches 8
+    provable = unprovable - 10  # 5 users: 4 from the start, the 5th from the end
+    dense = {uid: unprovable for uid in (f"U5dense{i}" for i in range(10))}
+    dense |= {uid: provable for uid in (f"U5proved{i}" for i in range(5))}
+    for uid, created in dense.items():
+        sim.world.put_user({"userId": uid, "createdTime": created, "email": f"{uid.lower()}@example.com"})
+    db = tmp_path / "w.duckdb"
+    settings = settings_for(sim, db, users_page_size=4)
+    original = DuckDBLandingWriter.append
+    kill_after = [provable, unprovable]
+
+    def die_on_the_window_after_a_dense_second(self, table, rows, run=None):
+        position = (run.details or {}).get("position") if run is not None else None
+        if table == "users" and kill_after and isinstance(position, int) and position > kill_after[0]:
+            raise SystemExit(f"killed after the second {kill_after.pop(0)}")
+        return original(self, table, rows, run)
+
+    monkeypatch.setattr(DuckDBLandingWriter, "append", die_on_the_window_after_a_dense_second)
+    for _ in range(2):
+        with pytest.raises(SystemExit):
+            run_extract(settings, streams=["users"], progress=SilentProgress(), now=now)
+    stream = run_extract(settings, streams=["users"], progress=SilentProgress(), now=now).streams[0]
+    assert stream.details["sweep_reason"] == "continuing the open sweep"
+    why = "Descope counts 10 users with createdTime in the second 2027-01-15 07:43:20 UTC but paging reached only 8"
+    assert str(stream.status) == "incomplete"
+    assert stream.message == f"users: full sweep {stream.details['sweep_id']} is incomplete: {why}"
+    terminal = query(
+        db, "select details->'unproved', error from descope_raw._sync_runs where (details->>'phase') = 'done'"
+    )
+    assert [(json.loads(unproved), error) for unproved, error in terminal] == [([why], why)]
+    counts = landings(db)
+    assert all(counts[uid] == 1 for uid in dense if uid.startswith("U5proved")), "a resumed sweep read it again"
+    unproved_counts = sorted(counts.get(uid, 0) for uid in dense if uid.startswith("U5dense"))
+    assert unproved_counts == [0, 0] + [1] * 8, "a resumed sweep read the unprovable second again"
+
+
+def test_an_unprovable_second_in_an_incremental_run_keeps_the_cursor_before_it_and_names_it(simulator, tmp_path):
+    sim, clock, _ = _fixed_clock_world(simulator, users=10)
+    now = _ticking(clock)
+    db = tmp_path / "w.duckdb"
+    settings = settings_for(sim, db, users_page_size=4)
+    assert run_extract(settings, streams=["users"], progress=SilentProgress(), now=now).status == "success"
+    second = int(clock[0]) + 50  # 2027-01-15 08:00:50 UTC
+    clock[0] = second + 50.0
+    for i in range(10):
+        sim.world.put_user({"userId": f"U6dense{i}", "createdTime": second, "modifiedTime": second})
+    sim.max_offset = 4  # paging from either end reaches 8 of the 10
+    stream = run_extract(settings, streams=["users"], progress=SilentProgress(), now=now).streams[0]
+    why = "Descope counts 10 users with modifiedTime in the second 2027-01-15 08:00:50 UTC but paging reached only 8"
+    assert str(stream.status) == "incomplete"
+    assert stream.message == f"users: {why}; the cursor stays before it"
+    runs = query(db, "select status, error from descope_raw._sync_runs where status = 'incomplete'")
+    assert runs == [("incomplete", stream.message)]
+    cursor = query(db, "select max(cursor_to) from descope_raw._sync_runs where stream = 'users'")[0][0]
+    assert cursor < from_ms(second * 1000)
