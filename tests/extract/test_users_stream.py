@@ -249,13 +249,18 @@ def test_a_sweep_killed_in_its_unfiltered_pass_resumes_at_the_page_it_reached(si
         extract_users(settings)
     monkeypatch.setattr(DuckDBLandingWriter, "append", original)
     assert set(landings(db)) & set(outside)  # the first pages landed before the kill
+    windowed = []
+    sim.on_request = lambda phase, _endpoint, request, _world: windowed.extend(
+        [request] if phase == "before" and "fromCreatedTime" in request else []
+    )
     stream = extract_users(settings).streams[0]
+    assert windowed == [], "the resumed sweep read its createdTime windows again"
     assert str(stream.status) == "success", stream.message
     assert stream.details["sweep_reason"] == "continuing the open sweep"
     assert_landing_matches_truth(sim, db)
     counts = landings(db)
     assert all(counts[uid] == 1 for uid in outside), "the resumed pass read its first pages again"
-    assert set(counts.values()) == {1}, "the resumed sweep read its windows again"
+    assert set(counts.values()) == {1}, "a user landed twice"
     terminal = query(
         db,
         "select (details->>'quarantined')::int, details->'unproved', (details->>'unfiltered_page')::int "
@@ -564,3 +569,61 @@ def test_an_unprovable_second_in_an_incremental_run_keeps_the_cursor_before_it_a
     assert runs == [("incomplete", stream.message)]
     cursor = query(db, "select max(cursor_to) from descope_raw._sync_runs where stream = 'users'")[0][0]
     assert cursor < from_ms(second * 1000)
+
+
+def test_a_dense_second_read_from_both_ends_is_read_again_while_its_count_or_membership_moves(simulator, tmp_path):
+    """Offsets past 4 answer nothing, so six users in a second take a pass from each end. A count that
+    changed during a pass proves nothing, nor does a re-read in which both ends found someone new."""
+    now_s = 1_800_000_000
+    past = now_s - 100
+    reads: Counter[int] = Counter()
+
+    def move_while_paging(phase, endpoint, request, world):
+        lo, hi = request.get("fromCreatedTime"), request.get("toCreatedTime")
+        if phase == "before" and request.get("limit", 0) > 1 and lo is not None and hi is not None and hi - lo == 1000:
+            second = (lo + 1) // 1000
+            reads[second] += 1
+            if second == past and reads[second] == 3:  # the first pass's second page
+                world.delete_user("U7past0", emit_event=False)
+            if second == now_s and reads[second] == 6:  # the second pass begins: one joins each end
+                for uid in ("U7now", "U7nowzz"):
+                    world.put_user({"userId": uid, "createdTime": now_s, "email": f"{uid.lower()}@example.com"})
+
+    sim, _, now = _fixed_clock_world(simulator, max_offset=4, on_request=move_while_paging)
+    for second, prefix in ((past, "U7past"), (now_s, "U7now")):
+        for i in range(6):
+            sim.world.put_user({"userId": f"{prefix}{i}", "createdTime": second, "email": f"{prefix}{i}@x.com"})
+    db = tmp_path / "w.duckdb"
+    settings = settings_for(sim, db, users_page_size=4)
+    stream = run_extract(settings, streams=["users"], progress=SilentProgress(), now=now).streams[0]
+    assert str(stream.status) == "success", stream.message
+    # a pass: page 0 and the capped page 1 from the start, then the same from the end while users are missing
+    assert reads[past] == 1 + (2 + 2) + 2  # the count moved: one more pass, which finds everyone
+    assert reads[now_s] == 1 + (2 + 2) + (2 + 2) + 2  # the re-read found two: one more, which finds no one
+    assert_landing_matches_truth(sim, db)
+
+
+def test_a_tail_pass_that_brings_users_in_a_dense_second_and_elsewhere_brings_another(simulator, tmp_path):
+    sim, clock, _ = _fixed_clock_world(simulator, users=30)
+    now = _ticking(clock)
+    db = tmp_path / "w.duckdb"
+    settings = settings_for(sim, db, users_page_size=4)
+    assert run_extract(settings, streams=["users"], progress=SilentProgress(), now=now).status == "success"
+    clock[0] = now_s = 1_800_000_100
+    changed: list[str] = []
+
+    def change_during_the_first_tail_pass(phase, endpoint, request, world):
+        open_ended = "fromModifiedTime" in request and "toModifiedTime" not in request
+        if phase == "before" and open_ended and not changed:
+            # five modified now (one second, more than a page) and five new users a few seconds back
+            changed.extend(world.modify_user(uid)["userId"] for uid in sorted(world.truth()["users"])[:5])
+            for i, ago in enumerate((3, 3, 3, 2, 2)):
+                user = {"userId": f"U8new{i}", "createdTime": now_s - ago, "modifiedTime": now_s - ago}
+                changed.append(world.put_user(user)["key"])
+
+    sim.on_request = change_during_the_first_tail_pass
+    stream = run_extract(settings, streams=["users"], progress=SilentProgress(), now=now).streams[0]
+    assert str(stream.status) == "success" and stream.details["mode"] == "incremental", stream.message
+    assert len(changed) == 10
+    assert stream.details["tail_passes"] == 2  # the ten changes, then a pass that brought nothing new
+    assert_landing_matches_truth(sim, db)
