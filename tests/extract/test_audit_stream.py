@@ -333,3 +333,100 @@ def test_a_budget_stop_says_how_far_behind_the_cursor_is(simulator, tmp_path, la
     at = cursor.isoformat(sep=" ")
     assert f"progress is committed up to {at} UTC, {said} behind; the next run continues from there" in stream.message
     assert stream.details["behind_seconds"] == lag_seconds
+
+
+# ---------------------------------------------------------------------------- a newest-first server, event by event
+NOW_MS = 1_800_000_000_000  # the stopped clock of these worlds and runs
+UNLIMITED = RateLimits(user_search=(100_000, 60.0), audit_search=(100_000, 1.0))
+
+
+def _newest_first_world(*occurred_ms, clock=None, audit_from="exclusive"):
+    """A world that ignores oldestFirst, holds no users and only the events given, its clock stopped."""
+    from descope_sync.simulator import Dialect, World
+
+    clock = clock or [NOW_MS / 1000]
+    dialect = Dialect.parse(f"audit_oldest_first=ignored,audit_from={audit_from}")
+    world = World(seed=1, users=0, now=lambda: clock[0], dialect=dialect)
+    _add_events(world, occurred_ms)
+    return world
+
+
+def _add_events(world, occurred_ms) -> set[str]:
+    """Logins of one user at these milliseconds, with ids of their own; returns the ids."""
+    known = len(world.truth()["events"])
+    ids = [f"E{known + n:06d}" for n in range(len(occurred_ms))]
+    for id_, ms in zip(ids, occurred_ms, strict=True):
+        world.add_event({"ID": id_, "action": "LoginSucceed", "userId": "U1", "occurred": str(ms)})
+    return set(ids)
+
+
+def _extract_at(sim, db, now_ms=NOW_MS, **overrides):
+    settings = settings_for(sim, db, audit_page_size=50, **overrides)
+    return run_extract(settings, streams=["audit_events"], progress=SilentProgress(), now=lambda: from_ms(now_ms))
+
+
+def _checkpoints(db):
+    """(status, cursor_to, error) of every audit_events run row, oldest first."""
+    return query(
+        db,
+        "select status, cursor_to, error from descope_raw._sync_runs "
+        "where stream = 'audit_events' order by finished_at",
+    )
+
+
+@pytest.mark.parametrize(("events", "requests", "pages"), [(98, 3, 2), (150, 5, 4)])
+def test_a_newest_first_window_is_read_tail_first_in_as_few_requests_as_its_size_allows(
+    simulator, tmp_path, events, requests, pages
+):
+    """Page 0, then the tail page again and again, then the rest in one page: every request is rate limited."""
+    sim = simulator(world=_newest_first_world(*range(NOW_MS - 3_600_000, NOW_MS - 3_600_000 + events)))
+    db = tmp_path / "w.duckdb"
+    summary = _extract_at(sim, db)
+    stream = summary.streams[0]
+    assert str(stream.status) == "success" and stream.details["newest_first"] is True
+    assert sorted(landed_event_ids(db)) == sorted(truth_event_ids(sim))
+    assert (summary.requests["total"], stream.pages) == (requests, pages)
+    # every page commits the cursor up to its newest event, the last one up to the end of the window
+    cursors = [cursor for _, cursor, _ in _checkpoints(db)]
+    assert len(cursors) == pages and None not in cursors and cursors == sorted(cursors)
+    assert stream.cursor_to == cursors[-1] == from_ms(NOW_MS)
+
+
+def test_a_newest_first_server_whose_window_keeps_changing_ends_incomplete_and_says_try_again_later(
+    simulator, tmp_path
+):
+    def a_login_on_every_tail_request(phase, endpoint, request, world):
+        if phase == "before" and request.get("page", 0) > 0:
+            _add_events(world, [NOW_MS - 1000 - len(world.truth()["events"])])
+
+    world = _newest_first_world(*range(NOW_MS - 3_600_000, NOW_MS - 3_600_000 + 150))
+    sim = simulator(world=world, on_request=a_login_on_every_tail_request, rate_limits=UNLIMITED)
+    db = tmp_path / "w.duckdb"
+    stream = _extract_at(sim, db, max_seconds=3).streams[0]
+    said = "audit_events: the audit window kept changing under a newest-first server; try again later"
+    assert (str(stream.status), stream.message) == ("incomplete", said)
+    assert _checkpoints(db) == [("incomplete", None, said)]
+    assert landed_event_ids(db) == []
+
+
+def test_a_newest_first_total_that_moves_eight_times_in_a_row_twice_is_still_read_to_the_end(simulator, tmp_path):
+    """Eight answers in a row whose total moved are waited out (a ninth would not be): the count starts
+    at zero and starts again after every tail page that could be read."""
+    tail_requests = []
+
+    def a_login_on_eight_tail_requests_then_one_calm_then_eight_more(phase, endpoint, request, world):
+        if phase == "before" and request.get("page", 0) > 0:
+            tail_requests.append(request["page"])
+            if len(tail_requests) != 9 and len(tail_requests) <= 17:
+                _add_events(world, [NOW_MS - 1000 - len(tail_requests)])
+
+    world = _newest_first_world(*range(NOW_MS - 3_600_000, NOW_MS - 3_600_000 + 150))
+    sim = simulator(
+        world=world, on_request=a_login_on_eight_tail_requests_then_one_calm_then_eight_more, rate_limits=UNLIMITED
+    )
+    db = tmp_path / "w.duckdb"
+    stream = _extract_at(sim, db).streams[0]
+    assert str(stream.status) == "success", stream.message
+    assert len(tail_requests) >= 18  # both runs of eight moved totals, and a calm tail after each
+    assert sorted(landed_event_ids(db)) == sorted(truth_event_ids(sim))
+    assert stream.cursor_to == from_ms(NOW_MS)
