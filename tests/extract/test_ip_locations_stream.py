@@ -78,6 +78,14 @@ def located(writer: DuckDBLandingWriter) -> list[tuple]:
     return writer.query('select ip, count(*) from "descope_raw"."ip_locations" group by ip order by ip')
 
 
+def run_rows(writer: DuckDBLandingWriter, run_id: str) -> list[tuple]:
+    """(stream, status, rows_loaded) of a run's `_sync_runs` rows, in the order they were written."""
+    return writer.query(
+        'select stream, status, rows_loaded from "descope_raw"."_sync_runs" where run_id = ? order by finished_at',
+        [run_id],
+    )
+
+
 def test_each_distinct_address_is_looked_up_once(
     writer: DuckDBLandingWriter, geo: GeoDatabase, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -120,9 +128,10 @@ def test_each_distinct_address_is_looked_up_once(
     # every address is stamped with when it was looked up: during the run
     (looked_up_at,) = writer.query('select distinct _looked_up_at from "descope_raw"."ip_locations"')
     ((started_at, finished_at),) = writer.query(
-        'select started_at, finished_at from "descope_raw"."_sync_runs" where run_id = \'r1\''
+        'select started_at, finished_at from "descope_raw"."_sync_runs" where run_id = \'r1\' and rows_loaded > 0'
     )
     assert started_at < looked_up_at[0] <= finished_at
+    assert run_rows(writer, "r1") == [("ip_locations", "partial", 7), ("ip_locations", "success", 0)]
     assert caplog.messages == ["ip_locations: located 7 IP(s) (7 so far)"]
 
 
@@ -193,8 +202,12 @@ def test_small_chunks_land_every_ip_once_with_a_run_row_per_chunk(
         "select stream, status, mode, rows_loaded, started_at, finished_at "
         'from "descope_raw"."_sync_runs" where run_id = \'r1\' order by finished_at'
     )
-    assert len(runs) == result.pages
-    assert {r[:3] for r in runs} == {("ip_locations", "success", "incremental")}
+    # each chunk commits a `partial` checkpoint; only the empty answer after the last one proves the
+    # lookups finished, and that is the run's one `success` row (no rows of its own)
+    assert len(runs) == result.pages + 1
+    assert {r[:3] for r in runs[:-1]} == {("ip_locations", "partial", "incremental")}
+    assert runs[-1][:4] == ("ip_locations", "success", "incremental", 0)
+    assert [r[3] for r in runs[:-1]] == [4] * (result.pages - 1) + [len(expected) - 4 * (result.pages - 1)]
     assert sum(r[3] for r in runs) == len(expected)
     assert all(r[4] == T0 and r[5] > T0 for r in runs)
 
@@ -251,8 +264,15 @@ def test_a_spent_budget_stops_between_chunks_and_the_next_run_looks_up_the_rest(
     deadline = Deadline(5, clock=lambda: next(ticks))  # one chunk's worth, then spent
     first = run_ip_locations(writer, geo, "b1", "r1", clock(), chunk_size=3, deadline=deadline)
     assert str(first.status) == "partial" and first.rows_loaded == 3
+    # the chunk it landed is a checkpoint, and the stream's last row says it was stopped: no `success`
+    assert run_rows(writer, "r1") == [("ip_locations", "partial", 3)]
     second = run_ip_locations(writer, geo, "b2", "r2", clock(), chunk_size=3)
     assert str(second.status) == "success"
+    assert run_rows(writer, "r2") == [
+        ("ip_locations", "partial", 3),
+        ("ip_locations", "partial", 1),
+        ("ip_locations", "success", 0),
+    ]
     assert {ip for ip, _ in located(writer)} == DISTINCT_NON_NULL
     assert all(n == 1 for _, n in located(writer))
 
@@ -287,6 +307,11 @@ def test_a_budget_with_nothing_left_stops_before_the_first_lookup_and_says_so(
     assert result.message == BUDGET_STOP
     assert (result.rows_loaded, result.pages) == (0, 0)
     assert writer.count("ip_locations") == 0
+    # the trace of the run says what the result says: stopped, not a healthy run that found nothing
+    assert writer.query(
+        "select stream, status, rows_loaded, mode, cursor_to, error, started_at, finished_at "
+        'from "descope_raw"."_sync_runs" where run_id = \'r1\''
+    ) == [("ip_locations", "partial", 0, "incremental", None, None, T0, T0 + timedelta(seconds=1))]
 
 
 def test_a_budget_with_half_a_second_left_still_looks_up_a_chunk(writer: DuckDBLandingWriter, geo: GeoDatabase) -> None:
@@ -298,6 +323,7 @@ def test_a_budget_with_half_a_second_left_still_looks_up_a_chunk(writer: DuckDBL
 
     assert str(result.status) == "success" and result.message is None
     assert located(writer) == sorted((ip, 1) for ip in DISTINCT_NON_NULL)
+    assert run_rows(writer, "r1") == [("ip_locations", "partial", 7), ("ip_locations", "success", 0)]
 
 
 class _Answer:
@@ -349,7 +375,7 @@ def test_the_stream_asks_for_50_000_addresses_at_a_time_and_closes_each_answer_b
 
         assert result.rows_loaded == 7
         assert writer.asked == [50_000, 50_000]  # one chunk, then an empty answer
-        assert writer.open_answers_at_append == [0]
+        assert writer.open_answers_at_append == [0, 0]  # the chunk, then the run's last row
         assert all(a.closed for a in writer.answers)
 
 
@@ -429,8 +455,9 @@ def test_a_run_looks_addresses_up_in_the_configured_database_under_its_own_ids(s
         ("10.0.0.1", None, datetime(2030, 1, 2, 3, 4, 5), batch),
         ("81.2.69.160", "Testville", datetime(2030, 1, 2, 3, 4, 5), batch),
     ]
-    assert query(db, "select run_id, status, rows_loaded from descope_raw._sync_runs") == [
-        (summary["run_id"], "success", 2)
+    assert query(db, "select run_id, status, rows_loaded from descope_raw._sync_runs order by finished_at") == [
+        (summary["run_id"], "partial", 2),
+        (summary["run_id"], "success", 0),
     ]
 
 
@@ -445,5 +472,11 @@ def test_a_run_whose_budget_is_spent_before_ip_locations_leaves_every_address_to
 
     assert (stream["status"], stream["message"], stream["rows_loaded"]) == ("partial", BUDGET_STOP, 0)
     assert query(db, "select count(*) from descope_raw.ip_locations") == [(0,)]
+    runs = query(db, "select stream, status, rows_loaded from descope_raw._sync_runs")
+    assert runs == [("ip_locations", "partial", 0)]
     (stream,) = extract_ip_locations(sim, db)["streams"]
     assert (stream["status"], stream["rows_loaded"]) == ("success", 7)
+    assert query(db, "select status, rows_loaded from descope_raw._sync_runs order by finished_at")[1:] == [
+        ("partial", 7),
+        ("success", 0),
+    ]
