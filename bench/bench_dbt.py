@@ -10,7 +10,8 @@ longer than the builds it measures. History: `--events` audit events (80% LoginS
 days before T, each extracted minutes after it occurred; every user extracted once by a sweep at
 T - 30 days.
 
-1. `dbt build --full-refresh` (models and tests, as `descope-sync transform` runs them).
+1. `dbt build --full-refresh` (models and data tests, as `descope-sync transform` runs them: without
+   dbt's unit tests, which CI runs).
 2. A day passes: 1% of users modified (a new version each), one day of logins (events / 30, new
    addresses among them, looked up), a few deletion events. Incremental `dbt build`. `--days` times
    (the machine is shared: the median is reported).
@@ -48,7 +49,7 @@ def dbt(db: Path, target_path: Path, command: str, *args: str) -> float:
     """`dbt <command>` in its own process, as `descope-sync transform` runs it; wall seconds."""
     code = (
         "import sys; from descope_sync.transform import run_dbt; "
-        f"o = run_dbt({command!r}, duckdb_path={str(db)!r}, extra_args={list(args)!r}); "
+        f"o = run_dbt({command!r}, duckdb_path={str(db)!r}, extra_args={list(args)!r}, unit_tests=False); "
         "sys.exit(0 if o.success else print(o.failures) or 1)"
     )
     env = {**os.environ, "DBT_TARGET_PATH": str(target_path)}
@@ -65,6 +66,13 @@ def execution_seconds(target_path: Path) -> dict[str, float]:
         kind = result["unique_id"].split(".", 1)[0]
         sums[kind] = sums.get(kind, 0.0) + float(result["execution_time"])
     return sums
+
+
+def slowest_nodes(target_path: Path, count: int) -> str:
+    """The `count` nodes with the longest execution time in the last run, as `name s` pairs."""
+    results = json.loads((project_dir() / target_path / "run_results.json").read_text())["results"]
+    slowest = sorted(results, key=lambda result: -float(result["execution_time"]))[:count]
+    return ", ".join(f"{r['unique_id'].split('.')[-1][:48]} {float(r['execution_time']):.2f}" for r in slowest)
 
 
 # ------------------------------------------------------------------------------ landing rows
@@ -288,6 +296,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=5_000_000)
     parser.add_argument("--db", type=Path, help="warehouse file (default: a temporary one)")
     parser.add_argument("--days", type=int, default=3, help="incremental builds after each full one")
+    parser.add_argument("--slowest", type=int, default=0, help="also print the N slowest nodes of each build")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         db = args.db or Path(tmp) / "bench.duckdb"
@@ -309,6 +318,8 @@ def main() -> None:
                 f"{sums.get('test', 0):6.2f} s | unit tests {sums.get('unit_test', 0):5.2f} s",
                 flush=True,
             )
+            if args.slowest:
+                print(f"    slowest: {slowest_nodes(target, args.slowest)}", flush=True)
 
         day = 0
         for phase in ("history", "history doubled"):

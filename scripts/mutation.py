@@ -6,13 +6,16 @@ is written for that layout). One BigQuery emulator serves every mutant's tests (
 each test uses datasets of its own) instead of one started per mutant. From scratch each time, unless
 --resume: the verdicts of the previous run stay, mutmut retests the functions that changed and collects
 coverage for new tests; survivors are not retested unless named (`--resume NAME_OR_PATTERN...`, e.g.
-after adding a test).
+after adding a test). `--resume --sample N` tests N mutants drawn at random from those not checked yet
+(a full run takes hours on two cores): the score then estimates the rest from them.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -36,22 +39,47 @@ def stage(work: Path, resume: bool) -> None:
     shutil.copy2(ROOT / "pyproject.toml", work / "pyproject.toml")
 
 
+def draw_sample(mutants: Path, size: int, seed: int) -> list[str]:
+    """`size` mutants not checked yet, drawn at random, recorded in mutants/sample.json with the number
+    they were drawn from (mutation_score.py estimates the unchecked from them). A sample already drawn
+    is kept: rerunning finishes it."""
+    record = mutants / "sample.json"
+    if record.exists():
+        return json.loads(record.read_text())["names"]
+    unchecked = sorted(
+        name
+        for meta in mutants.rglob("*.py.meta")
+        for name, code in json.loads(meta.read_text())["exit_code_by_key"].items()
+        if code is None
+    )
+    names = sorted(random.Random(seed).sample(unchecked, min(size, len(unchecked))))
+    record.write_text(json.dumps({"population": len(unchecked), "seed": seed, "names": names}, indent=1))
+    return names
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, default=ROOT / "target" / "mutation")
     parser.add_argument("--resume", action="store_true", help="keep the previous run's verdicts")
     parser.add_argument("--max-children", type=int, default=2, help="mutants tested at once")
+    parser.add_argument("--sample", type=int, help="with --resume: test N random mutants not checked yet")
+    parser.add_argument("--seed", type=int, default=2026, help="the sample's random seed")
     parser.add_argument("names", nargs="*", help="retest only these mutants (names or patterns; with --resume)")
     args = parser.parse_args(argv)
     if args.names and not args.resume:
         parser.error("naming mutants retests them within a previous run: add --resume")
+    if args.sample and (args.names or not args.resume):
+        parser.error("--sample draws from a previous run's unchecked mutants: add --resume, name none")
+    if args.sample and not (args.work / "mutants").is_dir():
+        parser.error(f"--sample: no previous run in {args.work}")
 
     stage(args.work, args.resume)
+    names = draw_sample(args.work / "mutants", args.sample, args.seed) if args.sample else args.names
     bindir = Path(sys.executable).parent
     emulator = start_emulator(Path(tempfile.mkdtemp(prefix="mutation-bqemulator-")))
     try:
         env = {**os.environ, "BQEMULATOR_ENDPOINT": emulator.endpoint}
-        mutmut = [str(bindir / "mutmut"), "run", "--max-children", str(args.max_children), *args.names]
+        mutmut = [str(bindir / "mutmut"), "run", "--max-children", str(args.max_children), *names]
         code = subprocess.run(mutmut, cwd=args.work, env=env).returncode
     finally:
         emulator.stop()

@@ -4,13 +4,17 @@ Run in the directory mutmut ran in (target/mutation): it reads mutmut's results 
 A mutant that made the tests time out counts as killed (the tests noticed it); survivors, mutants no test
 reached and suspicious ones count against the score. Survivors that docs/mutation.md does not name are
 flagged: each one there has a one-line reason (equivalent, or the test that should be added).
-Exits 1 when there are no results, or when the score is below the goal.
+When the run is not finished but `mutation.py --resume --sample N` drew a random sample of the mutants
+not checked (mutants/sample.json), the score of the unchecked is estimated from the sample's: the
+estimate and its 95% interval (Wilson) are printed, and the goal is judged on the estimate.
+Exits 1 when there are no results, or when the score (or the estimate) is below the goal.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 import sys
 from collections import Counter, defaultdict
@@ -76,7 +80,43 @@ def main(argv: list[str] | None = None) -> int:
     if unexplained:
         print(f"\n{unexplained} not killed and not explained in docs/mutation.md")
     print(f"\nmutation score {detected}/{n} = {score:.1f}% (goal {args.goal:g}%)")
+    sample = args.mutants / "sample.json"
+    if total["not checked"] and sample.exists():
+        estimate = _estimate(json.loads(sample.read_text()), results, detected, n)
+        if estimate is not None:
+            return 0 if estimate >= args.goal else 1
     return 0 if score >= args.goal else 1
+
+
+def _estimate(sample: dict, results: dict[str, dict[str, str]], detected: int, n: int) -> float | None:
+    """The score with the mutants still not checked counted at the rate of the sample drawn from them."""
+    status = {name: st for statuses in results.values() for name, st in statuses.items()}
+    checked = [status[name] for name in sample["names"] if status.get(name, "not checked") != "not checked"]
+    unchecked = sum(st == "not checked" for st in status.values())
+    if not checked:
+        print(f"\nthe random sample ({len(sample['names'])} mutants) is not run yet: no estimate")
+        return None
+    hits = sum(st in DETECTED for st in checked)
+    rate, low, high = _wilson(hits, len(checked))
+    estimate = 100 * (detected + unchecked * rate) / n
+    low_total, high_total = (100 * (detected + unchecked * bound) / n for bound in (low, high))
+    print(
+        f"random sample: {len(checked)} of {len(sample['names'])} run (drawn from {sample['population']} "
+        f"unchecked), {hits} detected = {100 * rate:.1f}% (95% interval {100 * low:.1f}-{100 * high:.1f}%)"
+    )
+    print(
+        f"estimated mutation score, the {unchecked} unchecked at the sample's rate: {estimate:.1f}% "
+        f"(95% interval {low_total:.1f}-{high_total:.1f}%)"
+    )
+    return estimate
+
+
+def _wilson(hits: int, trials: int, z: float = 1.96) -> tuple[float, float, float]:
+    """The rate and its Wilson score interval."""
+    rate = hits / trials
+    centre = (rate + z * z / (2 * trials)) / (1 + z * z / trials)
+    spread = z * math.sqrt(rate * (1 - rate) / trials + z * z / (4 * trials * trials)) / (1 + z * z / trials)
+    return rate, max(0.0, centre - spread), min(1.0, centre + spread)
 
 
 def _changed_lines(name: str, source: str) -> str:

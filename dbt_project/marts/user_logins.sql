@@ -81,7 +81,8 @@ final as (
         country_name,
         latitude,
         longitude,
-        _extracted_at
+        _extracted_at,
+        {{ dbt_built_at() }} as _dbt_built_at
     from logins
 )
 

@@ -163,12 +163,15 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         cmd = sub.add_parser(name, help=helptext, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
         _add_connection_flags(cmd)
+        if name == "run":
+            _add_unit_tests_flag(cmd)
     transform = sub.add_parser("transform", help="dbt build only")
     transform.add_argument("--target", choices=sorted(TARGETS), default=os.environ.get("DESCOPE_TARGET", "local"))
     transform.add_argument("--duckdb-path")
     transform.add_argument("--full-refresh", action="store_true")
     transform.add_argument("--select", action="append", default=[], help="dbt node selection (repeatable)")
     transform.add_argument("--exclude", action="append", default=[], help="dbt nodes to leave out (repeatable)")
+    _add_unit_tests_flag(transform)
     status = sub.add_parser(
         "status",
         help="per stream: last run, cursor, lag, unacknowledged data loss; non-zero when stale or lost",
@@ -240,6 +243,15 @@ def _failed_streams(summary: RunSummary) -> str:
     return "; ".join(failed) or "see the messages above"
 
 
+def _add_unit_tests_flag(cmd: argparse.ArgumentParser) -> None:
+    cmd.add_argument(
+        "--unit-tests",
+        action="store_true",
+        help="also run dbt's unit tests (they test the SQL on fixtures, not the data: CI runs them, "
+        "production builds leave them out)",
+    )
+
+
 def cmd_extract(args: argparse.Namespace, transform: bool) -> int:
     settings = _settings(args)
     summary = run_extract(settings, streams=args.streams, progress=Progress())
@@ -252,7 +264,7 @@ def cmd_extract(args: argparse.Namespace, transform: bool) -> int:
         return EXIT_FAILED
     if transform:
         # The landing tables are consistent after a partial, incomplete or data_loss extract: build on them.
-        outcome = run_dbt("build", target=args.target, duckdb_path=settings.duckdb_path)
+        outcome = run_dbt("build", target=args.target, duckdb_path=settings.duckdb_path, unit_tests=args.unit_tests)
         print_dbt(outcome)
         built = dbt_status(outcome)
         if built == RunStatus.FAILED:
@@ -275,6 +287,7 @@ def cmd_transform(args: argparse.Namespace) -> int:
         select=args.select,
         exclude=args.exclude,
         duckdb_path=args.duckdb_path or os.environ.get("DUCKDB_PATH", "warehouse.duckdb"),
+        unit_tests=args.unit_tests,
     )
     print_dbt(outcome)
     built = dbt_status(outcome)

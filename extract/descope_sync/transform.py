@@ -83,7 +83,10 @@ def run_dbt(
     extra_args: Sequence[str] = (),
     duckdb_path: str | os.PathLike[str] | None = None,
     quiet: bool = True,
+    unit_tests: bool = True,
 ) -> DbtOutcome:
+    """`dbt <command>` in this process. `unit_tests=False` leaves dbt's unit tests out of a build: they
+    test the models' SQL on fixtures, not the data, so production builds skip them (CI runs them)."""
     try:
         from dbt.cli.main import dbtRunner
     except ImportError as exc:
@@ -104,6 +107,8 @@ def run_dbt(
         args += ["--select", item]
     for item in exclude:
         args += ["--exclude", item]
+    if not unit_tests and command in ("build", "test"):
+        args += ["--exclude-resource-type", "unit_test"]
     if quiet:
         args = ["--quiet", "--no-use-colors", *args]
     args += list(extra_args)

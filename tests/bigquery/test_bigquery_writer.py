@@ -3,8 +3,11 @@ that read the writer's own writes, clear errors, validated identifiers, and the 
 
 from __future__ import annotations
 
+import concurrent.futures
 import subprocess
 import sys
+import threading
+import time
 from datetime import datetime, timedelta
 
 import pytest
@@ -438,6 +441,13 @@ def test_an_invalid_name_is_quoted_short_in_a_message_naming_its_variable():
     assert str(caught.value) == (
         f"BQ_LOCATION: {long_location[:80]!r} is not a BigQuery location (e.g. US, EU, europe-west1)"
     )
+    long_project = "Project_" + "x" * 200  # through the factory: the message names both variables it reads
+    with pytest.raises(ConfigError) as caught:
+        open_writer(_settings(bigquery_project=long_project), env={})
+    assert str(caught.value) == (
+        f"GCP_PROJECT (or GOOGLE_CLOUD_PROJECT): {long_project[:80]!r} is not a Google Cloud project ID "
+        "(6-30 lower-case letters, digits and hyphens, starting with a letter)"
+    )
 
 
 def _settings(**overrides):
@@ -620,14 +630,14 @@ def test_a_batch_of_exactly_batch_bytes_newlines_counted_is_loaded_at_once(bq_em
 
 
 class BrokenUploads(Spy):
-    """The emulator's client whose uploads of `table` die on the wire (no error list anywhere)."""
+    """The emulator's client whose uploads of `tables` die on the wire (no error list anywhere)."""
 
-    def __init__(self, client, table: str) -> None:
+    def __init__(self, client, *tables: str) -> None:
         super().__init__(client)
-        self._failing = table
+        self._failing = tables
 
     def load_table_from_file(self, file_obj, destination, **kwargs):
-        if destination.table_id == self._failing:
+        if destination.table_id in self._failing:
             raise ConnectionResetError(104, "Connection reset by peer")
         return super().load_table_from_file(file_obj, destination, **kwargs)
 
@@ -694,3 +704,119 @@ def test_a_refused_alter_table_names_the_column_it_was_adding(bq_emulator, datas
         f"BigQuery refused to add column {first_missing} to {dataset}._sync_runs in project {bq_emulator.project} "
         "(Forbidden: 403 Access Denied: bigquery.tables.update): "
     )
+
+
+def test_failed_loads_of_two_tables_are_listed_in_one_error(bq_emulator, dataset):
+    writer = writer_on(bq_emulator, dataset, BrokenUploads(bq_emulator.client(), "users", "_quarantine"))
+    writer.append("_quarantine", [{"stream": "users", "reason": "no userId", "payload": {}, "_extracted_at": T0}])
+    writer.append("users", users_page(1), run=checkpoint(1))
+    with pytest.raises(SyncError) as caught:
+        writer.flush()
+    reset = "ConnectionResetError: [Errno 104] Connection reset by peer"
+    assert str(caught.value) == (
+        f"BigQuery load into {dataset}._quarantine failed: {reset}; "
+        f"BigQuery load into {dataset}.users failed: {reset}; "
+        "the 1 checkpoint(s) of this batch were not written, so the next run resumes from the last durable one"
+    )
+    writer.close()
+
+
+def test_a_checkpoint_upload_that_dies_on_the_wire_names_the_error_and_moves_no_cursor(bq_emulator, dataset):
+    writer = writer_on(bq_emulator, dataset, BrokenUploads(bq_emulator.client(), "_sync_runs"))
+    writer.append("users", users_page(1), run=checkpoint(1))
+    with pytest.raises(SyncError) as caught:
+        writer.flush()
+    assert str(caught.value) == (
+        f"BigQuery load into {dataset}._sync_runs failed: ConnectionResetError: [Errno 104] Connection reset by peer; "
+        "the batch's rows landed without their checkpoints: the next run reads them again"
+    )
+    assert writer.count("users") == 10 and writer.latest_cursor("users") is None
+    writer.close()
+
+
+def test_batch_bounds_below_one_are_refused_and_a_bound_of_one_byte_loads_every_page_at_once(bq_emulator, dataset):
+    for bounds in ({"batch_bytes": 0}, {"batch_pages": 0}):
+        with pytest.raises(ValueError, match=r"^batch_bytes and batch_pages must be at least 1$"):
+            bq_writer(bq_emulator, dataset, **bounds)
+    spy = Spy(bq_emulator.client())
+    writer = writer_on(bq_emulator, dataset, spy, batch_bytes=1, batch_pages=1_000)
+    writer.append("users", users_page(1))
+    assert spy.loads() == ["users"]
+    writer.close()
+
+
+def test_an_unknown_landing_table_is_refused_by_name(bq_emulator, dataset):
+    writer = writer_on(bq_emulator, dataset)
+    with pytest.raises(ValueError, match=r"^unknown landing table 'user'$"):
+        writer.count("user")
+    writer.close()
+
+
+@pytest.fixture
+def local_time_in_new_york(monkeypatch):
+    """The machine's local time zone is not UTC (a laptop, say): UTC-5 in November."""
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_timestamps_read_back_are_naive_utc_whatever_the_machines_time_zone(
+    bq_emulator, dataset, local_time_in_new_york
+):
+    writer = writer_on(bq_emulator, dataset)
+    writer.record_run(checkpoint(1, status=RunStatus.SUCCESS))
+    assert writer.latest_cursor("users") == T0 + timedelta(seconds=1)
+    last = writer.last_run("users")
+    assert last is not None and (last.started_at, last.finished_at) == (T0, T0 + timedelta(seconds=1))
+    assert writer.query(f"select max(started_at) from {writer.table_id('_sync_runs')}") == [(T0,)]
+    writer.close()
+
+
+class HungQueries(Spy):
+    """The emulator's client, but every query job BigQuery accepts never finishes: its result() waits as long
+    as it is told (None: for ever, until the test releases it) and then gives up the way google-api-core does."""
+
+    def __init__(self, client) -> None:
+        super().__init__(client)
+        self.released = threading.Event()
+
+    def query(self, *args, **kwargs):
+        return _HungJob(self.released)
+
+
+class _HungJob:
+    def __init__(self, released: threading.Event) -> None:
+        self._released = released
+
+    def result(self, timeout=None, **kwargs):
+        self._released.wait(timeout)
+        raise concurrent.futures.TimeoutError(
+            f"Operation did not complete within the designated timeout of {timeout} seconds."
+        )
+
+
+def test_a_query_job_that_never_finishes_fails_after_the_job_timeout_instead_of_hanging(bq_emulator, dataset):
+    client = HungQueries(bq_emulator.client())
+    writer = writer_on(bq_emulator, dataset, client, job_timeout=0.2)
+    errors: list[str] = []
+
+    def ask() -> None:
+        try:
+            writer.latest_cursor("users")
+        except SyncError as exc:
+            errors.append(str(exc))
+
+    asking = threading.Thread(target=ask, daemon=True)
+    asking.start()
+    asking.join(3)
+    hung = asking.is_alive()
+    client.released.set()  # a wait without a timeout ends here
+    asking.join()
+    assert not hung
+    assert errors == [
+        "BigQuery could not read the latest cursor: "
+        "TimeoutError: Operation did not complete within the designated timeout of 0.2 seconds."
+    ]
+    writer.close()

@@ -11,7 +11,7 @@ from descope_sync.pipeline import run_extract
 from descope_sync.progress import SilentProgress
 from descope_sync.simulator import ChaosConfig, RateLimits
 from descope_sync.streams.audit_events import event_id
-from descope_sync.timeutil import from_ms
+from descope_sync.timeutil import from_ms, to_ms
 from tests.conftest import land_audit_cursor, land_old_audit_cursor, query, settings_for
 
 
@@ -333,3 +333,230 @@ def test_a_budget_stop_says_how_far_behind_the_cursor_is(simulator, tmp_path, la
     at = cursor.isoformat(sep=" ")
     assert f"progress is committed up to {at} UTC, {said} behind; the next run continues from there" in stream.message
     assert stream.details["behind_seconds"] == lag_seconds
+
+
+# ---------------------------------------------------------------------------- a newest-first server, event by event
+NOW_MS = 1_800_000_000_000  # the stopped clock of these worlds and runs
+UNLIMITED = RateLimits(user_search=(100_000, 60.0), audit_search=(100_000, 1.0))
+
+
+def _newest_first_world(*occurred_ms, clock=None, audit_from="exclusive"):
+    """A world that ignores oldestFirst, holds no users and only the events given, its clock stopped."""
+    from descope_sync.simulator import Dialect, World
+
+    clock = clock or [NOW_MS / 1000]
+    dialect = Dialect.parse(f"audit_oldest_first=ignored,audit_from={audit_from}")
+    world = World(seed=1, users=0, now=lambda: clock[0], dialect=dialect)
+    _add_events(world, occurred_ms)
+    return world
+
+
+def _add_events(world, occurred_ms) -> set[str]:
+    """Logins of one user at these milliseconds, with ids of their own; returns the ids."""
+    known = len(world.truth()["events"])
+    ids = [f"E{known + n:06d}" for n in range(len(occurred_ms))]
+    for id_, ms in zip(ids, occurred_ms, strict=True):
+        world.add_event({"ID": id_, "action": "LoginSucceed", "userId": "U1", "occurred": str(ms)})
+    return set(ids)
+
+
+def _extract_at(sim, db, now_ms=NOW_MS, **overrides):
+    settings = settings_for(sim, db, audit_page_size=50, **overrides)
+    return run_extract(settings, streams=["audit_events"], progress=SilentProgress(), now=lambda: from_ms(now_ms))
+
+
+def _checkpoints(db):
+    """(status, cursor_to, error) of every audit_events run row, oldest first."""
+    return query(
+        db,
+        "select status, cursor_to, error from descope_raw._sync_runs "
+        "where stream = 'audit_events' order by finished_at",
+    )
+
+
+@pytest.mark.parametrize(("events", "requests", "pages"), [(98, 3, 2), (150, 5, 4)])
+def test_a_newest_first_window_is_read_tail_first_in_as_few_requests_as_its_size_allows(
+    simulator, tmp_path, events, requests, pages
+):
+    """Page 0, then the tail page again and again, then the rest in one page: every request is rate limited."""
+    sim = simulator(world=_newest_first_world(*range(NOW_MS - 3_600_000, NOW_MS - 3_600_000 + events)))
+    db = tmp_path / "w.duckdb"
+    summary = _extract_at(sim, db)
+    stream = summary.streams[0]
+    assert str(stream.status) == "success" and stream.details["newest_first"] is True
+    assert sorted(landed_event_ids(db)) == sorted(truth_event_ids(sim))
+    assert (summary.requests["total"], stream.pages) == (requests, pages)
+    # every page commits the cursor up to its newest event, the last one up to the end of the window
+    cursors = [cursor for _, cursor, _ in _checkpoints(db)]
+    assert len(cursors) == pages and None not in cursors and cursors == sorted(cursors)
+    assert stream.cursor_to == cursors[-1] == from_ms(NOW_MS)
+
+
+def test_a_newest_first_server_whose_window_keeps_changing_ends_incomplete_and_says_try_again_later(
+    simulator, tmp_path
+):
+    def a_login_on_every_tail_request(phase, endpoint, request, world):
+        if phase == "before" and request.get("page", 0) > 0:
+            _add_events(world, [NOW_MS - 1000 - len(world.truth()["events"])])
+
+    world = _newest_first_world(*range(NOW_MS - 3_600_000, NOW_MS - 3_600_000 + 150))
+    sim = simulator(world=world, on_request=a_login_on_every_tail_request, rate_limits=UNLIMITED)
+    db = tmp_path / "w.duckdb"
+    stream = _extract_at(sim, db, max_seconds=3).streams[0]
+    said = "audit_events: the audit window kept changing under a newest-first server; try again later"
+    assert (str(stream.status), stream.message) == ("incomplete", said)
+    assert _checkpoints(db) == [("incomplete", None, said)]
+    assert landed_event_ids(db) == []
+
+
+def test_a_newest_first_total_that_moves_eight_times_in_a_row_twice_is_still_read_to_the_end(simulator, tmp_path):
+    """Eight answers in a row whose total moved are waited out (a ninth would not be): the count starts
+    at zero and starts again after every tail page that could be read."""
+    tail_requests = []
+
+    def a_login_on_eight_tail_requests_then_one_calm_then_eight_more(phase, endpoint, request, world):
+        if phase == "before" and request.get("page", 0) > 0:
+            tail_requests.append(request["page"])
+            if len(tail_requests) != 9 and len(tail_requests) <= 17:
+                _add_events(world, [NOW_MS - 1000 - len(tail_requests)])
+
+    world = _newest_first_world(*range(NOW_MS - 3_600_000, NOW_MS - 3_600_000 + 150))
+    sim = simulator(
+        world=world, on_request=a_login_on_eight_tail_requests_then_one_calm_then_eight_more, rate_limits=UNLIMITED
+    )
+    db = tmp_path / "w.duckdb"
+    stream = _extract_at(sim, db).streams[0]
+    assert str(stream.status) == "success", stream.message
+    assert len(tail_requests) >= 18  # both runs of eight moved totals, and a calm tail after each
+    assert sorted(landed_event_ids(db)) == sorted(truth_event_ids(sim))
+    assert stream.cursor_to == from_ms(NOW_MS)
+
+
+def test_a_newest_first_tail_page_cut_short_ends_incomplete_with_nothing_claimed(simulator, tmp_path):
+    """A server that answers no items past an offset (a search engine's max result window) while
+    counting them: the tail page cannot be proved whole."""
+    world = _newest_first_world(*range(NOW_MS - 3_600_000, NOW_MS - 3_600_000 + 150))
+    sim = simulator(world=world, max_offset=100)
+    db = tmp_path / "w.duckdb"
+    stream = _extract_at(sim, db).streams[0]
+    said = "audit_events: page 2 of 150 events held 0; cannot prove the tail was read"
+    assert (str(stream.status), stream.message) == ("incomplete", said)
+    assert _checkpoints(db) == [("incomplete", None, said)]
+    assert landed_event_ids(db) == []
+
+
+def test_a_newest_first_tail_page_older_than_the_window_ends_incomplete(simulator, tmp_path):
+    """A server that answers a minute more than the `from` it was given: its tail page (the oldest
+    events) holds nothing of the window, so the window cannot be read from its tail."""
+    from descope_sync.contract import AUDIT_RETENTION_DAYS
+    from descope_sync.streams.audit_events import RETENTION_MARGIN
+
+    window_from = to_ms(from_ms(NOW_MS) - timedelta(days=AUDIT_RETENTION_DAYS) + RETENTION_MARGIN)
+
+    def a_minute_early(phase, endpoint, request, world):
+        if phase == "before":
+            request["from"] -= 60_000
+
+    before = [window_from - 30_000] * 60
+    world = _newest_first_world(*before, *range(NOW_MS - 3_600_000, NOW_MS - 3_600_000 + 100))
+    sim = simulator(world=world, on_request=a_minute_early, rate_limits=UNLIMITED)
+    db = tmp_path / "w.duckdb"
+    stream = _extract_at(sim, db, max_seconds=3).streams[0]
+    said = "audit_events: the tail page of a newest-first answer holds no event in the window"
+    assert (str(stream.status), stream.message) == ("incomplete", said)
+    assert _checkpoints(db) == [("incomplete", None, said)]
+    assert landed_event_ids(db) == []
+
+
+def test_a_newest_first_window_ends_at_the_settle_margin_even_when_newer_events_would_fill_a_page(simulator, tmp_path):
+    """The last page asks up to the end of the window, not up to now: events of the last minute (not
+    yet settled) would make it more than a page."""
+    settled = range(NOW_MS - 3_600_000, NOW_MS - 3_600_000 + 70)
+    unsettled = range(NOW_MS - 30_000, NOW_MS - 30_000 + 30)
+    sim = simulator(world=_newest_first_world(*settled, *unsettled), rate_limits=UNLIMITED)
+    db = tmp_path / "w.duckdb"
+    stream = _extract_at(sim, db, audit_settle_seconds=60).streams[0]
+    assert str(stream.status) == "success", stream.message
+    landed = query(db, "select cast(payload->>'occurred' as bigint) from descope_raw.audit_events")
+    assert sorted(occurred for (occurred,) in landed) == list(settled)
+    assert stream.cursor_to == from_ms(NOW_MS - 60_000)
+
+
+def test_a_second_run_against_a_newest_first_server_proves_the_event_landed_before_and_lands_the_new_ones_once(
+    simulator, tmp_path
+):
+    """The second run re-reads from its overlap and must find the newest event the first run landed (the
+    anchor) before it moves the cursor. Its window starts at a busy millisecond, right after another one
+    (that an inclusive `from` shows first), so the tail pages are asked again and read by offset before
+    the anchor is in sight."""
+    clock = [NOW_MS / 1000]
+    busy = NOW_MS - 600_000  # the second run's window starts here (its overlap reaches back 10 minutes)
+    anchor = busy + 300_000
+    world = _newest_first_world(*[busy - 1] * 60, *[busy] * 60, anchor, clock=clock, audit_from="inclusive")
+    sim = simulator(world=world, rate_limits=UNLIMITED)
+    db = tmp_path / "w.duckdb"
+    first = _extract_at(sim, db)
+    assert str(first.streams[0].status) == "success"
+    assert len(landed_event_ids(db)) == 121
+
+    later = NOW_MS + 3_600_000
+    clock[0] = later / 1000
+    new = _add_events(world, range(NOW_MS + 1000, NOW_MS + 1060))
+    second = _extract_at(sim, db, now_ms=later, audit_overlap_seconds=600)
+    stream = second.streams[0]
+    assert str(stream.status) == "success", stream.message
+    assert stream.cursor_from == from_ms(busy) and stream.cursor_to == from_ms(later)
+    assert set(landed_event_ids(db)) == truth_event_ids(sim)
+    reread = query(
+        db,
+        "select event_id, cast(payload->>'occurred' as bigint) from descope_raw.audit_events where _batch_id = ?",
+        [f"{second.run_id}:audit_events"],
+    )
+    assert new <= {event for event, _ in reread} and len(reread) == len({event for event, _ in reread})
+    assert min(occurred for _, occurred in reread) == busy  # the millisecond before the window is not landed again
+
+
+def test_a_newest_first_server_that_indexes_a_burst_as_the_last_page_is_asked_lands_the_burst_too(simulator, tmp_path):
+    page_0_requests = []
+
+    def a_burst_at_the_second_page_0(phase, endpoint, request, world):
+        if phase == "before" and request.get("page", 0) == 0:
+            page_0_requests.append(request)
+            if len(page_0_requests) == 2:
+                _add_events(world, range(NOW_MS - 2000, NOW_MS - 1940))
+
+    world = _newest_first_world(*range(NOW_MS - 3_600_000, NOW_MS - 3_600_000 + 98))
+    sim = simulator(world=world, on_request=a_burst_at_the_second_page_0, rate_limits=UNLIMITED)
+    db = tmp_path / "w.duckdb"
+    stream = _extract_at(sim, db).streams[0]
+    assert str(stream.status) == "success", stream.message
+    assert len(page_0_requests) > 2
+    landed = landed_event_ids(db)
+    assert sorted(landed) == sorted(truth_event_ids(sim)) and len(landed) == 98 + 60
+    assert stream.cursor_to == from_ms(NOW_MS)
+
+
+def test_a_newest_first_server_answering_an_empty_object_for_the_last_page_moves_the_cursor_no_further(
+    simulator, tmp_path
+):
+    """`{}` proves nothing: the cursor stays at the newest event landed, and the next run reads the rest."""
+    sim_ref = []
+
+    def an_empty_object_for_the_second_page_0(phase, endpoint, request, world):
+        if request.get("page", 0) == 0 and request["from"] > NOW_MS - 3_600_000:
+            sim_ref[0].answer_fault = {"audit_search": "empty_object" if phase == "before" else None}
+
+    first_ms = NOW_MS - 3_600_000
+    world = _newest_first_world(*range(first_ms, first_ms + 98))
+    sim = simulator(world=world, on_request=an_empty_object_for_the_second_page_0, rate_limits=UNLIMITED)
+    sim_ref.append(sim)
+    db = tmp_path / "w.duckdb"
+    stream = _extract_at(sim, db).streams[0]
+    landed = query(db, "select max(cast(payload->>'occurred' as bigint)), count(*) from descope_raw.audit_events")
+    assert landed == [(first_ms + 48, 49)]  # the tail page: the 49 oldest
+    assert stream.cursor_to == from_ms(first_ms + 48)
+    assert max(cursor for _, cursor, _ in _checkpoints(db)) == from_ms(first_ms + 48)
+
+    sim.on_request = None
+    assert str(_extract_at(sim, db).status) == "success"
+    assert set(landed_event_ids(db)) == truth_event_ids(sim)

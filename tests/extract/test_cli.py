@@ -432,6 +432,43 @@ def test_a_failed_last_run_shows_its_error_and_the_stream_goes_stale(simulator, 
     assert human.returncode == 6 and "last error:" in human.stdout and "UNHEALTHY" in human.stdout
 
 
+def test_ip_locations_kept_stopped_by_its_budget_with_addresses_waiting_goes_stale(simulator, tmp_path):
+    from descope_sync.landing.duckdb import DuckDBLandingWriter
+    from descope_sync.pipeline import run_extract
+    from descope_sync.timeutil import utcnow
+    from tests.conftest import settings_for
+
+    def login_from(address: str, event_id: str) -> None:
+        with DuckDBLandingWriter(db) as writer:
+            writer.ensure_tables()
+            event = {"event_id": event_id, "action": "LoginSucceed", "remote_address": address, "payload": {}}
+            writer.append("audit_events", [{**event, "occurred_at": utcnow(), "_extracted_at": utcnow()}])
+
+    sim = simulator(users=5)
+    db = tmp_path / "w.duckdb"
+    login_from("81.2.69.160", "e1")
+    assert land(sim, db, hours_ago=30, streams=["ip_locations"]).status == "success"  # every lookup done, 30 h ago
+    login_from("89.160.20.112", "e2")
+    starved = settings_for(sim, db, max_seconds=0.000_001)
+    for _ in range(2):  # every run since is stopped by its budget before it looks the new address up
+        assert run_extract(starved, streams=["ip_locations"]).status == "partial"
+
+    result, body, streams = status_of(db)
+    assert result.returncode == 6, result.stdout + result.stderr
+    ip = streams["ip_locations"]
+    assert ip["last_run"]["status"] == "partial" and ip["stale"] is True
+    assert 29.9 * 3600 < ip["last_success_age_seconds"] < 30.1 * 3600
+    assert any(p.startswith("ip_locations: last success") for p in body["problems"])
+    human = run_cli(["status", "--duckdb-path", str(db)], {}, timeout=60)
+    assert human.returncode == 6 and "ip_locations  last run partial at" in human.stdout
+
+    # a run that finishes the lookups is a success again
+    assert land(sim, db, streams=["ip_locations"]).status == "success"
+    _, _, streams = status_of(db)
+    assert streams["ip_locations"]["stale"] is False and streams["ip_locations"]["last_run"]["status"] == "success"
+    assert query(db, "select count(*) from descope_raw.ip_locations") == [(2,)]
+
+
 def test_unacknowledged_data_loss_exits_4_until_it_is_acknowledged(simulator, tmp_path):
     from tests.conftest import land_old_audit_cursor
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+import logging
+import re
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -10,7 +13,11 @@ import pytest
 
 from descope_sync.geo import GeoDatabase
 from descope_sync.landing.duckdb import DuckDBLandingWriter
+from descope_sync.pipeline import run_extract
+from descope_sync.progress import SilentProgress
+from descope_sync.simulator.geo_builds import city_record, write_city_database
 from descope_sync.streams.ip_locations import run_ip_locations
+from tests.conftest import query, settings_for
 
 T0 = datetime(2024, 5, 1, 12, 0, 0)
 ADDRESSES = [
@@ -71,9 +78,20 @@ def located(writer: DuckDBLandingWriter) -> list[tuple]:
     return writer.query('select ip, count(*) from "descope_raw"."ip_locations" group by ip order by ip')
 
 
-def test_each_distinct_address_is_looked_up_once(writer: DuckDBLandingWriter, geo: GeoDatabase) -> None:
+def run_rows(writer: DuckDBLandingWriter, run_id: str) -> list[tuple]:
+    """(stream, status, rows_loaded) of a run's `_sync_runs` rows, in the order they were written."""
+    return writer.query(
+        'select stream, status, rows_loaded from "descope_raw"."_sync_runs" where run_id = ? order by finished_at',
+        [run_id],
+    )
+
+
+def test_each_distinct_address_is_looked_up_once(
+    writer: DuckDBLandingWriter, geo: GeoDatabase, caplog: pytest.LogCaptureFixture
+) -> None:
     add_events(writer, ADDRESSES)
-    result = run_ip_locations(writer, geo, batch_id="b1", run_id="r1", now=clock())
+    with caplog.at_level(logging.INFO, logger="descope_sync.streams.ip_locations"):
+        result = run_ip_locations(writer, geo, batch_id="b1", run_id="r1", now=clock())
 
     assert located(writer) == sorted((ip, 1) for ip in DISTINCT_NON_NULL)
     assert result.status == "success"
@@ -105,6 +123,16 @@ def test_each_distinct_address_is_looked_up_once(writer: DuckDBLandingWriter, ge
     assert rows["2001:4860:4860::8888"]["city"] == "Mountain View"
     (build,) = writer.query('select distinct database_type, database_built_at from "descope_raw"."ip_locations"')
     assert build == (geo.database_type, geo.database_built_at)
+    assert result.details["database_type"] == geo.database_type
+    assert result.details["database_built_at"] == geo.database_built_at.isoformat(sep=" ")
+    # every address is stamped with when it was looked up: during the run
+    (looked_up_at,) = writer.query('select distinct _looked_up_at from "descope_raw"."ip_locations"')
+    ((started_at, finished_at),) = writer.query(
+        'select started_at, finished_at from "descope_raw"."_sync_runs" where run_id = \'r1\' and rows_loaded > 0'
+    )
+    assert started_at < looked_up_at[0] <= finished_at
+    assert run_rows(writer, "r1") == [("ip_locations", "partial", 7), ("ip_locations", "success", 0)]
+    assert caplog.messages == ["ip_locations: located 7 IP(s) (7 so far)"]
 
 
 def test_second_run_looks_up_nothing_new(writer: DuckDBLandingWriter, geo: GeoDatabase) -> None:
@@ -115,9 +143,10 @@ def test_second_run_looks_up_nothing_new(writer: DuckDBLandingWriter, geo: GeoDa
     assert second.rows_loaded == 0
     assert second.details["looked_up"] == 0
     assert writer.count("ip_locations") == 7
-    assert writer.query('select status, rows_loaded from "descope_raw"."_sync_runs" where run_id = \'r2\'') == [
-        ("success", 0)
-    ]
+    assert writer.query(
+        "select stream, status, rows_loaded, started_at, finished_at "
+        'from "descope_raw"."_sync_runs" where run_id = \'r2\''
+    ) == [("ip_locations", "success", 0, T0, T0 + timedelta(seconds=1))]
 
 
 def test_new_addresses_in_later_events_are_the_only_lookups(writer: DuckDBLandingWriter, geo: GeoDatabase) -> None:
@@ -173,8 +202,12 @@ def test_small_chunks_land_every_ip_once_with_a_run_row_per_chunk(
         "select stream, status, mode, rows_loaded, started_at, finished_at "
         'from "descope_raw"."_sync_runs" where run_id = \'r1\' order by finished_at'
     )
-    assert len(runs) == result.pages
-    assert {r[:3] for r in runs} == {("ip_locations", "success", "incremental")}
+    # each chunk commits a `partial` checkpoint; only the empty answer after the last one proves the
+    # lookups finished, and that is the run's one `success` row (no rows of its own)
+    assert len(runs) == result.pages + 1
+    assert {r[:3] for r in runs[:-1]} == {("ip_locations", "partial", "incremental")}
+    assert runs[-1][:4] == ("ip_locations", "success", "incremental", 0)
+    assert [r[3] for r in runs[:-1]] == [4] * (result.pages - 1) + [len(expected) - 4 * (result.pages - 1)]
     assert sum(r[3] for r in runs) == len(expected)
     assert all(r[4] == T0 and r[5] > T0 for r in runs)
 
@@ -231,7 +264,219 @@ def test_a_spent_budget_stops_between_chunks_and_the_next_run_looks_up_the_rest(
     deadline = Deadline(5, clock=lambda: next(ticks))  # one chunk's worth, then spent
     first = run_ip_locations(writer, geo, "b1", "r1", clock(), chunk_size=3, deadline=deadline)
     assert str(first.status) == "partial" and first.rows_loaded == 3
+    # the chunk it landed is a checkpoint, and the stream's last row says it was stopped: no `success`
+    assert run_rows(writer, "r1") == [("ip_locations", "partial", 3)]
     second = run_ip_locations(writer, geo, "b2", "r2", clock(), chunk_size=3)
     assert str(second.status) == "success"
+    assert run_rows(writer, "r2") == [
+        ("ip_locations", "partial", 3),
+        ("ip_locations", "partial", 1),
+        ("ip_locations", "success", 0),
+    ]
     assert {ip for ip, _ in located(writer)} == DISTINCT_NON_NULL
     assert all(n == 1 for _, n in located(writer))
+
+
+def test_chunks_of_one_address_work_and_a_chunk_size_below_one_is_refused(
+    writer: DuckDBLandingWriter, geo: GeoDatabase
+) -> None:
+    add_events(writer, ADDRESSES)
+    with pytest.raises(ValueError, match=r"^chunk_size must be at least 1$"):
+        run_ip_locations(writer, geo, batch_id="b0", run_id="r0", now=clock(), chunk_size=0)
+    assert writer.count("ip_locations") == 0
+
+    result = run_ip_locations(writer, geo, batch_id="b1", run_id="r1", now=clock(), chunk_size=1)
+
+    assert (result.pages, result.rows_loaded) == (7, 7)
+    assert located(writer) == sorted((ip, 1) for ip in DISTINCT_NON_NULL)
+
+
+BUDGET_STOP = "ip_locations stopped by its time budget; the next run looks up what is still missing"
+
+
+def test_a_budget_with_nothing_left_stops_before_the_first_lookup_and_says_so(
+    writer: DuckDBLandingWriter, geo: GeoDatabase
+) -> None:
+    from descope_sync.descope import Deadline
+
+    add_events(writer, ADDRESSES)
+    ticks = itertools.chain([0.0], itertools.repeat(5.0))
+    result = run_ip_locations(writer, geo, "b1", "r1", clock(), deadline=Deadline(5, clock=lambda: next(ticks)))
+
+    assert str(result.status) == "partial"
+    assert result.message == BUDGET_STOP
+    assert (result.rows_loaded, result.pages) == (0, 0)
+    assert writer.count("ip_locations") == 0
+    # the trace of the run says what the result says: stopped, not a healthy run that found nothing
+    assert writer.query(
+        "select stream, status, rows_loaded, mode, cursor_to, error, started_at, finished_at "
+        'from "descope_raw"."_sync_runs" where run_id = \'r1\''
+    ) == [("ip_locations", "partial", 0, "incremental", None, None, T0, T0 + timedelta(seconds=1))]
+
+
+def test_a_budget_with_half_a_second_left_still_looks_up_a_chunk(writer: DuckDBLandingWriter, geo: GeoDatabase) -> None:
+    from descope_sync.descope import Deadline
+
+    add_events(writer, ADDRESSES)
+    ticks = itertools.chain([0.0], itertools.repeat(4.5))
+    result = run_ip_locations(writer, geo, "b1", "r1", clock(), deadline=Deadline(5, clock=lambda: next(ticks)))
+
+    assert str(result.status) == "success" and result.message is None
+    assert located(writer) == sorted((ip, 1) for ip in DISTINCT_NON_NULL)
+    assert run_rows(writer, "r1") == [("ip_locations", "partial", 7), ("ip_locations", "success", 0)]
+
+
+class _Answer:
+    """One answer of `ips_without_location`, remembering whether it was closed."""
+
+    def __init__(self, chunks: Iterator[list[str]]) -> None:
+        self._chunks = chunks
+        self.closed = False
+
+    def __iter__(self) -> _Answer:
+        return self
+
+    def __next__(self) -> list[str]:
+        return next(self._chunks)
+
+    def close(self) -> None:
+        self.closed = True
+        self._chunks.close()
+
+
+class WatchedWriter(DuckDBLandingWriter):
+    """A DuckDB writer that keeps what the stream asked it and whether its answers were open at each write."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.asked: list[int] = []
+        self.answers: list[_Answer] = []
+        self.open_answers_at_append: list[int] = []
+
+    def ips_without_location(self, database_type: str, database_built_at: datetime, chunk_size: int) -> _Answer:
+        self.asked.append(chunk_size)
+        self.answers.append(_Answer(super().ips_without_location(database_type, database_built_at, chunk_size)))
+        return self.answers[-1]
+
+    def append(self, table, rows, run=None):
+        self.open_answers_at_append.append(sum(not a.closed for a in self.answers))
+        return super().append(table, rows, run=run)
+
+
+def test_the_stream_asks_for_50_000_addresses_at_a_time_and_closes_each_answer_before_writing(
+    tmp_path: Path, geo: GeoDatabase
+) -> None:
+    with WatchedWriter(tmp_path / "warehouse.duckdb") as writer:
+        writer.ensure_tables()
+        add_events(writer, ADDRESSES)
+        writer.open_answers_at_append.clear()
+
+        result = run_ip_locations(writer, geo, batch_id="b1", run_id="r1", now=clock())
+
+        assert result.rows_loaded == 7
+        assert writer.asked == [50_000, 50_000]  # one chunk, then an empty answer
+        assert writer.open_answers_at_append == [0, 0]  # the chunk, then the run's last row
+        assert all(a.closed for a in writer.answers)
+
+
+class PlainIteratorWriter(DuckDBLandingWriter):
+    """A writer answering `ips_without_location` with a plain iterator, which has no close()."""
+
+    def ips_without_location(self, database_type: str, database_built_at: datetime, chunk_size: int):
+        return iter(list(super().ips_without_location(database_type, database_built_at, chunk_size)))
+
+
+def test_a_writer_answering_with_a_plain_iterator_is_read_too(tmp_path: Path, geo: GeoDatabase) -> None:
+    with PlainIteratorWriter(tmp_path / "warehouse.duckdb") as writer:
+        writer.ensure_tables()
+        add_events(writer, ADDRESSES)
+        result = run_ip_locations(writer, geo, batch_id="b1", run_id="r1", now=clock(), chunk_size=3)
+
+        assert (result.status, result.rows_loaded, result.pages) == ("success", 7, 3)
+        assert located(writer) == sorted((ip, 1) for ip in DISTINCT_NON_NULL)
+
+
+class ForgetfulWriter(DuckDBLandingWriter):
+    """A writer whose query ignores the lookups already landed (as if it checked another database build)."""
+
+    def ips_without_location(self, database_type: str, database_built_at: datetime, chunk_size: int):
+        return super().ips_without_location("another database", database_built_at, chunk_size)
+
+
+def test_a_writer_that_keeps_reporting_landed_addresses_stops_the_stream_with_a_clear_error(tmp_path: Path) -> None:
+    build = write_city_database(
+        tmp_path / "GeoLite2-City.mmdb",
+        {"81.2.69.160": city_record("Testville", "GB", "United Kingdom")},
+        built_at=datetime(2030, 1, 2, 3, 4, 5),
+    )
+    with ForgetfulWriter(tmp_path / "warehouse.duckdb") as writer, GeoDatabase.open(build) as geo:
+        writer.ensure_tables()
+        add_events(writer, ADDRESSES)
+        message = (
+            "ip_locations: IPs landed in the previous chunk are still reported as not looked up "
+            "for GeoLite2-City built 2030-01-02 03:04:05"
+        )
+        with pytest.raises(RuntimeError, match=f"^{re.escape(message)}$"):
+            run_ip_locations(writer, geo, batch_id="b1", run_id="r1", now=clock())
+
+        assert located(writer) == sorted((ip, 1) for ip in DISTINCT_NON_NULL)  # the first chunk, once
+
+
+def land_events(path: Path, addresses: list[str | None]) -> None:
+    with DuckDBLandingWriter(path) as w:
+        w.ensure_tables()
+        add_events(w, addresses)
+
+
+def extract_ip_locations(sim, path: Path, **settings) -> dict:
+    return run_extract(
+        settings_for(sim, path, **settings), streams=["ip_locations"], progress=SilentProgress()
+    ).as_dict()
+
+
+def test_a_run_looks_addresses_up_in_the_configured_database_under_its_own_ids(simulator, tmp_path: Path) -> None:
+    sim = simulator(users=5)
+    build = write_city_database(
+        tmp_path / "GeoLite2-City.mmdb",
+        {"81.2.69.160": city_record("Testville", "GB", "United Kingdom")},
+        built_at=datetime(2030, 1, 2, 3, 4, 5),
+    )
+    db = tmp_path / "warehouse.duckdb"
+    land_events(db, ["81.2.69.160", "10.0.0.1"])
+
+    summary = extract_ip_locations(sim, db, geoip_database=str(build))
+
+    (stream,) = summary["streams"]
+    assert stream["status"] == "success" and stream["rows_loaded"] == 2
+    assert stream["details"]["database_type"] == "GeoLite2-City"
+    assert stream["details"]["database_built_at"] == "2030-01-02 03:04:05"
+    batch = f"{summary['run_id']}:ip_locations"
+    assert query(db, "select ip, city, database_built_at, _batch_id from descope_raw.ip_locations order by ip") == [
+        ("10.0.0.1", None, datetime(2030, 1, 2, 3, 4, 5), batch),
+        ("81.2.69.160", "Testville", datetime(2030, 1, 2, 3, 4, 5), batch),
+    ]
+    assert query(db, "select run_id, status, rows_loaded from descope_raw._sync_runs order by finished_at") == [
+        (summary["run_id"], "partial", 2),
+        (summary["run_id"], "success", 0),
+    ]
+
+
+def test_a_run_whose_budget_is_spent_before_ip_locations_leaves_every_address_to_the_next_run(
+    simulator, tmp_path: Path
+) -> None:
+    sim = simulator(users=5)
+    db = tmp_path / "warehouse.duckdb"
+    land_events(db, ADDRESSES)
+
+    (stream,) = extract_ip_locations(sim, db, max_seconds=0.000_001)["streams"]
+
+    assert (stream["status"], stream["message"], stream["rows_loaded"]) == ("partial", BUDGET_STOP, 0)
+    assert query(db, "select count(*) from descope_raw.ip_locations") == [(0,)]
+    runs = query(db, "select stream, status, rows_loaded from descope_raw._sync_runs")
+    assert runs == [("ip_locations", "partial", 0)]
+    (stream,) = extract_ip_locations(sim, db)["streams"]
+    assert (stream["status"], stream["rows_loaded"]) == ("success", 7)
+    assert query(db, "select status, rows_loaded from descope_raw._sync_runs order by finished_at")[1:] == [
+        ("partial", 7),
+        ("success", 0),
+    ]

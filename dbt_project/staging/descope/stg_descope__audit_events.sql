@@ -8,6 +8,7 @@
             if target.type == 'bigquery' else none
         ),
         cluster_by=(['action', 'user_id'] if target.type == 'bigquery' else none),
+        on_schema_change='append_new_columns',
     )
 }}
 -- One row per audit event: the same event landed twice (overlapping windows, re-runs) keeps its
@@ -82,7 +83,8 @@ final as (
         {{ json_value_json('payload', '$.data') }} as event_data,
         coalesce({{ json_string('payload', '$.method') }} = 'Impersonate', false) as is_impersonation,
         _batch_id,
-        _extracted_at
+        _extracted_at,
+        {{ dbt_built_at() }} as _dbt_built_at
     from new_events
 )
 

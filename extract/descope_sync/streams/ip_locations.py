@@ -2,11 +2,16 @@
 
 Each distinct `audit_events.remote_address` without an `ip_locations` row for the current
 (database_type, database_built_at) is looked up once and appended, a chunk at a time, each
-chunk committed with its `_sync_runs` row. The row keeps the raw value in `ip` (the join key) and
-the client address found in it (`geo.client_ip`: a port or a forwarded-for list removed) in
-`client_ip`; the lookup and `not_found_reason` are about `client_ip`. A newer database build
-looks every address up again into new rows; older rows stay (landing is append-only) and dbt
-picks the latest lookup per address.
+chunk committed with its `_sync_runs` checkpoint (`partial`, its own rows in `rows_loaded`).
+The stream's last row says how it ended: `success` (no rows of its own) only once the writer's
+answer came back empty, i.e. every address is located; a stop by the time budget leaves the
+last checkpoint `partial` (or, before any chunk, one `partial` row with 0 rows). So a stream its
+budget keeps stopping never records a `success`, and `descope-sync status` sees it go stale.
+
+A lookup row keeps the raw value in `ip` (the join key) and the client address found in it
+(`geo.client_ip`: a port or a forwarded-for list removed) in `client_ip`; the lookup and
+`not_found_reason` are about `client_ip`. A newer database build looks every address up again
+into new rows; older rows stay (landing is append-only) and dbt picks the latest lookup per address.
 
 The writer's query is asked again for every chunk instead of being iterated while we append to
 the table it reads: the chunk just landed drops out of the next answer, memory is bounded by a
@@ -20,7 +25,7 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 
-from descope_sync.contract import RunStatus
+from descope_sync.contract import RunMode, RunStatus
 from descope_sync.descope import Deadline
 from descope_sync.geo import NOT_FOUND_REASONS, GeoDatabase
 from descope_sync.landing.base import LandingWriter, SyncRun
@@ -69,11 +74,11 @@ def run_ip_locations(
             run=SyncRun(
                 run_id=run_id,
                 stream=STREAM,
-                status="success",
+                status=RunStatus.PARTIAL,  # a checkpoint: only the empty answer after it proves the end
                 started_at=started_at,
                 finished_at=now(),
                 rows_loaded=len(rows),
-                mode="incremental",
+                mode=RunMode.INCREMENTAL,
             ),
         )
         for row in rows:
@@ -85,10 +90,19 @@ def run_ip_locations(
         result.pages += 1
         previous = set(chunk)
         log.info("ip_locations: located %d IP(s) (%d so far)", len(rows), result.rows_loaded)
-    if result.pages == 0:  # nothing new: still leave a trace of the run
+    if result.status == RunStatus.SUCCESS or result.pages == 0:
+        # The stream's last word: `success` once every address is located (also when there was
+        # nothing new), else `partial` for a run stopped before its first chunk. A run stopped
+        # after some chunks already ends with a `partial` checkpoint.
         writer.record_run(
             SyncRun(
-                run_id=run_id, stream=STREAM, status="success", started_at=started_at, finished_at=now(), rows_loaded=0
+                run_id=run_id,
+                stream=STREAM,
+                status=result.status,
+                started_at=started_at,
+                finished_at=now(),
+                rows_loaded=0,
+                mode=RunMode.INCREMENTAL,
             )
         )
     result.details = {
