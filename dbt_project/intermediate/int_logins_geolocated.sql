@@ -38,10 +38,12 @@ logins_geolocated as (
         ip_locations.city,
         ip_locations.region,
         coalesce(ip_locations.country_code, logins.geo_country_code) as country_code,
+        logins.geo_country_code as descope_country_code,
         ip_locations.country_name,
         ip_locations.latitude,
         ip_locations.longitude,
         logins._extracted_at,
+        logins._dbt_built_at as _staged_at,
         ip_locations._looked_up_at as _geo_looked_up_at
     from logins
     left join ip_locations

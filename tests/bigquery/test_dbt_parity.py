@@ -486,7 +486,8 @@ def test_the_incremental_build_took_in_the_second_extraction(parity: Parity) -> 
 # ---------------------------------------------------------------------------------- BigQuery cost
 # What each incremental model reads on an incremental run, as the regular expressions its compiled
 # SQL must match: a constant bound on the partition column of the table it reads new rows from
-# (landing: DATE(_extracted_at) / DATE(_looked_up_at); stg_descope__*: DATE(_extracted_at);
+# (landing: DATE(_extracted_at) / DATE(_looked_up_at); stg_descope__* and the views over them:
+# DATE(_extracted_at);
 # user_logins: login_date). A constant, not a subquery: BigQuery prunes partitions only on those.
 WATERMARK = r"cast\('\d{4}-\d\d-\d\d \d\d:\d\d:\d\d' as timestamp\)"
 INCREMENTAL_READS = {
@@ -494,8 +495,9 @@ INCREMENTAL_READS = {
     "stg_descope__audit_events": [rf"`parity_raw`\.`audit_events`\s+where _extracted_at > {WATERMARK}"],
     "stg_geoip__ip_locations": [rf"`parity_raw`\.`ip_locations`\s+where _looked_up_at > {WATERMARK}"],
     "int_users_deduplicated": [rf"`stg_descope__users`\s+where _extracted_at > {WATERMARK}"],
+    # int_logins_geolocated: a view over stg_descope__audit_events, whose partitions the bound prunes
     "int_users_login_activity": [
-        rf"`user_logins`\s+where\s+_extracted_at > {WATERMARK}\s+and login_date >= date\(",
+        rf"`int_logins_geolocated`\s+where\s+not is_impersonation\s+and _extracted_at >= {WATERMARK}",
     ],
     "users": [rf"`int_users_deduplicated`\s+where _latest_extracted_at > {WATERMARK}"],
     "user_logins": [rf"_extracted_at > {WATERMARK}", r"_extracted_at >= cast\(date\(", r"login_date >= date\("],
