@@ -340,12 +340,13 @@ NOW_MS = 1_800_000_000_000  # the stopped clock of these worlds and runs
 UNLIMITED = RateLimits(user_search=(100_000, 60.0), audit_search=(100_000, 1.0))
 
 
-def _newest_first_world(*occurred_ms, clock=None, audit_from="exclusive", oldest_first="ignored"):
+def _newest_first_world(*occurred_ms, clock=None, audit_from="exclusive", oldest_first="ignored", omit_empty=False):
     """A world that ignores oldestFirst (unless told), holds no users and only the events given, its clock stopped."""
     from descope_sync.simulator import Dialect, World
 
     clock = clock or [NOW_MS / 1000]
-    dialect = Dialect.parse(f"audit_oldest_first={oldest_first},audit_from={audit_from}")
+    points = f"audit_oldest_first={oldest_first},audit_from={audit_from},omit_empty={str(omit_empty).lower()}"
+    dialect = Dialect.parse(points)
     world = World(seed=1, users=0, now=lambda: clock[0], dialect=dialect)
     _add_events(world, occurred_ms)
     return world
@@ -739,3 +740,24 @@ def test_an_empty_object_for_a_newest_first_last_page_says_the_cursor_stayed(sim
     assert stream.cursor_to == from_ms(first_ms + 48)
     assert max(cursor for _, cursor, _ in _checkpoints(db) if cursor) == from_ms(first_ms + 48)
     assert query(db, "select count(*) from descope_raw.audit_events") == [(49,)]
+
+
+@pytest.mark.parametrize("audit_from", ["exclusive", "inclusive"])
+@pytest.mark.parametrize("order", ORDERS)
+def test_a_protobuf_style_server_is_read_past_the_empty_gaps_after_full_milliseconds(
+    simulator, tmp_path, monkeypatch, order, audit_from
+):
+    """A server that answers an empty search `{}` (omit_empty): the gap between two full milliseconds,
+    and the rest of the window after the newest, answer `{}`. Right after a full millisecond is claimed
+    one answer counting it with the gap, no more than its events, proves the gap empty: the run reaches
+    the end of the window instead of stopping there again on every run."""
+    occurred = [*range(HOUR_AGO, HOUR_AGO + 10), *[HOUR_AGO + 300] * 60, *[HOUR_AGO + 1000] * 60]
+    world = _newest_first_world(*occurred, oldest_first=order, audit_from=audit_from, omit_empty=True)
+    sim = simulator(world=world, rate_limits=UNLIMITED)
+    db = tmp_path / "w.duckdb"
+    unbacked = _unbacked_checkpoints(monkeypatch, sim)
+    stream = _extract_at(sim, db).streams[0]
+    assert str(stream.status) == "success" and "unproved_empty_answer" not in stream.details, stream.message
+    assert sorted(landed_event_ids(db)) == sorted(truth_event_ids(sim))
+    assert stream.cursor_to == from_ms(NOW_MS)
+    assert unbacked == []
