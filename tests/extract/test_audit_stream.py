@@ -340,12 +340,13 @@ NOW_MS = 1_800_000_000_000  # the stopped clock of these worlds and runs
 UNLIMITED = RateLimits(user_search=(100_000, 60.0), audit_search=(100_000, 1.0))
 
 
-def _newest_first_world(*occurred_ms, clock=None, audit_from="exclusive"):
-    """A world that ignores oldestFirst, holds no users and only the events given, its clock stopped."""
+def _newest_first_world(*occurred_ms, clock=None, audit_from="exclusive", oldest_first="ignored", omit_empty=False):
+    """A world that ignores oldestFirst (unless told), holds no users and only the events given, its clock stopped."""
     from descope_sync.simulator import Dialect, World
 
     clock = clock or [NOW_MS / 1000]
-    dialect = Dialect.parse(f"audit_oldest_first=ignored,audit_from={audit_from}")
+    points = f"audit_oldest_first={oldest_first},audit_from={audit_from},omit_empty={str(omit_empty).lower()}"
+    dialect = Dialect.parse(points)
     world = World(seed=1, users=0, now=lambda: clock[0], dialect=dialect)
     _add_events(world, occurred_ms)
     return world
@@ -361,7 +362,7 @@ def _add_events(world, occurred_ms) -> set[str]:
 
 
 def _extract_at(sim, db, now_ms=NOW_MS, **overrides):
-    settings = settings_for(sim, db, audit_page_size=50, **overrides)
+    settings = settings_for(sim, db, **{"audit_page_size": 50, **overrides})
     return run_extract(settings, streams=["audit_events"], progress=SilentProgress(), now=lambda: from_ms(now_ms))
 
 
@@ -560,3 +561,203 @@ def test_a_newest_first_server_answering_an_empty_object_for_the_last_page_moves
     sim.on_request = None
     assert str(_extract_at(sim, db).status) == "success"
     assert set(landed_event_ids(db)) == truth_event_ids(sim)
+
+
+# ---------------------------------------------------------------------------- a millisecond fuller than a page
+ORDERS = ["ignored", "honoured"]  # whether the server honours oldestFirst: the stream must be right either way
+HOUR_AGO = NOW_MS - 3_600_000
+
+
+def _unbacked_checkpoints(monkeypatch, sim) -> list:
+    """Checks every audit checkpoint as it commits: each event that occurred before its cursor_to must be
+    landed by then (by this run or an earlier one). Returns the list of checkpoints that were not."""
+    landed: set[str] = set()
+    unbacked: list = []
+    original = DuckDBLandingWriter.append
+
+    def checking(self, table, rows, run=None):
+        if table == "audit_events":
+            landed.update(r["event_id"] for r in rows)
+            if run is not None and run.cursor_to is not None:
+                cut = to_ms(run.cursor_to)
+                missing = [e for e in sim.world.truth()["events"] if int(e["occurred"]) < cut]
+                missing = [event_id(e) for e in missing if event_id(e) not in landed]
+                if missing:
+                    unbacked.append((run.cursor_to, len(missing)))
+        return original(self, table, rows, run)
+
+    monkeypatch.setattr(DuckDBLandingWriter, "append", checking)
+    return unbacked
+
+
+DENSE_LAYOUTS = {
+    # 60 events in one millisecond (more than the page of 50) at the newest, the oldest, ... of the window
+    "newest": [*range(HOUR_AGO, HOUR_AGO + 30), *[HOUR_AGO + 1000] * 60],
+    "oldest": [*[HOUR_AGO] * 60, *range(HOUR_AGO + 1, HOUR_AGO + 31)],
+    "both": [*[HOUR_AGO] * 60, *range(HOUR_AGO + 1, HOUR_AGO + 31), *[HOUR_AGO + 1000] * 60],
+    "middle": [*range(HOUR_AGO, HOUR_AGO + 20), *[HOUR_AGO + 500] * 60, *range(HOUR_AGO + 600, HOUR_AGO + 620)],
+    "only": [HOUR_AGO] * 60,
+    "newest, a long tail": [*range(HOUR_AGO, HOUR_AGO + 120), *[HOUR_AGO + 1000] * 60],
+}
+
+
+@pytest.mark.parametrize("order", ORDERS)
+@pytest.mark.parametrize("layout", list(DENSE_LAYOUTS))
+def test_a_millisecond_fuller_than_a_page_anywhere_in_the_window_loses_no_event_whatever_the_order(
+    simulator, tmp_path, monkeypatch, layout, order
+):
+    """A page all of one millisecond does not say which end of the window it is (the oldest events if
+    the server honours oldestFirst, the newest if not): no cursor passes an event older than it unread."""
+    sim = simulator(world=_newest_first_world(*DENSE_LAYOUTS[layout], oldest_first=order), rate_limits=UNLIMITED)
+    db = tmp_path / "w.duckdb"
+    unbacked = _unbacked_checkpoints(monkeypatch, sim)
+    stream = _extract_at(sim, db).streams[0]
+    assert str(stream.status) == "success", stream.message
+    landed = landed_event_ids(db)
+    assert sorted(landed) == sorted(truth_event_ids(sim))  # every event, once
+    assert stream.cursor_to == from_ms(NOW_MS)
+    assert unbacked == []
+
+
+@pytest.mark.parametrize("order", ORDERS)
+def test_a_rerun_over_full_milliseconds_at_both_ends_of_its_window_lands_every_event_and_loses_none(
+    simulator, tmp_path, monkeypatch, order
+):
+    """The second run re-reads from the first run's newest event (its anchor, in a full millisecond) to a
+    new full millisecond: its first page is one millisecond again, and must not be read as the anchor missing."""
+    clock = [NOW_MS / 1000]
+    world = _newest_first_world(*DENSE_LAYOUTS["newest"], clock=clock, oldest_first=order)
+    sim = simulator(world=world, rate_limits=UNLIMITED)
+    db = tmp_path / "w.duckdb"
+    unbacked = _unbacked_checkpoints(monkeypatch, sim)
+    first = _extract_at(sim, db).streams[0]
+    assert str(first.status) == "success", first.message
+
+    later = NOW_MS + 3_600_000
+    clock[0] = later / 1000
+    _add_events(world, [*range(NOW_MS + 1000, NOW_MS + 1030), *[NOW_MS + 600_000] * 60])
+    second = _extract_at(sim, db, now_ms=later, audit_overlap_seconds=600)
+    stream = second.streams[0]
+    assert str(stream.status) == "success", stream.message
+    assert stream.cursor_to == from_ms(later)
+    assert set(landed_event_ids(db)) == truth_event_ids(sim)
+    reread = query(
+        db, "select event_id from descope_raw.audit_events where _batch_id = ?", [f"{second.run_id}:audit_events"]
+    )
+    assert len(reread) == len({e for (e,) in reread})  # a run lands each event once (runs may overlap)
+    assert unbacked == []
+
+
+# ---------------------------------------------------------------------------- a page size above the server's cap
+@pytest.mark.parametrize(
+    ("order", "occurred"),
+    [
+        ("ignored", range(HOUR_AGO, HOUR_AGO + 1500)),
+        ("honoured", [HOUR_AGO] * 1500),
+        ("ignored", [HOUR_AGO] * 1500),
+    ],
+    ids=["newest-first", "oldest-first, one millisecond", "newest-first, one millisecond"],
+)
+def test_a_page_size_above_what_the_server_serves_is_learned_from_page_0_and_every_event_lands(
+    simulator, tmp_path, order, occurred
+):
+    """The simulator serves at most 1000 events a page whatever `size` asks: a page 0 shorter than both
+    the size asked and its total shows the cap, and the stream asks for that many from then on."""
+    sim = simulator(world=_newest_first_world(*occurred, oldest_first=order), rate_limits=UNLIMITED)
+    db = tmp_path / "w.duckdb"
+    summary = _extract_at(sim, db, audit_page_size=2000, max_seconds=2)
+    stream = summary.streams[0]
+    assert str(stream.status) == "success", stream.message
+    assert sorted(landed_event_ids(db)) == sorted(truth_event_ids(sim))
+    assert stream.cursor_to == from_ms(NOW_MS)
+    assert summary.requests["total"] <= 7  # page 0, two passes of two pages, one count of [from, ms], the rest
+
+
+# ---------------------------------------------------------------------------- the newest-first last page
+def _on_the_last_page(change):
+    """An on_request hook that applies `change(request)` to the newest-first last page (the page 0 asked
+    after the tail page landed, from later than the window's first event)."""
+
+    def hook(phase, endpoint, request, world):
+        if phase == "before" and request.get("page", 0) == 0 and request["from"] > HOUR_AGO:
+            change(request)
+
+    return hook
+
+
+@pytest.mark.parametrize("answer", ["explicit empty", "a short total"])
+def test_a_newest_first_last_page_counting_fewer_events_than_known_to_remain_moves_the_cursor_no_further(
+    simulator, tmp_path, answer
+):
+    """After the tail page (the 49 oldest) 50 events are known to remain: a last page that counts fewer
+    (`{"audits": [], "total": 0}`, or 10 events and a total of 10) contradicts that and is refused."""
+
+    def bend(request):
+        request["to"] = request["from"] + (1 if answer == "explicit empty" else 11)  # from is exclusive
+
+    world = _newest_first_world(*range(HOUR_AGO, HOUR_AGO + 98))
+    sim = simulator(world=world, on_request=_on_the_last_page(bend), rate_limits=UNLIMITED)
+    db = tmp_path / "w.duckdb"
+    stream = _extract_at(sim, db).streams[0]
+    total = 0 if answer == "explicit empty" else 10
+    assert str(stream.status) == "failed"
+    assert f"'total' {total} is below the 50 events known to remain in the window" in stream.message
+    landed = query(db, "select max(cast(payload->>'occurred' as bigint)), count(*) from descope_raw.audit_events")
+    assert landed == [(HOUR_AGO + 48, 49)]  # the tail page only
+    assert max(cursor for _, cursor, _ in _checkpoints(db) if cursor) == from_ms(HOUR_AGO + 48)
+
+    sim.on_request = None
+    assert str(_extract_at(sim, db).status) == "success"
+    assert set(landed_event_ids(db)) == truth_event_ids(sim)
+
+
+@pytest.mark.parametrize("where", ["an hour ago", "near the retention edge"])
+def test_an_empty_object_for_a_newest_first_last_page_says_the_cursor_stayed(simulator, tmp_path, where):
+    """`{}` states no total and proves nothing: the cursor stays at the newest event landed, and the run
+    says so as it does for a first page answering `{}` (near the retention edge too, where events may
+    expire between two requests and no total is checked)."""
+    from descope_sync.contract import AUDIT_RETENTION_DAYS
+    from descope_sync.streams.audit_events import RETENTION_MARGIN
+
+    window_from = to_ms(from_ms(NOW_MS) - timedelta(days=AUDIT_RETENTION_DAYS) + RETENTION_MARGIN)
+    first_ms = HOUR_AGO if where == "an hour ago" else window_from + 1000
+    sim_ref = []
+
+    def an_empty_object_for_the_last_page(phase, endpoint, request, world):
+        if request.get("page", 0) == 0 and request["from"] > first_ms:
+            sim_ref[0].answer_fault = {"audit_search": "empty_object" if phase == "before" else None}
+
+    world = _newest_first_world(*range(first_ms, first_ms + 98))
+    sim = simulator(world=world, on_request=an_empty_object_for_the_last_page, rate_limits=UNLIMITED)
+    sim_ref.append(sim)
+    db = tmp_path / "w.duckdb"
+    stream = _extract_at(sim, db).streams[0]
+    assert stream.details.get("unproved_empty_answer") is True
+    assert stream.message == (
+        "audit_events: Descope answered an empty search without saying so ({}); nothing proves the "
+        "window empty, so the cursor stays where it was"
+    )
+    assert stream.cursor_to == from_ms(first_ms + 48)
+    assert max(cursor for _, cursor, _ in _checkpoints(db) if cursor) == from_ms(first_ms + 48)
+    assert query(db, "select count(*) from descope_raw.audit_events") == [(49,)]
+
+
+@pytest.mark.parametrize("audit_from", ["exclusive", "inclusive"])
+@pytest.mark.parametrize("order", ORDERS)
+def test_a_protobuf_style_server_is_read_past_the_empty_gaps_after_full_milliseconds(
+    simulator, tmp_path, monkeypatch, order, audit_from
+):
+    """A server that answers an empty search `{}` (omit_empty): the gap between two full milliseconds,
+    and the rest of the window after the newest, answer `{}`. Right after a full millisecond is claimed
+    one answer counting it with the gap, no more than its events, proves the gap empty: the run reaches
+    the end of the window instead of stopping there again on every run."""
+    occurred = [*range(HOUR_AGO, HOUR_AGO + 10), *[HOUR_AGO + 300] * 60, *[HOUR_AGO + 1000] * 60]
+    world = _newest_first_world(*occurred, oldest_first=order, audit_from=audit_from, omit_empty=True)
+    sim = simulator(world=world, rate_limits=UNLIMITED)
+    db = tmp_path / "w.duckdb"
+    unbacked = _unbacked_checkpoints(monkeypatch, sim)
+    stream = _extract_at(sim, db).streams[0]
+    assert str(stream.status) == "success" and "unproved_empty_answer" not in stream.details, stream.message
+    assert sorted(landed_event_ids(db)) == sorted(truth_event_ids(sim))
+    assert stream.cursor_to == from_ms(NOW_MS)
+    assert unbacked == []

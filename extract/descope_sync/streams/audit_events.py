@@ -13,13 +13,20 @@ Correct whatever Descope's answers mean where its sources disagree:
   skipped by event id). Ignored (newest first): the oldest events are the tail page, whose index
   follows from `total`; pages are balanced so the tail page is nearly full.
 - A millisecond holding more events than a page: offset pages over that millisecond, re-read
-  until a pass finds nothing new and every counted event was seen, else it is unproved.
+  until a pass finds nothing new and every counted event was seen, else it is unproved. A page 0
+  all of one millisecond does not tell the order: it is the range's oldest (honoured) or its newest
+  (ignored). After it is read, one answer counts the range up to it: if it counts no event not in
+  hand the millisecond is claimed, else its events land unclaimed and the older ones are read first.
+- The page size: a page 0 shorter than both the size asked and its total shows the most the server
+  serves a page (the simulator 1000); that many are asked for from then on.
 
 Nothing advances on an unproved claim. Every answer's `total` must account for the events known
-to remain (a chain from page to page); an answer covering the time of the last event landed
-before this run (the anchor) must contain it, so a server answering `{}` or cutting pages short
-moves no cursor. An empty answer that omits its list and total (protobuf style) proves nothing
-without an anchor: it is accepted, but the cursor stays where it was.
+to remain (a chain from page to page, newest first too); an answer covering the time of the last
+event landed before this run (the anchor) must contain it, so a server answering `{}` or cutting
+pages short moves no cursor. An empty answer that omits its list and total (protobuf style) states
+no total and proves nothing without an anchor: it is accepted, the run says so, and the cursor stays
+where it was; except right after a full millisecond is claimed, where one explicit answer counting
+it and the rest together, no more than its events, proves the rest empty.
 """
 
 from __future__ import annotations
@@ -172,6 +179,14 @@ class _AuditScan:
         # `from` may be exclusive (every SDK) or inclusive (the simulator's default reading): requests ask
         # from a millisecond early until an answer shows an event at that millisecond, then exactly.
         self.from_inclusive = False
+        self.asked_exactly = False  # how the last request asked `from`: its total counts that range
+        # The scan reads [frm, hi): the window's end, or a full millisecond whose events are landed but
+        # not claimed while the events older than it are read; `waiting` holds the ends to come back to,
+        # each with the events known to lie between that millisecond and it.
+        self.hi = end
+        self.waiting: list[tuple[int, tuple[int, bool], tuple[int, int]]] = []
+        # The last full millisecond claimed, and how many events it holds (read by offset pages).
+        self.claimed: tuple[int, int] | None = None
 
     # ------------------------------------------------------------------ requests
     def _request(self, lo: int, hi: int, *, page: int = 0, size: int | None = None, min_total: int = 0) -> Page:
@@ -185,15 +200,22 @@ class _AuditScan:
         def check(answer: Page) -> None:
             if page == 0 and answer.total and not answer.items:
                 raise MalformedAnswer(f"page 0 is empty but 'total' is {answer.total}")
-            if answer.total < min_total:
+            # `{}` states no total: it proves nothing either way and is handled as such (the cursor stays).
+            if answer.total < min_total and not (answer.omitted and not answer.items):
                 raise MalformedAnswer(
                     f"'total' {answer.total} is below the {min_total} events known to remain in the window"
                 )
             self._check_anchor(answer, lo, hi, page == 0)
 
         answer = self.ctx.client.search_audit(body, check=check)
+        self.asked_exactly = self.from_inclusive
         if not self.from_inclusive and any(_occurred(e) == asked_from for e in answer.items):
             self.from_inclusive = True
+        if page == 0 and 0 < len(answer.items) < min(size, answer.total) and len(answer.items) < self.page_size:
+            # Fewer events than asked while more match: the server serves at most this many a page (the
+            # simulator 1000, whatever `size` says). Offsets of later pages count in pages of this size.
+            self.page_size = len(answer.items)
+            log.info("audit_events: Descope serves %d events a page; asking for that many", self.page_size)
         if answer.size_bytes > self.ctx.settings.max_page_bytes and self.page_size > 1:
             # The page is already in memory and lands in byte-bounded chunks; ask for less from now on.
             self.page_size = max(1, self.page_size // 2)
@@ -210,6 +232,8 @@ class _AuditScan:
             covers = True
         elif _descending(occs):  # newest first: a page holds a slice of time
             covers = min(occs) <= a < max(occs)
+        elif len(set(occs)) <= 1:  # one millisecond: the oldest of the range or its newest, nothing tells
+            covers = False
         else:  # oldest first: page 0 holds everything older than its last event
             covers = bool(occs) and a < max(occs) and page_is_first
         if not covers:
@@ -224,7 +248,8 @@ class _AuditScan:
 
     # ------------------------------------------------------------------ landing
     def _land(self, events: list[Any], cursor_to: datetime | None, *, in_range_from: int) -> None:
-        """Land events that occurred in [in_range_from, end) not landed at the edge, then commit `cursor_to`."""
+        """Land events that occurred in [in_range_from, hi) not landed at the edge, then commit `cursor_to`
+        (None: land without claiming anything)."""
         extracted_at = self.ctx.now()
         rows, bad = [], []
         for event in events:
@@ -241,7 +266,7 @@ class _AuditScan:
                 )
                 continue
             occurred = to_ms(row["occurred_at"])
-            if occurred < in_range_from or occurred >= self.end or row["event_id"] in self.edge_ids:
+            if occurred < in_range_from or occurred >= self.hi or row["event_id"] in self.edge_ids:
                 continue
             rows.append(row)
         if bad:
@@ -278,48 +303,119 @@ class _AuditScan:
         self.frm = new_frm
 
     # ------------------------------------------------------------------ reading
+    def _known(self, count: int) -> tuple[int, bool]:
+        """`count` events known to remain in a range, as counted by the last answer (how it asked `from`)."""
+        return max(0, count), self.asked_exactly
+
+    def _floor(self, known: tuple[int, bool]) -> int:
+        """The least total the next answer may give: the events known to remain, if it counts the same range."""
+        count, exactly = known
+        # Events within minutes of the retention edge may expire between two requests: no chain there.
+        near_edge = self.frm < to_ms(self.ctx.now() - timedelta(days=AUDIT_RETENTION_DAYS) + EXPIRY_SLACK)
+        return 0 if near_edge or exactly != self.from_inclusive else count
+
+    def _unproved_empty(self) -> None:
+        """`{}`: protobuf's "nothing", or an outage. Without an anchor nothing tells them apart, so the
+        range is not claimed: the next run asks again. The run's last checkpoint stands (a run that
+        landed nothing records one without a cursor)."""
+        self.result.details["unproved_empty_answer"] = True
+        self.result.message = (
+            "audit_events: Descope answered an empty search without saying so ({}); nothing proves the "
+            "window empty, so the cursor stays where it was"
+        )
+        if not self.result.pages:
+            self._land([], None, in_range_from=self.frm)
+
+    def _empty_since_claim(self) -> bool:
+        """Whether [frm, hi), answered `{}`, is proved empty all the same: right after a full millisecond
+        was claimed, one explicit answer counting that millisecond and [frm, hi) together, and no more
+        events than it holds, proves it (`{}` is how a protobuf-style server says "nothing")."""
+        if self.claimed is None or self.claimed[0] + 1 != self.frm:
+            return False
+        ms, count = self.claimed
+        # Whether or not it also counts the millisecond before `ms`, its range holds [ms, hi).
+        answer = self._request(ms, self.hi, size=1)
+        return not answer.omitted and answer.total <= count
+
     def read(self) -> None:
-        answer = self._request(self.frm, self.end)
+        answer = self._request(self.frm, self.hi)
         while True:
             occs = [o for o in map(_occurred, answer.items) if o is not None]
             if answer.fits:
-                if not answer.items and answer.omitted:
-                    # `{}`: protobuf's "nothing", or an outage. Without an anchor nothing tells them
-                    # apart, so the window is not claimed: the next run asks again.
-                    self.result.details["unproved_empty_answer"] = True
-                    self.result.message = (
-                        "audit_events: Descope answered an empty search without saying so ({}); nothing proves the "
-                        "window empty, so the cursor stays where it was"
-                    )
-                    self._land([], None, in_range_from=self.frm)
+                if not answer.items and answer.omitted and not self._empty_since_claim():
+                    self._unproved_empty()
                     return
-                self._land(answer.items, from_ms(self.end), in_range_from=self.frm)
-                return
-            if _descending(occs):
-                self._read_newest_first(answer)
-                return
-            self.ctx.deadline.check()
-            in_range = [o for o in occs if o >= self.frm]
-            if not in_range:
-                if self.from_inclusive and occs:  # a page of the millisecond before ours: ask exactly now
-                    answer = self._request(self.frm, self.end)
-                    continue
-                raise MalformedAnswer("an audit page without one event in the window it was asked for")
-            last = max(in_range)
-            if min(in_range) == last:
-                # The oldest events in the window share one millisecond and fill the page.
-                self._read_dense(last)
-                answer = self._request(self.frm, self.end)
+                self._land(answer.items, from_ms(self.hi), in_range_from=self.frm)
+            elif _descending(occs):
+                if not self._read_newest_first(answer):
+                    return
+            else:
+                self.ctx.deadline.check()
+                in_range = [o for o in occs if o >= self.frm]
+                if not in_range:
+                    if self.from_inclusive and occs:  # a page of the millisecond before ours: ask exactly now
+                        answer = self._request(self.frm, self.hi)
+                        continue
+                    raise MalformedAnswer("an audit page without one event in the window it was asked for")
+                last = max(in_range)
+                if min(in_range) == last:
+                    known = self._read_full_millisecond(last, answer)
+                else:
+                    self._land(answer.items, from_ms(last), in_range_from=self.frm)
+                    known = self._known(answer.total - sum(1 for o in occs if o < last))
+                    self._advance(last, answer.items)
+                answer = self._request(self.frm, self.hi, min_total=self._floor(known))
                 continue
-            self._land(answer.items, from_ms(last), in_range_from=self.frm)
-            remaining = answer.total - sum(1 for o in occs if o < last)
-            self._advance(last, answer.items)
-            # Events within minutes of the retention edge may expire between two requests: no chain there.
-            near_edge = self.frm < to_ms(self.ctx.now() - timedelta(days=AUDIT_RETENTION_DAYS) + EXPIRY_SLACK)
-            answer = self._request(self.frm, self.end, min_total=0 if near_edge else remaining)
+            # [frm, hi) is read: claim the full millisecond at `hi` and read on to where it was found.
+            if not self.waiting:
+                return
+            ms = self.hi
+            self.hi, known, self.claimed = self.waiting.pop()
+            self._land([], from_ms(ms + 1), in_range_from=ms)  # its events landed when it was read
+            self._advance(ms + 1, [])
+            answer = self._request(self.frm, self.hi, min_total=self._floor(known))
 
-    def _read_dense(self, ms: int) -> None:
-        """Every event of millisecond `ms`, by offset pages, proved by a pass that finds nothing new."""
+    def _read_full_millisecond(self, ms: int, first: Page) -> tuple[int, bool]:
+        """Page 0 of [frm, hi) holds millisecond `ms` only: the range's oldest events if the server honours
+        oldestFirst, its newest if it does not; the page cannot tell which. Read `ms` by offset pages, then
+        count [frm, ms] in one answer: if it counts no event not seen, `ms` was the oldest and is claimed;
+        else its events are landed unclaimed and [frm, ms) is read first. Returns what is known to remain."""
+        window = (first.total, self.asked_exactly)
+        events = self._read_dense(ms)
+        dense = (ms, sum(1 for e in events if _occurred(e) == ms))
+        if ms == self.frm:  # nothing in the range is older
+            self.claimed = dense
+            self._land(events, from_ms(ms + 1), in_range_from=self.frm)
+            self._advance(ms + 1, events)
+            return self._after(window, len(events), self.asked_exactly)
+        probe = self._request(self.frm, ms + 1)
+        asked_from = self.frm if self.asked_exactly else self.frm - 1
+        in_hand = {_key(e): e for e in [*events, *probe.items]}  # records without a usable time: quarantined
+        counted = [e for e in in_hand.values() if asked_from <= (_occurred(e) or ms) <= ms]
+        if probe.total <= len(counted):  # every event of [frm, ms] is in hand: `ms` was the oldest
+            self.claimed = dense
+            self._land(list(in_hand.values()), from_ms(ms + 1), in_range_from=self.frm)
+            self._advance(ms + 1, list(in_hand.values()))
+            return self._after(window, probe.total, self.asked_exactly)
+        # Events older than `ms` remain (a newest-first server): they come first; the cursor stays before them.
+        self._land([e for e in events if _occurred(e) in (ms, None)], None, in_range_from=self.frm)
+        self.waiting.append((self.hi, self._after(window, probe.total, self.asked_exactly), dense))
+        self.hi = ms
+        # Only the older events in hand are surely there: events of `ms` may have arrived since they were read.
+        return self._known(sum(1 for e in counted if (_occurred(e) or ms) < ms))
+
+    def _after(self, window: tuple[int, bool], below: int, exactly: bool) -> tuple[int, bool]:
+        """What is known to remain of a range counted `window` past `below` events at its start, counted (or
+        seen) since, asking `from` `exactly` or not: a lower bound, since events only arrive. Nothing is known
+        when the two asked `from` differently (one counts the millisecond before the range, one not)."""
+        count, asked_exactly = window
+        if exactly != asked_exactly:
+            return 0, self.from_inclusive
+        return max(0, count - below), asked_exactly
+
+    def _read_dense(self, ms: int) -> list[Any]:
+        """Every event of millisecond `ms` (and of the one before, if asked), by offset pages, proved by a
+        pass that finds nothing new; the caller lands them."""
         seen: dict[str, Any] = {}
         counted = 0
         size = self.page_size
@@ -328,9 +424,11 @@ class _AuditScan:
             while True:
                 self.ctx.deadline.check()
                 answer = self._request(ms, ms + 1, page=page, size=size)
+                if page == 0:
+                    size = min(size, self.page_size)  # a capped page 0 (offset 0 either way) sets the size
                 counted = answer.total
                 for event in answer.items:
-                    key = event_id(event) if isinstance(event, dict) else repr(event)
+                    key = _key(event)
                     if key not in seen:
                         seen[key] = event
                         fresh += 1
@@ -340,41 +438,45 @@ class _AuditScan:
             if fresh == 0 and len(seen) >= counted:
                 if self.anchor_ms == ms and self.anchor_id in seen:
                     self.anchor_ms = None
-                events = list(seen.values())
-                self._land(events, from_ms(ms + 1), in_range_from=self.frm)
-                self._advance(ms + 1, events)
-                return
+                return list(seen.values())
         raise UnprovedRead(
             f"Descope counts {counted} audit events around {from_ms(ms).isoformat(sep=' ')} UTC (one millisecond) "
             f"but offset paging reached only {len(seen)}; the cursor stays before it"
         )
 
-    def _read_newest_first(self, first: Page) -> None:
-        """The server ignores oldestFirst: land the tail page (the oldest events) again and again.
+    def _read_newest_first(self, first: Page) -> bool:
+        """The server ignores oldestFirst: land the tail page (the oldest events) again and again, up to `hi`.
 
         The tail page's index follows from `total`; an answer whose `total` is not the one the page
         was chosen by (events indexed late, or the first sight of an inclusive `from`) is discarded
-        and the tail chosen again.
+        and the tail chosen again. Every answer must count the events known to remain. Returns whether
+        [frm, hi) was read to `hi` (not when the last page answered `{}`).
         """
         self.result.details["newest_first"] = True
         total = first.total
+        known = self._known(total)
         shifts = 0
         while True:
             self.ctx.deadline.check()
             if total <= self.page_size:
-                answer = self._request(self.frm, self.end)
+                answer = self._request(self.frm, self.hi, min_total=self._floor(known))
                 if answer.fits:
-                    if answer.items or not answer.omitted:
-                        self._land(answer.items, from_ms(self.end), in_range_from=self.frm)
-                    return
+                    if not answer.items and answer.omitted and not self._empty_since_claim():
+                        self._unproved_empty()
+                        return False
+                    self._land(answer.items, from_ms(self.hi), in_range_from=self.frm)
+                    return True
+                # Not the last page after all (events indexed late, or a page cap learned just now).
                 total = answer.total
+                known = self._known(total)
                 continue
             pages = math.ceil(total / self.page_size)
             size = math.ceil(total / pages)
             last_page = pages - 1
-            answer = self._request(self.frm, self.end, page=last_page, size=size)
+            answer = self._request(self.frm, self.hi, page=last_page, size=size, min_total=self._floor(known))
             if answer.total != total:
                 total = answer.total
+                known = self._known(total)
                 shifts += 1
                 if shifts > MAX_TOTAL_SHIFTS:
                     raise UnprovedRead("the audit window kept changing under a newest-first server; try again later")
@@ -388,18 +490,31 @@ class _AuditScan:
             in_range = [o for o in occs if o >= self.frm]
             if not in_range:
                 if self.from_inclusive and occs:  # the tail was the millisecond before ours: ask exactly now
-                    total = self._request(self.frm, self.end).total
+                    total = self._request(self.frm, self.hi).total
+                    known = self._known(total)
                     continue
                 raise UnprovedRead("the tail page of a newest-first answer holds no event in the window")
             newest = max(in_range)
-            if min(in_range) == newest:
-                self._read_dense(newest)
-                total = self._request(self.frm, self.end).total
+            if min(in_range) == newest:  # the oldest millisecond fills the tail page: nothing older remains
+                tail = (total, self.asked_exactly)
+                events = self._read_dense(newest)
+                self.claimed = (newest, sum(1 for e in events if _occurred(e) == newest))
+                self._land(events, from_ms(newest + 1), in_range_from=self.frm)
+                self._advance(newest + 1, events)
+                seen = {_key(e) for e in [*events, *answer.items] if (_occurred(e) or newest) <= newest}
+                known = self._after(tail, len(seen), self.asked_exactly)
+                total = self._request(self.frm, self.hi, min_total=self._floor(known)).total
+                known = self._known(total)
                 continue
             self._land(answer.items, from_ms(newest), in_range_from=self.frm)
             # Everything older than the page's newest event is in this page (it is the tail).
             total -= sum(1 for o in occs if o < newest)
+            known = self._known(total)
             self._advance(newest, answer.items)
+
+
+def _key(event: Any) -> str:
+    return event_id(event) if isinstance(event, dict) else repr(event)
 
 
 def _descending(occs: list[int]) -> bool:
