@@ -21,7 +21,9 @@ One run:
    Then a final incremental pass, and the **reconciliation**: the users landed since the sweep
    began (less those deleted by events, plus records quarantined for lacking an id) must
    account for Descope's count; users the windows cannot reach (no or non-positive
-   `createdTime`) are read by an unfiltered pass. A sweep is accepted (`success`) only when it
+   `createdTime`) are read by an unfiltered pass. A record without an id counts once, by the part
+   of the sweep whose `createdTime` range holds it (a window, the open window up to year 9999,
+   else the unfiltered pass), in the checkpoint that commits that part. A sweep is accepted (`success`) only when it
    reconciles, proved every dense second, and would not remove more than `max_delete_fraction`
    of the live users (unless that sweep id is confirmed); otherwise it is `incomplete` and dbt
    infers no deletion from it.
