@@ -9,7 +9,7 @@ import pytest
 
 from descope_sync.pipeline import run_extract
 from descope_sync.progress import SilentProgress
-from descope_sync.simulator import ChaosConfig, World
+from descope_sync.simulator import ChaosConfig, Dialect, World
 from descope_sync.timeutil import from_ms
 from tests.conftest import latest_landed_users, query, settings_for
 
@@ -626,4 +626,177 @@ def test_a_tail_pass_that_brings_users_in_a_dense_second_and_elsewhere_brings_an
     assert str(stream.status) == "success" and stream.details["mode"] == "incremental", stream.message
     assert len(changed) == 10
     assert stream.details["tail_passes"] == 2  # the ten changes, then a pass that brought nothing new
+    assert_landing_matches_truth(sim, db)
+
+
+# ---------------------------------------------------------------------------- records without an id in a sweep
+# Every record without a userId counts once toward a sweep's reconciliation, whichever part of the
+# sweep reads it: its createdTime window, the open window past the windows, or the unfiltered pass.
+# Under the widest reading of the filters (seconds, both ends inclusive) a window also returns its
+# neighbouring seconds, so a record on a window's edge comes back twice; it must still count once.
+WIDE_WINDOWS = Dialect(user_time_unit="s", user_from="inclusive", user_to="inclusive")
+READINGS = [Dialect(), WIDE_WINDOWS]
+
+
+def _put_without_id(sim, created, n=1, tag="no-id"):
+    for i in range(n):
+        sim.world.put_user({"createdTime": created, "email": f"{tag}{created}-{i}@example.com"})
+
+
+def _terminal(db):
+    """(status, quarantined, users_seen, source_total) of each finished sweep, oldest first."""
+    return query(
+        db,
+        "select status, (details->>'quarantined')::int, (details->>'users_seen')::int, "
+        "(details->>'source_total')::int from descope_raw._sync_runs "
+        "where stream = 'users' and (details->>'phase') = 'done' order by finished_at",
+    )
+
+
+@pytest.mark.parametrize("dialect", READINGS, ids=lambda d: d.describe())
+def test_records_without_an_id_inside_the_windows_count_once_and_the_sweep_is_accepted(simulator, tmp_path, dialect):
+    clock = [1_800_000_000.0]
+    sim = simulator(world=World(seed=3, users=30, bulk_import=0, now=lambda: clock[0], dialect=dialect))
+    now_s = int(clock[0])
+    for ago in range(3000, 2994, -1):  # one in each of six consecutive seconds: some sit on a window's edge
+        _put_without_id(sim, now_s - ago)
+    dense = now_s - 4000  # six in one second, pages of four: three of them without an id
+    _put_without_id(sim, dense, n=3)
+    for i in range(3):
+        sim.world.put_user({"userId": f"U9dense{i}", "createdTime": dense, "email": f"dense{i}@example.com"})
+    db = tmp_path / "w.duckdb"
+    settings = settings_for(sim, db, users_page_size=4)
+    now = _ticking(clock)
+    first = run_extract(settings, streams=["users"], progress=SilentProgress(), now=now).streams[0]
+    assert str(first.status) == "success", first.message
+    assert first.details["dense_windows"] >= 1
+    assert _terminal(db) == [("success", 9, 33, 42)]
+    assert_landing_matches_truth(sim, db)
+    clock[0] += 100
+    again = run_extract(settings, streams=["users"], progress=SilentProgress(), now=now).streams[0]
+    assert str(again.status) == "success", again.message
+    assert again.details["mode"] == "incremental" and "sweep_reason" not in again.details, again.details
+
+
+def test_a_sweep_killed_around_the_window_holding_a_record_without_an_id_counts_it_once(
+    simulator, tmp_path, monkeypatch
+):
+    from descope_sync.landing.duckdb import DuckDBLandingWriter
+
+    sim, clock, _ = _fixed_clock_world(simulator, users=30)
+    now = _ticking(clock)
+    orphan = int(clock[0]) - 5000
+    _put_without_id(sim, orphan)
+    for i in range(8):  # more windows after the record's: pages of four
+        sim.world.put_user({"userId": f"U9after{i}", "createdTime": orphan + 500 * (i + 1), "email": f"a{i}@x.com"})
+    db = tmp_path / "w.duckdb"
+    settings = settings_for(sim, db, users_page_size=4)
+    original = DuckDBLandingWriter.append
+    kills: list[int] = []
+    committed = []
+
+    def die_twice(self, table, rows, run=None):
+        position = (run.details or {}).get("position") if run is not None else None
+        reached = table == "users" and isinstance(position, int) and position >= orphan
+        if reached and not kills:  # the window holding it: killed before its commit, so it is read again
+            kills.append(position)
+            raise SystemExit("killed while landing the window with the record")
+        if reached and committed and len(kills) == 1:  # the next one: the record's window is committed
+            kills.append(position)
+            raise SystemExit("killed on the window after it")
+        appended = original(self, table, rows, run)
+        if reached:
+            committed.append(position)
+        return appended
+
+    monkeypatch.setattr(DuckDBLandingWriter, "append", die_twice)
+    for _ in range(2):
+        with pytest.raises(SystemExit):
+            run_extract(settings, streams=["users"], progress=SilentProgress(), now=now)
+    stream = run_extract(settings, streams=["users"], progress=SilentProgress(), now=now).streams[0]
+    assert len(kills) == 2 and kills[1] < orphan + 4000, kills  # the second kill hit a later window
+    assert stream.details["sweep_reason"] == "continuing the open sweep"
+    assert str(stream.status) == "success", stream.message
+    assert _terminal(db) == [("success", 1, 38, 39)]
+
+
+def test_a_sweep_killed_right_after_an_unfiltered_page_with_records_without_an_id_still_counts_them(
+    simulator, tmp_path, monkeypatch
+):
+    from descope_sync.landing.duckdb import DuckDBLandingWriter
+
+    sim = simulator(users=100)
+    _put_without_id(sim, 0, n=5)  # unfiltered page 0 (they sort first), committed with unfiltered_page 1
+    _with_outside_users(sim, 90)
+    db = tmp_path / "w.duckdb"
+    settings = settings_for(sim, db, users_page_size=40)
+    original = DuckDBLandingWriter.append
+
+    def die_on_the_second_unfiltered_page(self, table, rows, run=None):
+        if table == "users" and run is not None and (run.details or {}).get("unfiltered_page") == 2:
+            raise SystemExit("killed in the unfiltered pass")
+        return original(self, table, rows, run)
+
+    monkeypatch.setattr(DuckDBLandingWriter, "append", die_on_the_second_unfiltered_page)
+    with pytest.raises(SystemExit):
+        extract_users(settings)
+    monkeypatch.setattr(DuckDBLandingWriter, "append", original)
+    stream = extract_users(settings).streams[0]
+    assert stream.details["sweep_reason"] == "continuing the open sweep"
+    assert str(stream.status) == "success", stream.message
+    assert _terminal(db) == [("success", 5, 190, 195)]
+    assert_landing_matches_truth(sim, db)
+
+
+def test_records_without_an_id_past_the_windows_count_once_when_the_unfiltered_pass_runs(simulator, tmp_path):
+    sim, clock, now = _fixed_clock_world(simulator, users=50)
+    _put_without_id(sim, int(clock[0]) + 86_400)  # a day ahead: the open window reads it
+    _put_without_id(sim, 99_999_999_999_999)  # milliseconds sent as seconds: past year 9999
+    _with_outside_users(sim, 1)  # createdTime 0: only the unfiltered pass reads it
+    db = tmp_path / "w.duckdb"
+    stream = run_extract(settings_for(sim, db), streams=["users"], progress=SilentProgress(), now=now).streams[0]
+    assert str(stream.status) == "success", stream.message
+    assert _terminal(db) == [("success", 2, 51, 53)]
+    quarantined = query(db, "select distinct payload->>'email' from descope_raw._quarantine order by 1")
+    assert len(quarantined) == 2
+    assert_landing_matches_truth(sim, db)
+
+
+@pytest.mark.parametrize("dialect", READINGS, ids=lambda d: d.describe())
+def test_records_without_an_id_do_not_hide_a_user_the_sweep_missed(simulator, tmp_path, dialect):
+    """A user imported with an old createdTime and no modifiedTime after its window was read: no part
+    of that sweep can read it, so the sweep must not be accepted, however many records lack an id."""
+    clock = [1_800_000_000.0]
+    now_s = int(clock[0])
+    late: list[dict] = []
+
+    def import_behind_the_windows(phase, endpoint, request, world):
+        open_ended = "fromCreatedTime" in request and "toCreatedTime" not in request  # the sweep's open window
+        if phase == "before" and open_ended and request.get("limit", 0) > 1 and not late:
+            late.append(world.put_user({"userId": "U9late", "createdTime": now_s - 6000, "email": "late@x.com"}))
+
+    world = World(seed=3, users=30, bulk_import=0, now=lambda: clock[0], dialect=dialect)
+    sim = simulator(world=world, on_request=import_behind_the_windows)
+    for ago in range(3000, 2994, -1):
+        _put_without_id(sim, now_s - ago)
+    _put_without_id(sim, now_s - 4000, n=5)  # a dense second
+    _put_without_id(sim, now_s + 86_400)
+    _put_without_id(sim, 99_999_999_999_999)
+    _put_without_id(sim, 0, n=2)
+    _with_outside_users(sim, 1)
+    db = tmp_path / "w.duckdb"
+    settings = settings_for(sim, db, users_page_size=4)
+    now = _ticking(clock)
+    stream = run_extract(settings, streams=["users"], progress=SilentProgress(), now=now).streams[0]
+    assert late, "the import never happened"
+    assert str(stream.status) == "incomplete", stream.details
+    assert stream.details["reconciled"] is False
+    assert _terminal(db) == [("incomplete", 15, 31, 47)]
+    assert "U9late" not in landings(db)
+    # the next sweep reads it and is accepted
+    clock[0] += 100
+    again = run_extract(settings, streams=["users"], progress=SilentProgress(), now=now).streams[0]
+    assert str(again.status) == "success", again.message
+    assert again.details["mode"] == "full"
+    assert _terminal(db)[-1] == ("success", 15, 32, 47)
     assert_landing_matches_truth(sim, db)

@@ -21,7 +21,9 @@ One run:
    Then a final incremental pass, and the **reconciliation**: the users landed since the sweep
    began (less those deleted by events, plus records quarantined for lacking an id) must
    account for Descope's count; users the windows cannot reach (no or non-positive
-   `createdTime`) are read by an unfiltered pass. A sweep is accepted (`success`) only when it
+   `createdTime`) are read by an unfiltered pass. A record without an id counts once, by the part
+   of the sweep whose `createdTime` range holds it (a window, the open window up to year 9999,
+   else the unfiltered pass), in the checkpoint that commits that part. A sweep is accepted (`success`) only when it
    reconciles, proved every dense second, and would not remove more than `max_delete_fraction`
    of the live users (unless that sweep id is confirmed); otherwise it is `incomplete` and dbt
    infers no deletion from it.
@@ -230,14 +232,17 @@ class _Reader:
         lo: int,
         hi: int,
         *,
-        checkpoint: Callable[[int], SyncRun | None] = lambda _hi: None,
-        on_unproved: Callable[[int, str], None] | None = None,
+        checkpoint: Callable[[int, int], SyncRun | None] = lambda _hi, _q: None,
+        on_unproved: Callable[[str], None] | None = None,
         only_unseen: bool = False,
     ) -> tuple[int, int]:
-        """Read every user whose `field_name` lies in whole seconds [lo, hi]; (fresh, quarantined).
+        """Read every user whose `field_name` lies in whole seconds [lo, hi]; (fresh, without an id).
 
-        After each accepted window (a, b] lands, `checkpoint(b)` is committed with it. A second
-        that no paging can prove calls `on_unproved(second, why)`, or raises UnprovedRead.
+        After each accepted window [a, b] lands, `checkpoint(b, q)` is committed with it: `q`
+        counts the records without a userId whose `field_name` lies in [a, b]. A neighbouring
+        second's records that come along (see the module docstring) are landed but counted only
+        by their own window, so each is counted once. A second that no paging can prove calls
+        `on_unproved(why)`, or raises UnprovedRead.
         """
         fresh = quarantined = 0
         if lo > hi:
@@ -247,7 +252,7 @@ class _Reader:
         # instead of a full page fetched only to learn that it overflows.
         first = self.count(self.bounds(field_name, lo, hi))
         if first.total == 0:
-            self.land([], run=checkpoint(hi))
+            self.land([], run=checkpoint(hi, 0))
             return 0, 0
         width = (
             span if first.total <= FILL * self.page_size else max(1, int(span * FILL * self.page_size / first.total))
@@ -259,7 +264,8 @@ class _Reader:
             limit = self.page_size
             answer = self.search({"limit": limit, "page": 0, **self.bounds(field_name, cursor, window_hi)})
             if answer.fits:
-                f, q = self.land(answer.items, run=checkpoint(window_hi), only_unseen=only_unseen)
+                q = _without_id_in(answer.items, field_name, cursor, window_hi)
+                f, _ = self.land(answer.items, run=checkpoint(window_hi, q), only_unseen=only_unseen)
                 fresh, quarantined = fresh + f, quarantined + q
                 self.windows += 1
                 cursor = window_hi + 1
@@ -284,20 +290,21 @@ class _Reader:
         self,
         field_name: str,
         second: int,
-        checkpoint: Callable[[int], SyncRun | None],
-        on_unproved: Callable[[int, str], None] | None,
+        checkpoint: Callable[[int, int], SyncRun | None],
+        on_unproved: Callable[[str], None] | None,
         only_unseen: bool,
     ) -> tuple[int, int]:
         """More users in one second than a page holds: offset pages, proved by a pass over which the
         count held still and every counted user was seen, else re-read until a pass finds nothing new.
 
-        Offsets past a server's cap are reached from the other end (sorted descending).
+        Offsets past a server's cap are reached from the other end (sorted descending). Each record
+        is landed once (records without an id are told apart by their content); those without an
+        id in this second are counted in the checkpoint, as in `scan`.
         """
         self.dense_windows += 1
         bounds = self.bounds(field_name, second, second)
         seen: set[str] = set()
-        fresh = quarantined = 0
-        counted = 0
+        fresh = quarantined = counted = 0
         size = self.page_size
 
         def read_pass(order: tuple[dict[str, Any], ...]) -> tuple[int, set[int]]:
@@ -314,8 +321,8 @@ class _Reader:
                 unseen = [u for u in answer.items if _key(u) not in seen]
                 seen.update(_key(u) for u in unseen)
                 if unseen:
-                    f, q = self.land(unseen, only_unseen=only_unseen)
-                    fresh, quarantined = fresh + f, quarantined + q
+                    f, _ = self.land(unseen, only_unseen=only_unseen)
+                    fresh, quarantined = fresh + f, quarantined + _without_id_in(unseen, field_name, second, second)
                 new += len(unseen)
                 if len(answer.items) < size:
                     return new, totals
@@ -330,7 +337,7 @@ class _Reader:
             # count: a pass over which the count held still and that saw everyone skipped nobody.
             settled = len(totals) == 1 and second < _epoch_s(self.ctx.now()) - 1
             if len(seen) >= counted and ((new == 0 and attempt > 0) or settled):
-                self.land([], run=checkpoint(second))
+                self.land([], run=checkpoint(second, quarantined))
                 return fresh, quarantined
         why = (
             f"Descope counts {counted} users with {field_name} in the second "
@@ -338,8 +345,8 @@ class _Reader:
         )
         if on_unproved is None:
             raise UnprovedRead(why)
-        on_unproved(second, why)
-        self.land([], run=checkpoint(second))
+        on_unproved(why)
+        self.land([], run=checkpoint(second, quarantined))
         return fresh, quarantined
 
     # ------------------------------------------------------------------ modified passes
@@ -353,7 +360,7 @@ class _Reader:
         self.recent_from_s = _epoch_s(self.started_at) - TAIL_MARGIN_S
         hi = now_s + 2
 
-        def window_checkpoint(window_hi: int) -> SyncRun:
+        def window_checkpoint(window_hi: int, _without_id: int) -> SyncRun:
             # A window ending in the future proves nothing past now.
             return checkpoint(min(window_hi, _epoch_s(self.ctx.now()) - 1), window_hi)
 
@@ -374,10 +381,16 @@ class _Reader:
         return pass_started - 1
 
     def open_scan(self, field_name: str, lo: int, *, only_unseen: bool = False) -> tuple[int, int]:
-        """[lo, end of time): one open-ended request when it fits, else bounded windows, then open again."""
+        """[lo, end of time): one open-ended request when it fits, else bounded windows up to the end
+        of year 9999 (what lies past it only an unfiltered pass reads).
+
+        Returns (fresh, records without an id whose `field_name` lies in [lo, MAX_EPOCH_S]): the same
+        range whether the request fit or not, so a caller knows which records it counted.
+        """
         answer = self.search({"limit": self.page_size, "page": 0, **self.bounds(field_name, lo, None)})
         if answer.fits:
-            return self.land(answer.items, only_unseen=only_unseen)
+            fresh, _ = self.land(answer.items, only_unseen=only_unseen)
+            return fresh, _without_id_in(answer.items, field_name, lo, MAX_EPOCH_S)
         now_s = _epoch_s(self.ctx.now()) + 2
         fresh, quarantined = self.scan(field_name, lo, max(now_s, lo), only_unseen=only_unseen)
         if now_s < MAX_EPOCH_S:
@@ -386,33 +399,56 @@ class _Reader:
         return fresh, quarantined
 
     # ------------------------------------------------------------------ unfiltered pass
-    def unfiltered_pass(self, state: _SweepState, reachable: tuple[int, int], checkpoint: Callable[[], SyncRun]) -> int:
-        """Offset pages over every user, landing those no createdTime window can reach."""
-        lo, hi = reachable
-        landed = 0
+    def unfiltered_pass(self, state: _SweepState, windows: tuple[int, int], checkpoint: Callable[[], SyncRun]) -> None:
+        """Offset pages over every user, landing those the sweep's createdTime `windows` did not read.
+
+        Records without an id are counted only when their createdTime is no whole second in
+        [1, MAX_EPOCH_S]: the windows and the open window counted the others. Each page's count
+        goes into the checkpoint committed with it; a record a shifted offset brings twice in one
+        run is counted once.
+        """
+        lo, hi = windows
+        counted: set[str] = set()
         while True:
             self.ctx.deadline.check()
             answer = self.search({"limit": self.page_size, "page": state.unfiltered_page})
             if not answer.items:
                 break
-            outside = []
-            for user in answer.items:
-                created = user.get("createdTime") if isinstance(user, dict) else None
-                if isinstance(created, bool) or not isinstance(created, int) or not lo <= created <= hi:
-                    outside.append(user)
+            outside = [u for u in answer.items if not _in_seconds(_field(u, "createdTime"), lo, hi)]
+            for user in outside:
+                if not _has_id(user) and not _in_seconds(_field(user, "createdTime"), 1, MAX_EPOCH_S):
+                    key = _key(user)
+                    if key not in counted:
+                        counted.add(key)
+                        state.quarantined += 1
             state.unfiltered_page += 1
-            _, q = self.land(outside, run=checkpoint())
-            state.quarantined += q
-            landed += len(outside)
+            self.land(outside, run=checkpoint())
             if len(answer.items) < self.page_size:
                 break
-        return landed
 
 
 def _key(user: Any) -> str:
-    if isinstance(user, dict) and isinstance(user.get("userId"), str):
-        return user["userId"]
-    return "?" + _fingerprint(user)
+    """A user's id; for a record without one, its content."""
+    return user["userId"] if _has_id(user) else "?" + _fingerprint(user)
+
+
+def _has_id(user: Any) -> bool:
+    """What `_Reader.land` lands; anything else it quarantines."""
+    return isinstance(user, dict) and isinstance(user.get("userId"), str) and user["userId"] != ""
+
+
+def _field(user: Any, name: str) -> Any:
+    return user.get(name) if isinstance(user, dict) else None
+
+
+def _in_seconds(value: Any, lo: int, hi: int) -> bool:
+    """`value` is an integer time (epoch s) in [lo, hi]."""
+    return isinstance(value, int) and not isinstance(value, bool) and lo <= value <= hi
+
+
+def _without_id_in(users: list[Any], field_name: str, lo: int, hi: int) -> int:
+    """How many of `users` lack a userId and have `field_name` in whole seconds [lo, hi]."""
+    return sum(1 for u in users if not _has_id(u) and _in_seconds(_field(u, field_name), lo, hi))
 
 
 def _first_page_not_empty(answer: Page) -> None:
@@ -576,14 +612,19 @@ def _sweep(
             **extra,
         )
 
-    def at_position(position: int) -> SyncRun:
+    def at_position(position: int, without_id: int) -> SyncRun:
+        # The row commits with the window it follows: its records without an id count from then on.
         state.position = position
+        state.quarantined += without_id
         return row()
 
-    def unproved(second: int, why: str) -> None:
+    def unproved(why: str) -> None:
         state.unproved.append(why)
         log.warning("users: %s", why)
 
+    # Records without an id are counted once each, by the part of the sweep whose createdTime range
+    # holds them, in the row that commits that part: a window of [1, window_end], the open window
+    # (window_end, MAX_EPOCH_S], else (no such createdTime) the unfiltered pass.
     window_end = _epoch_s(state.started_at) + 2
     if state.phase == "windows":
         reader.scan(
@@ -594,6 +635,8 @@ def _sweep(
             on_unproved=unproved,
         )
         # Users created "in the future" (clock skew, imports) lie past the windows: one open request.
+        # Its records without an id count in the row that ends the phase; a run stopped before it
+        # reads the open window again.
         _, q = reader.open_scan("createdTime", window_end + 1)
         state.quarantined += q
         state.phase = "finish"
