@@ -24,6 +24,7 @@ from mutmut.stats import status_by_exit_code
 
 DETECTED = {"killed", "timeout", "caught by type check"}
 GOAL = 85.0
+MIN_PER_FILE = 10  # sampled mutants run in a file before its own rate estimates its unchecked ones
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "mutation.md"
 
 
@@ -89,24 +90,40 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _estimate(sample: dict, results: dict[str, dict[str, str]], detected: int, n: int) -> float | None:
-    """The score with the mutants still not checked counted at the rate of the sample drawn from them."""
-    status = {name: st for statuses in results.values() for name, st in statuses.items()}
-    checked = [status[name] for name in sample["names"] if status.get(name, "not checked") != "not checked"]
-    unchecked = sum(st == "not checked" for st in status.values())
-    if not checked:
-        print(f"\nthe random sample ({len(sample['names'])} mutants) is not run yet: no estimate")
+    """The score with the mutants still not checked counted at the rate of the sample drawn from them,
+    file by file (a sample mutmut ran only in part is not spread evenly over the files); a file with
+    fewer than MIN_PER_FILE sampled mutants run takes the rate of the whole sample."""
+    sampled = set(sample["names"])
+    run = {name: st for statuses in results.values() for name, st in statuses.items() if name in sampled}
+    run = {name: st for name, st in run.items() if st != "not checked"}
+    if not run:
+        print(f"\nthe random sample ({len(sampled)} mutants) is not run yet: no estimate")
         return None
-    hits = sum(st in DETECTED for st in checked)
-    rate, low, high = _wilson(hits, len(checked))
-    estimate = 100 * (detected + unchecked * rate) / n
-    low_total, high_total = (100 * (detected + unchecked * bound) / n for bound in (low, high))
+    hits = sum(st in DETECTED for st in run.values())
+    pooled, low, high = _wilson(hits, len(run))
     print(
-        f"random sample: {len(checked)} of {len(sample['names'])} run (drawn from {sample['population']} "
-        f"unchecked), {hits} detected = {100 * rate:.1f}% (95% interval {100 * low:.1f}-{100 * high:.1f}%)"
+        f"random sample: {len(run)} of {len(sampled)} run (drawn from {sample['population']} unchecked), "
+        f"{hits} detected = {100 * pooled:.1f}% (95% interval {100 * low:.1f}-{100 * high:.1f}%)"
     )
+    expected, variance = float(detected), 0.0
+    for source, statuses in results.items():
+        unchecked = sum(st == "not checked" for st in statuses.values())
+        if not unchecked:
+            continue
+        own = [st for name, st in statuses.items() if name in run]
+        if len(own) >= MIN_PER_FILE:
+            rate, trials = sum(st in DETECTED for st in own) / len(own), len(own)
+            basis = f"its own {len(own)} sampled"
+        else:
+            rate, trials, basis = pooled, len(run), "the whole sample's rate"
+        expected += unchecked * rate
+        variance += unchecked * unchecked * rate * (1 - rate) / trials
+        print(f"  {source:<43} {unchecked:>5} unchecked at {100 * rate:5.1f}% ({basis})")
+    spread = 1.96 * math.sqrt(variance)
+    estimate = 100 * expected / n
     print(
-        f"estimated mutation score, the {unchecked} unchecked at the sample's rate: {estimate:.1f}% "
-        f"(95% interval {low_total:.1f}-{high_total:.1f}%)"
+        f"estimated mutation score: {estimate:.1f}% (95% interval about "
+        f"{100 * (expected - spread) / n:.1f}-{100 * (expected + spread) / n:.1f}%)"
     )
     return estimate
 
