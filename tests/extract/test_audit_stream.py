@@ -117,7 +117,10 @@ def test_a_cursor_older_than_retention_records_the_lost_interval_and_continues(s
     assert gap[0][0] == old
     assert (gap[0][1] - old) > timedelta(days=14)
     assert "lost" in gap[0][2]
-    assert any("DATA LOSS" in r.getMessage() for r in caplog.records)
+    assert any(
+        r.levelname == "WARNING" and r.getMessage().startswith("DATA LOSS: audit events between ")
+        for r in caplog.records
+    )
     assert set(landed_event_ids(db)) == truth_event_ids(sim)
     again = extract_audit(settings_for(sim, db))  # the loss is reported once: the cursor moved past it
     assert again.status == "success"
@@ -761,3 +764,78 @@ def test_a_protobuf_style_server_is_read_past_the_empty_gaps_after_full_millisec
     assert sorted(landed_event_ids(db)) == sorted(truth_event_ids(sim))
     assert stream.cursor_to == from_ms(NOW_MS)
     assert unbacked == []
+
+
+def test_each_landed_event_carries_its_typed_columns_and_the_batch_of_the_run_that_landed_it(simulator, tmp_path):
+    """The landing columns dbt keys on: user_id (an empty userId is no user), action and remoteAddress
+    only when they are strings, and the run's batch on every row."""
+    clock = [NOW_MS / 1000]
+    world = _newest_first_world(oldest_first="honoured", clock=clock)
+    hour_ago = NOW_MS - 3_600_000
+    events = {
+        "plain": {"userId": "U1", "action": "LoginSucceed", "remoteAddress": "1.2.3.4"},
+        "empty-user": {"userId": "", "action": "LoginSucceed", "remoteAddress": "1.2.3.4:443"},
+        "no-user": {"action": "LoginFailed"},
+        "odd-types": {"userId": "U2", "action": 7, "remoteAddress": ["1.2.3.4"]},
+    }
+    for n, (id_, fields) in enumerate(events.items()):
+        world.add_event({"ID": id_, "occurred": str(hour_ago + n), **fields})
+    sim = simulator(world=world)
+    db = tmp_path / "w.duckdb"
+    assert str(_extract_at(sim, db).streams[0].status) == "success"
+    first_batches = {batch for (batch,) in query(db, "select _batch_id from descope_raw.audit_events")}
+    assert len(first_batches) == 1 and None not in first_batches  # one run, one batch, on every row
+    world.add_event({"ID": "second-run", "userId": "U3", "action": "LoginSucceed", "occurred": str(NOW_MS + 5)})
+    clock[0] = (NOW_MS + 60_000) / 1000
+    assert str(_extract_at(sim, db, now_ms=NOW_MS + 60_000).streams[0].status) == "success"
+
+    rows = {
+        event: (user_id, action, remote)
+        for event, user_id, action, remote in query(
+            db, "select event_id, user_id, action, remote_address from descope_raw.audit_events"
+        )
+    }
+    assert rows == {
+        "plain": ("U1", "LoginSucceed", "1.2.3.4"),
+        "empty-user": (None, "LoginSucceed", "1.2.3.4:443"),
+        "no-user": (None, "LoginFailed", None),
+        "odd-types": ("U2", None, None),
+        "second-run": ("U3", "LoginSucceed", None),
+    }
+    [(second_batch,)] = query(db, "select _batch_id from descope_raw.audit_events where event_id = 'second-run'")
+    assert second_batch is not None and second_batch not in first_batches
+
+
+def test_a_run_with_an_action_filter_lands_only_those_actions_and_proves_its_start_by_one_of_them(simulator, tmp_path):
+    """DESCOPE_AUDIT_ACTIONS narrows what is asked for (the required actions always included). A run
+    after an unfiltered one proves its window's start by the newest landed event of the *filtered*
+    actions: an event of another action the server no longer answers proves nothing missing."""
+    clock = [NOW_MS / 1000]
+    world = _newest_first_world(oldest_first="honoured", clock=clock)
+    hour_ago = NOW_MS - 3_600_000
+    world.add_event({"ID": "login-1", "userId": "U1", "action": "LoginSucceed", "occurred": str(hour_ago)})
+    world.add_event({"ID": "modified-1", "userId": "U1", "action": "UserModified", "occurred": str(hour_ago + 10)})
+    sim = simulator(world=world)
+    db = tmp_path / "w.duckdb"
+    assert str(_extract_at(sim, db).streams[0].status) == "success"  # unfiltered: both land
+
+    world.add_event({"ID": "login-2", "userId": "U1", "action": "LoginSucceed", "occurred": str(NOW_MS + 5)})
+    world.add_event({"ID": "modified-2", "userId": "U1", "action": "UserModified", "occurred": str(NOW_MS + 6)})
+    clock[0] = (NOW_MS + 60_000) / 1000
+    summary = _extract_at(sim, db, now_ms=NOW_MS + 60_000, audit_actions="LoginSucceed")
+    stream = summary.streams[0]
+    assert str(stream.status) == "success", stream.message
+    assert set(landed_event_ids(db)) == {"login-1", "login-2", "modified-1"}
+    assert stream.cursor_to == from_ms(NOW_MS + 60_000)
+
+
+@pytest.mark.parametrize("order", ["honoured", "ignored"])
+def test_pages_of_two_events_are_read_in_either_order(simulator, tmp_path, order):
+    """The smallest page that shows an order: two events, newest first or oldest first."""
+    sim = simulator(world=_newest_first_world(*range(NOW_MS - 3_600_000, NOW_MS - 3_600_000 + 7), oldest_first=order))
+    db = tmp_path / "w.duckdb"
+    stream = _extract_at(sim, db, audit_page_size=2).streams[0]
+    assert str(stream.status) == "success", stream.message
+    assert stream.details.get("newest_first", False) is (order == "ignored")
+    assert sorted(set(landed_event_ids(db))) == sorted(truth_event_ids(sim))
+    assert stream.cursor_to == from_ms(NOW_MS)
