@@ -42,7 +42,7 @@ def stage(work: Path, resume: bool) -> None:
 def draw_sample(mutants: Path, size: int, seed: int) -> list[str]:
     """`size` mutants not checked yet, drawn at random, recorded in mutants/sample.json with the number
     they were drawn from (mutation_score.py estimates the unchecked from them). A sample already drawn
-    is kept: rerunning finishes it."""
+    is kept: rerunning finishes it (delete mutants/sample.json to draw another, e.g. after the tests changed)."""
     record = mutants / "sample.json"
     if record.exists():
         return json.loads(record.read_text())["names"]
