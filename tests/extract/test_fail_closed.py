@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from descope_sync.contract import RunStatus
+from descope_sync.descope import AUDIT_SEARCH_PATH, USER_SEARCH_PATH
 from descope_sync.pipeline import run_extract
 from descope_sync.progress import SilentProgress
 from descope_sync.simulator import Dialect, World
@@ -292,6 +293,29 @@ def test_an_audit_answer_missing_an_event_landed_before_moves_no_cursor(simulato
     assert "lacks an event landed by an earlier run" in summary.streams[0].message
     assert cursor(db, "audit_events") == before
     sim.world.search_audit = original
+
+
+@pytest.mark.parametrize(
+    ("stream", "path", "search"),
+    [("audit_events", AUDIT_SEARCH_PATH, "search_audit"), ("users", USER_SEARCH_PATH, "search_users_raw")],
+    ids=["audit_events", "users"],
+)
+def test_a_page_0_empty_under_a_positive_total_fails_with_an_error_naming_the_total(
+    simulator, tmp_path, stream, path, search
+):
+    sim = simulator(users=20)
+    db = tmp_path / "w.duckdb"
+    setattr(sim.world, search, lambda **q: ([], 7))  # counts seven but serves none
+    summary = extract(settings_for(sim, db), [stream])
+    result = summary.streams[0]
+    assert str(result.status) == "failed"
+    assert result.message == (
+        f"Descope request {path} failed 6 times, last: malformed response body (page 0 is empty but "
+        "'total' is 7); nothing past the last committed cursor was recorded, so the next run resumes there"
+    )
+    errors = query(db, "select status, error from descope_raw._sync_runs where stream = ?", [stream])
+    assert errors == [("failed", result.message)]
+    assert cursor(db, stream) is None
 
 
 def test_a_server_that_answers_the_audit_search_empty_without_an_anchor_claims_nothing(simulator, tmp_path):
