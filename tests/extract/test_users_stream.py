@@ -10,6 +10,7 @@ import pytest
 from descope_sync.pipeline import run_extract
 from descope_sync.progress import SilentProgress
 from descope_sync.simulator import ChaosConfig, Dialect, World
+from descope_sync.streams.users import TAIL_MARGIN_S
 from descope_sync.timeutil import from_ms
 from tests.conftest import latest_landed_users, query, settings_for
 
@@ -627,6 +628,81 @@ def test_a_tail_pass_that_brings_users_in_a_dense_second_and_elsewhere_brings_an
     assert len(changed) == 10
     assert stream.details["tail_passes"] == 2  # the ten changes, then a pass that brought nothing new
     assert_landing_matches_truth(sim, db)
+
+
+def _incremental_run_after_a_sweep(simulator, tmp_path):
+    """A fixed-clock world swept once; returns (sim, clock, run) with the clock set 100 s later and
+    `run()` an incremental users run on the ticking clock."""
+    sim, clock, _ = _fixed_clock_world(simulator, users=30)
+    now = _ticking(clock)
+    settings = settings_for(sim, tmp_path / "w.duckdb")
+    assert run_extract(settings, streams=["users"], progress=SilentProgress(), now=now).status == "success"
+    clock[0] = 1_800_000_100
+
+    def run():
+        stream = run_extract(settings, streams=["users"], progress=SilentProgress(), now=now).streams[0]
+        assert str(stream.status) == "success" and stream.details["mode"] == "incremental", stream.message
+        return stream
+
+    return sim, clock, run
+
+
+def _is_tail_request(endpoint, request):
+    return endpoint == "user_search" and "fromModifiedTime" in request and "toModifiedTime" not in request
+
+
+def test_a_source_that_changes_during_every_tail_pass_stops_after_ten_with_the_cursor_before_the_last(
+    simulator, tmp_path
+):
+    sim, clock, run = _incremental_run_after_a_sweep(simulator, tmp_path)
+    changed: list[str] = []
+
+    def a_change_a_second_during_every_tail_pass(phase, endpoint, request, world):
+        if phase == "before" and _is_tail_request(endpoint, request):
+            clock[0] += 1
+            changed.append(world.modify_user()["userId"])
+
+    sim.on_request = a_change_a_second_during_every_tail_pass
+    stream = run()
+    sim.on_request = None
+    assert len(changed) == 10 and stream.details["tail_passes"] == 10
+    # the tenth pass began at 1_800_000_109 (one second per pass before it): what changed before then is landed
+    assert stream.cursor_to == from_ms(1_800_000_108_000)
+    assert_landing_matches_truth(sim, tmp_path / "w.duckdb")
+
+
+@pytest.mark.parametrize(("ahead", "tail_passes"), [(2, 1), (3, 2)])
+def test_the_windows_of_an_incremental_run_reach_two_seconds_past_now_and_the_tail_reads_what_lies_beyond(
+    simulator, tmp_path, ahead, tail_passes
+):
+    """A change stamped `ahead` seconds in the future (a Descope clock ahead of ours): the windows read
+    it up to two seconds ahead; past that the tail pass lands it as new, so a second pass must prove it."""
+    sim, clock, run = _incremental_run_after_a_sweep(simulator, tmp_path)
+    clock[0] += ahead
+    uid = sim.world.modify_user()["userId"]
+    clock[0] -= ahead
+    stream = run()
+    assert stream.details["tail_passes"] == tail_passes
+    assert latest_landed_users(tmp_path / "w.duckdb")[uid] == sim.world.truth()["users"][uid]
+
+
+def test_a_change_stamped_by_a_descope_clock_behind_ours_by_the_tail_margin_is_landed_by_the_tail(simulator, tmp_path):
+    sim, clock, run = _incremental_run_after_a_sweep(simulator, tmp_path)
+    changed: list[str] = []
+
+    def a_lagging_change_before_the_first_tail_pass(phase, endpoint, request, world):
+        if phase == "before" and _is_tail_request(endpoint, request) and not changed:
+            clock[0] -= TAIL_MARGIN_S  # the windows have passed that second already
+            changed.append(world.modify_user()["userId"])
+            clock[0] += TAIL_MARGIN_S
+
+    sim.on_request = a_lagging_change_before_the_first_tail_pass
+    stream = run()
+    sim.on_request = None
+    assert changed, "no tail pass ran"
+    assert stream.details["tail_passes"] == 1  # older than the tail margin: landed, but not new to the pass
+    assert stream.cursor_to == from_ms(1_800_000_099_000)
+    assert_landing_matches_truth(sim, tmp_path / "w.duckdb")
 
 
 # ---------------------------------------------------------------------------- records without an id in a sweep
