@@ -148,7 +148,11 @@ def test_a_user_without_user_id_is_quarantined_and_counted(simulator, tmp_path):
     def with_a_broken_record(**query):
         users, total = original(**query)
         if users:
-            return [*users, b'{"email": "orphan@example.com", "name": "No Id"}', b'"a bare string"'], total + 2
+            broken = [
+                b'{"email": "orphan@example.com", "name": "No Id"}',
+                b'{"userId": "", "email": "empty@example.com"}',
+            ]
+            return [*users, *broken, b'"a bare string"'], total + 3
         return users, total
 
     sim.world.search_users_raw = with_a_broken_record
@@ -160,11 +164,17 @@ def test_a_user_without_user_id_is_quarantined_and_counted(simulator, tmp_path):
     rows = query(
         db, "select stream, reason, payload->>'email' from descope_raw._quarantine where payload->>'email' is not null"
     )
-    assert rows and rows[0] == ("users", "user record without a userId", "orphan@example.com")
+    # an empty userId is no id either
+    assert set(rows) == {
+        ("users", "user record without a userId", "orphan@example.com"),
+        ("users", "user record without a userId", "empty@example.com"),
+    }
     not_objects = "select distinct stream, reason, payload->>'$' from descope_raw._quarantine"
     bare = query(db, not_objects + " where json_type(payload) = 'VARCHAR'")
     assert bare == [("users", "not an object", "a bare string")]
-    assert query(db, "select count(*) from descope_raw.users where user_id is null")[0][0] == 0
+    assert query(db, "select count(*) from descope_raw.users where user_id is null or user_id = ''")[0][0] == 0
+    for table in ("users", "_quarantine"):  # every row says when it was extracted
+        assert query(db, f"select count(*) from descope_raw.{table} where _extracted_at is null")[0][0] == 0
     assert_landing_matches_truth(sim, db)
 
 
@@ -876,3 +886,12 @@ def test_records_without_an_id_do_not_hide_a_user_the_sweep_missed(simulator, tm
     assert again.details["mode"] == "full"
     assert _terminal(db)[-1] == ("success", 15, 32, 47)
     assert_landing_matches_truth(sim, db)
+
+
+def test_a_full_refresh_starts_a_sweep_and_says_why(simulator, tmp_path):
+    sim = simulator(users=20)
+    db = tmp_path / "w.duckdb"
+    assert extract_users(settings_for(sim, db)).streams[0].status == "success"
+    again = extract_users(settings_for(sim, db, full_refresh=True)).streams[0]
+    assert again.status == "success"
+    assert again.details["sweep_reason"] == "--full-refresh"
