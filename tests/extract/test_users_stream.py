@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from datetime import timedelta
 
 import pytest
 
@@ -11,7 +12,7 @@ from descope_sync.pipeline import run_extract
 from descope_sync.progress import SilentProgress
 from descope_sync.simulator import ChaosConfig, Dialect, World
 from descope_sync.streams.users import TAIL_MARGIN_S
-from descope_sync.timeutil import from_ms
+from descope_sync.timeutil import from_ms, to_ms
 from tests.conftest import latest_landed_users, query, settings_for
 
 
@@ -891,7 +892,28 @@ def test_records_without_an_id_do_not_hide_a_user_the_sweep_missed(simulator, tm
 def test_a_full_refresh_starts_a_sweep_and_says_why(simulator, tmp_path):
     sim = simulator(users=20)
     db = tmp_path / "w.duckdb"
-    assert extract_users(settings_for(sim, db)).streams[0].status == "success"
+    first = extract_users(settings_for(sim, db)).streams[0]
+    assert first.status == "success" and first.details["sweep_reason"] == "no reconciled sweep yet"
     again = extract_users(settings_for(sim, db, full_refresh=True)).streams[0]
     assert again.status == "success"
     assert again.details["sweep_reason"] == "--full-refresh"
+
+
+def test_a_sweep_is_due_only_once_the_last_reconciled_one_is_older_than_reconcile_days(simulator, tmp_path):
+    sim, clock, _ = _fixed_clock_world(simulator)
+    db = tmp_path / "w.duckdb"
+    settings = settings_for(sim, db, reconcile_days=2)
+
+    def run(now):
+        return run_extract(settings, streams=["users"], progress=SilentProgress(), now=now).streams[0]
+
+    swept = run(_ticking(clock))  # each run row a millisecond apart (a clock standing still ties them)
+    assert swept.details["sweep_reason"] == "no reconciled sweep yet" and str(swept.status) == "success"
+    [(finished,)] = query(
+        db, "select finished_at from descope_raw._sync_runs where stream = 'users' and status = 'success'"
+    )
+    exactly = run(lambda: finished + timedelta(days=2))  # the sweep finished exactly two days ago
+    assert str(exactly.status) == "success" and "sweep_reason" not in exactly.details
+    clock[0] = to_ms(finished + timedelta(days=2, seconds=1)) / 1000
+    over = run(_ticking(clock))
+    assert over.details["sweep_reason"] == "the last reconciled sweep is 2 days old"
