@@ -13,6 +13,7 @@ after adding a test). `--resume --sample N` tests N mutants drawn at random from
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import random
@@ -53,8 +54,19 @@ def draw_sample(mutants: Path, size: int, seed: int) -> list[str]:
         if code is None
     )
     names = sorted(random.Random(seed).sample(unchecked, min(size, len(unchecked))))
-    record.write_text(json.dumps({"population": len(unchecked), "seed": seed, "names": names}, indent=1))
+    tests = tests_digest(mutants.parent / "tests")
+    sample = {"population": len(unchecked), "seed": seed, "tests": tests, "names": names}
+    record.write_text(json.dumps(sample, indent=1))
     return names
+
+
+def tests_digest(tests: Path) -> str:
+    """What the tests were when a sample was drawn: tests written after it for its survivors make it
+    speak for itself, not for the mutants it was drawn from (mutation_score.py checks this)."""
+    digest = hashlib.sha256()
+    for path in sorted(tests.rglob("*.py")):
+        digest.update(str(path.relative_to(tests)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
 
 
 def main(argv: list[str] | None = None) -> int:

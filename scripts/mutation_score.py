@@ -83,10 +83,24 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nmutation score {detected}/{n} = {score:.1f}% (goal {args.goal:g}%)")
     sample = args.mutants / "sample.json"
     if total["not checked"] and sample.exists():
-        estimate = _estimate(json.loads(sample.read_text()), results, detected, n)
+        drawn = json.loads(sample.read_text())
+        estimate = _estimate(drawn, results, detected, n)
         if estimate is not None:
+            if drawn.get("tests") != _tests_digest(args.mutants.parent / "tests"):
+                print(
+                    "the tests changed since this sample was drawn: tests written for its survivors bias it "
+                    "upward, so the estimate proves no goal (delete mutants/sample.json and draw another)"
+                )
+                return 1
             return 0 if estimate >= args.goal else 1
     return 0 if score >= args.goal else 1
+
+
+def _tests_digest(tests: Path) -> str:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from mutation import tests_digest
+
+    return tests_digest(tests)
 
 
 def _estimate(sample: dict, results: dict[str, dict[str, str]], detected: int, n: int) -> float | None:
