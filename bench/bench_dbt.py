@@ -58,9 +58,13 @@ def dbt(db: Path, target_path: Path, command: str, *args: str) -> float:
     return time.perf_counter() - started
 
 
-def execution_seconds(target_path: Path) -> dict[str, float]:
-    """The nodes' own execution time in the last run, summed per kind (model, test, unit_test)."""
-    results = json.loads((project_dir() / target_path / "run_results.json").read_text())["results"]
+def node_results(target_path: Path) -> list[dict]:
+    """The nodes' results of the last dbt run (target/run_results.json)."""
+    return json.loads((project_dir() / target_path / "run_results.json").read_text())["results"]
+
+
+def execution_seconds(results: list[dict]) -> dict[str, float]:
+    """The nodes' own execution time, summed per kind (model, test, unit_test)."""
     sums: dict[str, float] = {}
     for result in results:
         kind = result["unique_id"].split(".", 1)[0]
@@ -68,9 +72,8 @@ def execution_seconds(target_path: Path) -> dict[str, float]:
     return sums
 
 
-def slowest_nodes(target_path: Path, count: int) -> str:
-    """The `count` nodes with the longest execution time in the last run, as `name s` pairs."""
-    results = json.loads((project_dir() / target_path / "run_results.json").read_text())["results"]
+def slowest_nodes(results: list[dict], count: int) -> str:
+    """The `count` nodes with the longest execution time, as `name s` pairs."""
     slowest = sorted(results, key=lambda result: -float(result["execution_time"]))[:count]
     return ", ".join(f"{r['unique_id'].split('.')[-1][:48]} {float(r['execution_time']):.2f}" for r in slowest)
 
@@ -311,7 +314,8 @@ def main() -> None:
 
         def measure(label: str, *dbt_args: str) -> None:
             wall = dbt(db, target, "build", *dbt_args)
-            sums = execution_seconds(target)
+            results = node_results(target)
+            sums = execution_seconds(results)
             rows.append((label, wall, sums.get("model", 0.0), sums.get("test", 0.0), sums.get("unit_test", 0.0)))
             print(
                 f"{label:<44} wall {wall:7.1f} s | models {sums.get('model', 0):7.2f} s | tests "
@@ -319,7 +323,7 @@ def main() -> None:
                 flush=True,
             )
             if args.slowest:
-                print(f"    slowest: {slowest_nodes(target, args.slowest)}", flush=True)
+                print(f"    slowest: {slowest_nodes(results, args.slowest)}", flush=True)
 
         day = 0
         for phase in ("history", "history doubled"):

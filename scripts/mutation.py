@@ -13,7 +13,6 @@ after adding a test). `--resume --sample N` tests N mutants drawn at random from
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import random
@@ -26,6 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from scripts.mutation_score import tests_digest  # noqa: E402
 from tests.bigquery.emulator import start_emulator  # noqa: E402
 
 
@@ -58,15 +58,6 @@ def draw_sample(mutants: Path, size: int, seed: int) -> list[str]:
     sample = {"population": len(unchecked), "seed": seed, "tests": tests, "names": names}
     record.write_text(json.dumps(sample, indent=1))
     return names
-
-
-def tests_digest(tests: Path) -> str:
-    """What the tests were when a sample was drawn: tests written after it for its survivors make it
-    speak for itself, not for the mutants it was drawn from (mutation_score.py checks this)."""
-    digest = hashlib.sha256()
-    for path in sorted(tests.rglob("*.py")):
-        digest.update(str(path.relative_to(tests)).encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +87,28 @@ def latest_landed_users(path: Path) -> dict[str, dict[str, Any]]:
         """,
     )
     return {user_id: json.loads(payload) for user_id, payload in rows}
+
+
+@contextmanager
+def killed_while_appending(monkeypatch, kill: Callable[[str, Any], bool]) -> Iterator[None]:
+    """Inside the block the process "dies" (SystemExit, before anything is written) at the first
+    DuckDBLandingWriter.append for which `kill(table, run)` is true, and the block must end so; the
+    real append is back after it. `kill` may keep state (kill the nth append, kill twice)."""
+    from descope_sync.landing.duckdb import DuckDBLandingWriter
+
+    original = DuckDBLandingWriter.append
+
+    def append(self, table, rows, run=None):
+        if kill(table, run):
+            raise SystemExit(f"killed before appending to {table}")
+        return original(self, table, rows, run)
+
+    monkeypatch.setattr(DuckDBLandingWriter, "append", append)
+    try:
+        with pytest.raises(SystemExit):
+            yield
+    finally:
+        monkeypatch.setattr(DuckDBLandingWriter, "append", original)
 
 
 def land_audit_cursor(path: Path, cursor, run_id: str = "an-earlier-run"):

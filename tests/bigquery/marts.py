@@ -10,6 +10,10 @@ from typing import Any
 
 # The marts and their keys.
 MARTS = {"users": "user_id", "users_clean": "user_id", "user_logins": "event_id"}
+# users_clean columns computed from "now" at query time: equal only when both reads share a UTC day.
+NOW_DEPENDENT_COLUMNS = ("days_since_signup", "days_since_last_login", "user_activity_status", "simple_status")
+# When a build wrote (or staged) a row, not what the row holds: they differ between any two builds.
+BUILD_STAMP_COLUMNS = ("_dbt_built_at", "_logins_staged_through")
 
 
 def normalise(value: Any) -> Any:

@@ -20,7 +20,7 @@ import pytest
 from descope_sync.contract import LANDING_TABLES
 from descope_sync.landing.duckdb import DuckDBLandingWriter
 from descope_sync.simulator import ChaosConfig, RateLimits, Simulator, World
-from tests.bigquery.marts import MARTS, differences
+from tests.bigquery.marts import BUILD_STAMP_COLUMNS, MARTS, NOW_DEPENDENT_COLUMNS, differences
 
 DATASETS = {
     "DESCOPE_RAW_DATASET": "cli_raw",
@@ -28,9 +28,6 @@ DATASETS = {
     "DESCOPE_MARTS_DATASET": "cli_marts",
 }
 CHAOS = ChaosConfig(seed=11, p_429=0.1, p_5xx=0.05, p_malformed=0.03, p_mutation=0.4, retry_after=1)
-# users_clean columns computed from "now" at query time: equal only when both reads share a day.
-NOW_DEPENDENT = ("days_since_signup", "days_since_last_login", "user_activity_status", "simple_status")
-BUILD_STAMP = ("_dbt_built_at",)  # when each engine's build wrote a row, not what it holds
 # The models only: dbt's data and unit tests run on the emulator in test_dbt_parity.py (each takes the
 # emulator a second or more), and they do not change what the models hold.
 MODELS = ["--exclude", "resource_type:test", "--exclude", "resource_type:unit_test"]
@@ -102,7 +99,8 @@ def assert_same(emulator, duck: Path, stage: str) -> None:
     problems = []
     for mart, key in MARTS.items():
         assert on_duckdb[mart], f"{stage}: {mart} is empty on duckdb: the comparison would prove nothing"
-        problems += differences(mart, key, on_duckdb[mart], on_bigquery[mart], ignore=NOW_DEPENDENT + BUILD_STAMP)
+        ignore = NOW_DEPENDENT_COLUMNS + BUILD_STAMP_COLUMNS
+        problems += differences(mart, key, on_duckdb[mart], on_bigquery[mart], ignore=ignore)
     assert not problems, f"after the {stage} build the engines differ:\n" + "\n".join(problems)
 
 

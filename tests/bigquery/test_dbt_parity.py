@@ -36,7 +36,7 @@ from descope_sync.streams.audit_events import to_landing_row
 from descope_sync.timeutil import from_epoch_seconds, to_ms
 from descope_sync.transform import DbtOutcome, project_dir, run_dbt, target_dir
 from tests.bigquery.landing import EmulatorLanding
-from tests.bigquery.marts import MARTS, differences, normalise
+from tests.bigquery.marts import BUILD_STAMP_COLUMNS, MARTS, NOW_DEPENDENT_COLUMNS, differences, normalise
 
 # Datasets of this module on the shared emulator (the defaults are left to other tests).
 DATASETS = {
@@ -44,8 +44,6 @@ DATASETS = {
     "DESCOPE_STAGING_DATASET": "parity_staging",
     "DESCOPE_MARTS_DATASET": "parity_marts",
 }
-# users_clean columns computed from utc_now().
-NOW_DEPENDENT_COLUMNS = ("days_since_signup", "days_since_last_login", "user_activity_status", "simple_status")
 USERS_OVERLAP = timedelta(minutes=10)
 AUDIT_OVERLAP = timedelta(minutes=5)
 
@@ -460,8 +458,7 @@ def test_dbt_build_passes_on_both_engines(parity: Parity, stage: str) -> None:
 def test_the_marts_are_the_same_on_bigquery_and_duckdb(parity: Parity, stage: str) -> None:
     first_day, last_day = parity.dates[stage]
     # users_clean counts days to "now": builds on both sides of a UTC midnight may differ by a day.
-    # _dbt_built_at: when each engine's build wrote the row, not what it holds
-    ignore = ("_dbt_built_at", *(NOW_DEPENDENT_COLUMNS if first_day != last_day else ()))
+    ignore = BUILD_STAMP_COLUMNS + (NOW_DEPENDENT_COLUMNS if first_day != last_day else ())
     assert_same_marts(parity.snapshots[stage], stage, ignore)
 
 

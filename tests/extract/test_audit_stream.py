@@ -12,7 +12,7 @@ from descope_sync.progress import SilentProgress
 from descope_sync.simulator import ChaosConfig, RateLimits
 from descope_sync.streams.audit_events import event_id
 from descope_sync.timeutil import from_ms, to_ms
-from tests.conftest import land_audit_cursor, land_old_audit_cursor, query, settings_for
+from tests.conftest import killed_while_appending, land_audit_cursor, land_old_audit_cursor, query, settings_for
 
 
 def extract_audit(settings):
@@ -62,20 +62,14 @@ def test_a_run_killed_mid_window_resumes_where_it_stopped(simulator, tmp_path, m
     sim = simulator(users=150)
     db = tmp_path / "w.duckdb"
     settings = settings_for(sim, db, audit_page_size=100)
-    calls = {"n": 0}
-    original = DuckDBLandingWriter.append
+    pages = []
 
-    def die_after_three_pages(self, table, rows, run=None):
-        if table == "audit_events":
-            calls["n"] += 1
-            if calls["n"] == 4:
-                raise SystemExit("killed mid-window")
-        return original(self, table, rows, run)
+    def on_the_fourth_page(table, run):
+        pages.extend([table] if table == "audit_events" else [])
+        return len(pages) == 4
 
-    monkeypatch.setattr(DuckDBLandingWriter, "append", die_after_three_pages)
-    with pytest.raises(SystemExit):
+    with killed_while_appending(monkeypatch, on_the_fourth_page):
         extract_audit(settings)
-    monkeypatch.setattr(DuckDBLandingWriter, "append", original)
     partial = query(db, "select count(*), max(cursor_to) from descope_raw._sync_runs where status = 'partial'")[0]
     assert partial[0] == 3 and partial[1] is not None
     assert extract_audit(settings).status == "success"
@@ -369,6 +363,13 @@ def _extract_at(sim, db, now_ms=NOW_MS, **overrides):
     return run_extract(settings, streams=["audit_events"], progress=SilentProgress(), now=lambda: from_ms(now_ms))
 
 
+def _assert_incomplete_and_nothing_claimed(stream, db, said):
+    """The run ends incomplete saying `said`, with one run row, no cursor, and nothing landed."""
+    assert (str(stream.status), stream.message) == ("incomplete", said)
+    assert _checkpoints(db) == [("incomplete", None, said)]
+    assert landed_event_ids(db) == []
+
+
 def _checkpoints(db):
     """(status, cursor_to, error) of every audit_events run row, oldest first."""
     return query(
@@ -408,9 +409,7 @@ def test_a_newest_first_server_whose_window_keeps_changing_ends_incomplete_and_s
     db = tmp_path / "w.duckdb"
     stream = _extract_at(sim, db, max_seconds=3).streams[0]
     said = "audit_events: the audit window kept changing under a newest-first server; try again later"
-    assert (str(stream.status), stream.message) == ("incomplete", said)
-    assert _checkpoints(db) == [("incomplete", None, said)]
-    assert landed_event_ids(db) == []
+    _assert_incomplete_and_nothing_claimed(stream, db, said)
 
 
 def test_a_newest_first_total_that_moves_eight_times_in_a_row_twice_is_still_read_to_the_end(simulator, tmp_path):
@@ -444,9 +443,7 @@ def test_a_newest_first_tail_page_cut_short_ends_incomplete_with_nothing_claimed
     db = tmp_path / "w.duckdb"
     stream = _extract_at(sim, db).streams[0]
     said = "audit_events: page 2 of 150 events held 0; cannot prove the tail was read"
-    assert (str(stream.status), stream.message) == ("incomplete", said)
-    assert _checkpoints(db) == [("incomplete", None, said)]
-    assert landed_event_ids(db) == []
+    _assert_incomplete_and_nothing_claimed(stream, db, said)
 
 
 def test_a_newest_first_tail_page_older_than_the_window_ends_incomplete(simulator, tmp_path):
@@ -467,9 +464,7 @@ def test_a_newest_first_tail_page_older_than_the_window_ends_incomplete(simulato
     db = tmp_path / "w.duckdb"
     stream = _extract_at(sim, db, max_seconds=3).streams[0]
     said = "audit_events: the tail page of a newest-first answer holds no event in the window"
-    assert (str(stream.status), stream.message) == ("incomplete", said)
-    assert _checkpoints(db) == [("incomplete", None, said)]
-    assert landed_event_ids(db) == []
+    _assert_incomplete_and_nothing_claimed(stream, db, said)
 
 
 def test_a_newest_first_window_ends_at_the_settle_margin_even_when_newer_events_would_fill_a_page(simulator, tmp_path):

@@ -13,7 +13,7 @@ from descope_sync.progress import SilentProgress
 from descope_sync.simulator import ChaosConfig, Dialect, World
 from descope_sync.streams.users import TAIL_MARGIN_S
 from descope_sync.timeutil import from_ms, to_ms
-from tests.conftest import latest_landed_users, query, settings_for
+from tests.conftest import killed_while_appending, latest_landed_users, query, settings_for
 
 
 def extract_users(settings):
@@ -240,8 +240,14 @@ def test_users_created_at_the_first_and_last_second_the_windows_cover_are_landed
     assert set(counts.values()) == {1}
 
 
+def _on_unfiltered_page(page):
+    """Kill the users stream as it commits the checkpoint of this unfiltered page."""
+    return lambda table, run: (
+        table == "users" and run is not None and (run.details or {}).get("unfiltered_page") == page
+    )
+
+
 def test_a_sweep_killed_in_its_unfiltered_pass_resumes_at_the_page_it_reached(simulator, tmp_path, monkeypatch):
-    from descope_sync.landing.duckdb import DuckDBLandingWriter
 
     sim = simulator(users=100)
     for i in range(5):  # without an id: quarantined from page 0, before the kill
@@ -249,17 +255,8 @@ def test_a_sweep_killed_in_its_unfiltered_pass_resumes_at_the_page_it_reached(si
     outside = _with_outside_users(sim, 90)  # pages 0, 1 and 2 of 40 with the five
     db = tmp_path / "w.duckdb"
     settings = settings_for(sim, db, users_page_size=40)
-    original = DuckDBLandingWriter.append
-
-    def die_on_the_third_unfiltered_page(self, table, rows, run=None):
-        if table == "users" and run is not None and (run.details or {}).get("unfiltered_page") == 3:
-            raise SystemExit("killed in the unfiltered pass")
-        return original(self, table, rows, run)
-
-    monkeypatch.setattr(DuckDBLandingWriter, "append", die_on_the_third_unfiltered_page)
-    with pytest.raises(SystemExit):
+    with killed_while_appending(monkeypatch, _on_unfiltered_page(3)):
         extract_users(settings)
-    monkeypatch.setattr(DuckDBLandingWriter, "append", original)
     assert set(landings(db)) & set(outside)  # the first pages landed before the kill
     windowed = []
     sim.on_request = lambda phase, _endpoint, request, _world: windowed.extend(
@@ -522,7 +519,6 @@ def test_records_without_an_id_in_a_dense_future_second_are_each_quarantined_and
 def test_a_sweep_killed_after_each_dense_second_resumes_past_it_and_still_names_the_unprovable_one(
     simulator, tmp_path, monkeypatch
 ):
-    from descope_sync.landing.duckdb import DuckDBLandingWriter
 
     sim, clock, _ = _fixed_clock_world(simulator, users=10, max_offset=4)  # offsets past 4 answer nothing
     now = _ticking(clock)
@@ -534,18 +530,16 @@ def test_a_sweep_killed_after_each_dense_second_resumes_past_it_and_still_names_
         sim.world.put_user({"userId": uid, "createdTime": created, "email": f"{uid.lower()}@example.com"})
     db = tmp_path / "w.duckdb"
     settings = settings_for(sim, db, users_page_size=4)
-    original = DuckDBLandingWriter.append
     kill_after = [provable, unprovable]
 
-    def die_on_the_window_after_a_dense_second(self, table, rows, run=None):
+    def on_the_window_after_a_dense_second(table, run):
         position = (run.details or {}).get("position") if run is not None else None
         if table == "users" and kill_after and isinstance(position, int) and position > kill_after[0]:
-            raise SystemExit(f"killed after the second {kill_after.pop(0)}")
-        return original(self, table, rows, run)
+            return bool(kill_after.pop(0))
+        return False
 
-    monkeypatch.setattr(DuckDBLandingWriter, "append", die_on_the_window_after_a_dense_second)
     for _ in range(2):
-        with pytest.raises(SystemExit):
+        with killed_while_appending(monkeypatch, on_the_window_after_a_dense_second):
             run_extract(settings, streams=["users"], progress=SilentProgress(), now=now)
     stream = run_extract(settings, streams=["users"], progress=SilentProgress(), now=now).streams[0]
     assert stream.details["sweep_reason"] == "continuing the open sweep"
@@ -810,24 +804,14 @@ def test_a_sweep_killed_around_the_window_holding_a_record_without_an_id_counts_
 def test_a_sweep_killed_right_after_an_unfiltered_page_with_records_without_an_id_still_counts_them(
     simulator, tmp_path, monkeypatch
 ):
-    from descope_sync.landing.duckdb import DuckDBLandingWriter
 
     sim = simulator(users=100)
     _put_without_id(sim, 0, n=5)  # unfiltered page 0 (they sort first), committed with unfiltered_page 1
     _with_outside_users(sim, 90)
     db = tmp_path / "w.duckdb"
     settings = settings_for(sim, db, users_page_size=40)
-    original = DuckDBLandingWriter.append
-
-    def die_on_the_second_unfiltered_page(self, table, rows, run=None):
-        if table == "users" and run is not None and (run.details or {}).get("unfiltered_page") == 2:
-            raise SystemExit("killed in the unfiltered pass")
-        return original(self, table, rows, run)
-
-    monkeypatch.setattr(DuckDBLandingWriter, "append", die_on_the_second_unfiltered_page)
-    with pytest.raises(SystemExit):
+    with killed_while_appending(monkeypatch, _on_unfiltered_page(2)):
         extract_users(settings)
-    monkeypatch.setattr(DuckDBLandingWriter, "append", original)
     stream = extract_users(settings).streams[0]
     assert stream.details["sweep_reason"] == "continuing the open sweep"
     assert str(stream.status) == "success", stream.message

@@ -20,7 +20,8 @@ import duckdb
 import pytest
 
 from descope_sync.transform import run_dbt
-from tests.bigquery.test_dbt_parity import NOW_DEPENDENT_COLUMNS, Extractor, change_world, land_duckdb, make_world
+from tests.bigquery.marts import BUILD_STAMP_COLUMNS, NOW_DEPENDENT_COLUMNS
+from tests.bigquery.test_dbt_parity import Extractor, change_world, land_duckdb, make_world
 from tests.transform.conftest import assert_marts_built
 
 # Every model the incremental runs write (tables), then the marts.
@@ -82,9 +83,7 @@ def test_an_incremental_build_equals_a_full_refresh_of_the_same_landing(tmp_path
     shutil.copyfile(incremental, refreshed)
     build(refreshed, *dbt_vars, "--exclude", "test_type:unit", full_refresh=True)
 
-    # when each build wrote (or staged) a row is not what it holds
-    build_stamps = ("_dbt_built_at", "_logins_staged_through")
-    ignore = build_stamps + (NOW_DEPENDENT_COLUMNS if datetime.now(UTC).date() != first_day else ())
+    ignore = BUILD_STAMP_COLUMNS + (NOW_DEPENDENT_COLUMNS if datetime.now(UTC).date() != first_day else ())
     for relation in RELATIONS:
         expected = rows(refreshed, relation, ignore)
         assert expected, f"{relation} is empty: the comparison would prove nothing"
