@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import traceback
 from collections.abc import Iterator
@@ -277,6 +278,26 @@ def test_a_wait_that_would_pass_the_time_budget_is_not_started(canned):
         client.search_users({})
     assert str(caught.value) == f"rate limited on {USER_SEARCH_PATH} (429): waiting 30s would pass the time budget"
     assert sleeps == [] and waits == []
+
+
+def test_a_wait_that_ends_exactly_when_the_budget_does_is_taken(canned):
+    canned.answers = [(429, b"{}", {"Retry-After": "20"}), (200, ONE_USER)]
+    now = [100.0]
+    client, sleeps, _ = waiting_client(canned.url, deadline=Deadline(20, clock=lambda: now[0]))
+    assert client.search_users({}).total == 1
+    assert sleeps == [20.0]
+
+
+def test_each_wait_is_logged_with_its_reason_and_length(canned, caplog):
+    canned.answers = [(429, b"{}", {"Retry-After": "3"}), (503, b"{}"), (200, ONE_USER)]
+    client, sleeps, _ = waiting_client(canned.url, backoff_base=0.5, backoff_cap=0.5)
+    with caplog.at_level(logging.INFO, logger="descope_sync.descope"):
+        client.search_users({})
+    waits = [r.getMessage() for r in caplog.records if r.getMessage().startswith("waiting")]
+    assert waits == [
+        f"waiting 3.0s: rate limited on {USER_SEARCH_PATH} (429)",
+        f"waiting {sleeps[1]:.1f}s: HTTP 503 on {USER_SEARCH_PATH}, retry 1",
+    ]
 
 
 def test_a_spent_budget_sends_nothing_more(canned):

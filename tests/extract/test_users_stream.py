@@ -6,6 +6,7 @@ import json
 from collections import Counter
 from datetime import timedelta
 
+import duckdb
 import pytest
 
 from descope_sync.pipeline import run_extract
@@ -901,3 +902,50 @@ def test_a_sweep_is_due_only_once_the_last_reconciled_one_is_older_than_reconcil
     clock[0] = to_ms(finished + timedelta(days=2, seconds=1)) / 1000
     over = run(_ticking(clock))
     assert over.details["sweep_reason"] == "the last reconciled sweep is 2 days old"
+
+
+def test_a_warehouse_whose_full_runs_predate_sweep_ids_gets_a_reconciled_sweep_first(simulator, tmp_path):
+    """Full runs written before sweeps had ids say nothing about which users were live when: the first
+    run after the upgrade sweeps, even though the counts agree, instead of trusting them as a baseline."""
+    sim = simulator(users=40)
+    db = tmp_path / "w.duckdb"
+    settings = settings_for(sim, db)
+    assert extract_users(settings).status == "success"
+    with duckdb.connect(str(db)) as con:
+        con.execute("update descope_raw._sync_runs set sweep_id = null, sweep_started_at = null where mode = 'full'")
+    after_upgrade = extract_users(settings).streams[0]
+    assert str(after_upgrade.status) == "success"
+    assert after_upgrade.details["sweep_reason"] == "no reconciled sweep yet"
+    assert after_upgrade.details["reconciled"] is True
+
+
+def test_an_incremental_run_that_found_no_change_keeps_its_progress_when_killed_in_the_tail(
+    simulator, tmp_path, monkeypatch
+):
+    """A quiet stretch is progress too: the window that found nothing commits its cursor, so a run
+    killed in the tail pass after it does not send the next run back to the old cursor."""
+    from descope_sync.descope import DescopeClient
+
+    sim, clock, _ = _fixed_clock_world(simulator, users=30)
+    now = _ticking(clock)
+    db = tmp_path / "w.duckdb"
+    settings = settings_for(sim, db)
+    assert run_extract(settings, streams=["users"], progress=SilentProgress(), now=now).status == "success"
+    [(swept_to,)] = query(db, "select max(cursor_to) from descope_raw._sync_runs where stream = 'users'")
+    clock[0] += 3600
+    search = DescopeClient.search_users
+
+    def killed_at_the_tail(self, body, **kwargs):
+        if "fromModifiedTime" in body and "toModifiedTime" not in body:
+            raise SystemExit("killed in the tail pass")
+        return search(self, body, **kwargs)
+
+    monkeypatch.setattr(DescopeClient, "search_users", killed_at_the_tail)
+    with pytest.raises(SystemExit):
+        run_extract(settings, streams=["users"], progress=SilentProgress(), now=now)
+    monkeypatch.setattr(DescopeClient, "search_users", search)
+    [(kept,)] = query(db, "select max(cursor_to) from descope_raw._sync_runs where stream = 'users'")
+    assert kept > swept_to + timedelta(seconds=3000)
+    stream = run_extract(settings, streams=["users"], progress=SilentProgress(), now=now).streams[0]
+    assert str(stream.status) == "success" and stream.cursor_from == kept
+    assert_landing_matches_truth(sim, db)
