@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
+import time
 import traceback
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,7 +28,7 @@ KEY = "K2canned-server-key-0123456789"
 
 class CannedServer:
     """Answers every POST with the next canned (status, body[, headers]) and records the requests (their
-    bodies in `requests`, their paths and headers in `seen`)."""
+    bodies in `requests`, their paths and headers in `seen`). A status of ("slow", s) answers 200 after s seconds."""
 
     def __init__(self) -> None:
         self.answers: list[tuple] = []
@@ -40,6 +42,9 @@ class CannedServer:
                 canned.requests.append(json.loads(self.rfile.read(length) or b"{}"))
                 canned.seen.append((self.path, dict(self.headers.items())))
                 status, body, *headers = canned.answers.pop(0) if canned.answers else (200, b'{"users":[],"total":0}')
+                if isinstance(status, tuple):
+                    time.sleep(status[1])
+                    status = 200
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 for name, value in (headers[0] if headers else {}).items():
@@ -74,14 +79,14 @@ def client_for(url: str, key: str = KEY, attempts: int = 3) -> DescopeClient:
 @pytest.mark.parametrize(
     ("body", "why"),
     [
-        (b"[]", "not a JSON object"),
-        (b'{"users": {"a": 1}, "total": 1}', "not a list"),
-        (b'{"users": null, "total": 0}', "not a list"),
-        (b'{"users": [{"userId": "U1"}], "total": "2500"}', "not a non-negative integer"),
-        (b'{"users": [{"userId": "U1"}], "total": true}', "not a non-negative integer"),
-        (b'{"users": [{"userId": "U1"}], "total": -1}', "not a non-negative integer"),
-        (b'{"users": [{"userId": "U1"}]}', "without 'total'"),
-        (b'{"users": [{"userId": "U1"}, {"userId": "U2"}], "total": 1}', "with 'total' 1"),
+        (b"[]", "the answer is not a JSON object"),
+        (b'{"users": {"a": 1}, "total": 1}', "'users' is a dict, not a list"),
+        (b'{"users": null, "total": 0}', "'users' is a NoneType, not a list"),
+        (b'{"users": [{"userId": "U1"}], "total": "2500"}', "'total' is str '2500', not a non-negative integer"),
+        (b'{"users": [{"userId": "U1"}], "total": true}', "'total' is bool True, not a non-negative integer"),
+        (b'{"users": [{"userId": "U1"}], "total": -1}', "'total' is int -1, not a non-negative integer"),
+        (b'{"users": [{"userId": "U1"}]}', "a page of 1 users without 'total'"),
+        (b'{"users": [{"userId": "U1"}, {"userId": "U2"}], "total": 1}', "a page of 2 users with 'total' 1"),
     ],
 )
 def test_answers_of_the_wrong_shape_are_retried_then_fail_without_becoming_data(canned, body, why):
@@ -89,7 +94,7 @@ def test_answers_of_the_wrong_shape_are_retried_then_fail_without_becoming_data(
     client = client_for(canned.url)
     with pytest.raises(DescopeUnavailableError) as caught:
         client.search_users({"limit": 10})
-    assert why in str(caught.value)
+    assert f"last: malformed response body ({why});" in str(caught.value)
     assert len(canned.requests) == 3  # every attempt used, none accepted
     assert client.stats.malformed == 3
 
@@ -100,17 +105,20 @@ def test_a_malformed_answer_then_a_good_one_returns_the_good_one(canned):
     assert [u["userId"] for u in page.items] == ["U1"] and page.total == 1 and page.fits
 
 
-def test_protobuf_style_empty_answers_parse_as_unproved_emptiness(canned):
-    canned.answers = [(200, b"{}"), (200, b'{"users": [], "total": 0}')]
+@pytest.mark.parametrize(("body", "total"), [(b"{}", 0), (b'{"total": 4}', 4), (b'{"users": []}', 0)])
+def test_protobuf_style_empty_answers_parse_as_unproved_emptiness(canned, body, total):
+    """Protobuf's JSON leaves out an empty list and a zero total: either missing proves nothing."""
+    canned.answers = [(200, body), (200, b'{"users": [], "total": 0}')]
     client = client_for(canned.url)
     omitted = client.search_users({})
     explicit = client.search_users({})
-    assert (omitted.items, omitted.total, omitted.omitted) == ([], 0, True)
+    assert (omitted.items, omitted.total, omitted.omitted) == ([], total, True)
     assert (explicit.items, explicit.total, explicit.omitted) == ([], 0, False)
 
 
-def test_when_the_server_is_known_to_send_lists_and_totals_a_body_lacking_them_is_malformed(canned):
-    canned.answers = [(200, b"{}")] * 3
+@pytest.mark.parametrize("body", [b"{}", b'{"total": 4}', b'{"users": []}'])
+def test_when_the_server_is_known_to_send_lists_and_totals_a_body_lacking_them_is_malformed(canned, body):
+    canned.answers = [(200, body)] * 3
     with pytest.raises(DescopeUnavailableError, match="lacks 'users' or 'total'"):
         client_for(canned.url).search_users({}, require_explicit=True)
 
@@ -122,7 +130,11 @@ def test_a_key_requests_refuses_to_send_gives_an_error_without_the_key(canned, b
         client.search_users({})
     shown = "".join(traceback.format_exception(caught.value))
     assert KEY not in shown and "ключ" not in shown
-    assert "DESCOPE_MANAGEMENT_KEY" in str(caught.value)
+    assert re.fullmatch(
+        f"a request to {USER_SEARCH_PATH} could not be sent \\((InvalidHeader|UnicodeEncodeError)\\); check "
+        "DESCOPE_BASE_URL, DESCOPE_PROJECT_ID and that DESCOPE_MANAGEMENT_KEY holds only the key",
+        str(caught.value),
+    )
     assert canned.requests == []  # nothing was sent
 
 
@@ -144,19 +156,20 @@ def waiting_client(url: str, **kwargs) -> tuple[DescopeClient, list[float], list
 
 
 def test_each_search_posts_its_body_to_its_endpoint_with_the_project_and_key(canned):
-    canned.answers = [(200, EMPTY), (200, b'{"audits": [], "total": 0}')]
+    canned.answers = [(200, EMPTY), (200, b'{"audits": [], "total": 0}'), (200, EMPTY)]
     client = DescopeClient(canned.url + "/", "P2test", Secret(KEY))  # a trailing slash in the base URL is fine
     client.search_users({"limit": 7})
     client.search_audit({"from": 1})
-    assert canned.requests == [{"limit": 7}, {"from": 1}]
-    assert [path for path, _ in canned.seen] == [USER_SEARCH_PATH, AUDIT_SEARCH_PATH]
+    client.search_users({"limit": 8})
+    assert canned.requests == [{"limit": 7}, {"from": 1}, {"limit": 8}]
+    assert [path for path, _ in canned.seen] == [USER_SEARCH_PATH, AUDIT_SEARCH_PATH, USER_SEARCH_PATH]
     for _, headers in canned.seen:
         assert headers["Authorization"] == f"Bearer P2test:{KEY}"
         assert headers["x-descope-project-id"] == "P2test"
         assert headers["Content-Type"] == "application/json"
         assert headers["User-Agent"] == f"descope-sync/{__version__}"
-    assert client.stats.requests == 2
-    assert client.stats.by_path == {USER_SEARCH_PATH: 1, AUDIT_SEARCH_PATH: 1}
+    assert client.stats.requests == 3
+    assert client.stats.by_path == {USER_SEARCH_PATH: 2, AUDIT_SEARCH_PATH: 1}
 
 
 @pytest.mark.parametrize("status", [401, 403])
@@ -253,6 +266,13 @@ def test_server_errors_that_never_end_fail_after_max_attempts_saying_where_the_n
     assert str(caught.value).startswith(f"Descope request {AUDIT_SEARCH_PATH} failed 3 times, last: HTTP 503;")
     assert "the next run resumes there" in str(caught.value)
     assert len(canned.requests) == 3 and len(sleeps) == 2  # no wait after the last attempt
+
+
+def test_an_answer_slower_than_the_timeout_is_abandoned_and_retried(canned):
+    canned.answers = [(("slow", 1.5), ONE_USER), (200, ONE_USER)]
+    client, _, waits = waiting_client(canned.url, timeout=0.3)
+    assert client.search_users({}).total == 1
+    assert [why for why, _ in waits] == [f"connection error (ReadTimeout) on {USER_SEARCH_PATH}, retry 1"]
 
 
 def test_a_status_outside_the_retryable_ones_is_not_retried(canned):
