@@ -470,6 +470,14 @@ def test_the_factory_opens_the_writer_on_the_emulator_with_anonymous_credentials
         writer.close()
 
 
+def test_the_factory_reads_the_process_environment_when_given_none(monkeypatch):
+    """What a Cloud Function and the CLI do: the batch bounds and the emulator come from os.environ."""
+    monkeypatch.setenv("DESCOPE_BQ_BATCH_PAGES", "3")
+    monkeypatch.setenv("BIGQUERY_EMULATOR_HOST", "h:1")
+    writer = open_writer(_settings(bigquery_project="test-project"))
+    assert writer.batch_pages == 3
+
+
 def test_the_factory_needs_a_project_and_sane_batch_bounds():
     with pytest.raises(ConfigError, match="GCP_PROJECT"):
         open_writer(_settings(), env={})

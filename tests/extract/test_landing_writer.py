@@ -14,7 +14,7 @@ import pytest
 
 from descope_sync.contract import LANDING_TABLES, RunStatus
 from descope_sync.errors import SyncError, WarehouseLocked
-from descope_sync.landing.base import MAX_ROW_BYTES, SyncRun
+from descope_sync.landing.base import MAX_ROW_BYTES, SyncRun, chunk_lines
 from descope_sync.landing.duckdb import DuckDBLandingWriter
 from tests.conftest import query
 
@@ -194,3 +194,34 @@ def test_a_second_process_on_the_same_file_gets_one_clear_error_and_nothing_is_w
     finally:
         holder.communicate("")
     assert query(path, "select count(*) from descope_raw._sync_runs")[0][0] == 0
+
+
+@pytest.mark.parametrize(
+    ("sizes", "limit", "chunks"),
+    [
+        ([4, 4, 4, 4], 14, [3, 1]),  # three 4-byte lines joined by newlines are exactly 14 bytes
+        ([4] * 7, 14, [3, 3, 1]),  # and so is every later chunk
+        ([4, 4, 4, 4], 13, [2, 2]),
+        ([20, 4, 4], 10, [1, 2]),  # a line longer than the limit travels alone
+        ([], 10, []),
+    ],
+)
+def test_lines_are_grouped_into_chunks_as_full_as_the_byte_limit_allows(sizes, limit, chunks):
+    lines = [bytes([65 + i]) * size for i, size in enumerate(sizes)]
+    grouped = list(chunk_lines(lines, limit))
+    assert [len(chunk) for chunk in grouped] == chunks
+    assert [line for chunk in grouped for line in chunk] == lines
+    assert all(len(b"\n".join(chunk)) <= limit or len(chunk) == 1 for chunk in grouped)
+
+
+def test_a_run_lands_in_the_configured_raw_schema(simulator, tmp_path):
+    from descope_sync.pipeline import run_extract
+    from descope_sync.progress import SilentProgress
+    from tests.conftest import settings_for
+
+    sim = simulator(users=15)
+    db = tmp_path / "w.duckdb"
+    summary = run_extract(settings_for(sim, db, raw_schema="acme_raw"), streams=["users"], progress=SilentProgress())
+    assert summary.status == "success"
+    assert query(db, "select count(distinct user_id) from acme_raw.users") == [(len(sim.world.truth()["users"]),)]
+    assert query(db, "select count(*) from information_schema.schemata where schema_name = 'descope_raw'") == [(0,)]
