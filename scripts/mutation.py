@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from scripts.mutation_score import tests_digest  # noqa: E402
+from scripts.mutation_score import load, tests_digest  # noqa: E402
 from tests.bigquery.emulator import start_emulator  # noqa: E402
 
 
@@ -60,6 +60,23 @@ def draw_sample(mutants: Path, size: int, seed: int) -> list[str]:
     return names
 
 
+def freeze_sample(work: Path) -> None:
+    """Once every mutant of the sample has a verdict from the tests it was drawn with, keep those verdicts
+    in mutants/sample.json: the estimate then stays what that sample measured, whatever tests are added
+    later (they only kill more), and later runs may re-check other survivors without voiding it."""
+    record = work / "mutants" / "sample.json"
+    if not record.exists():
+        return
+    drawn = json.loads(record.read_text())
+    if "verdicts" in drawn or drawn.get("tests") != tests_digest(work / "tests"):
+        return
+    status = {name: st for statuses in load(work / "mutants").values() for name, st in statuses.items()}
+    verdicts = {name: status.get(name, "not checked") for name in drawn["names"]}
+    if "not checked" not in verdicts.values():
+        drawn["verdicts"] = verdicts
+        record.write_text(json.dumps(drawn, indent=1))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, default=ROOT / "target" / "mutation")
@@ -76,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.sample and not (args.work / "mutants").is_dir():
         parser.error(f"--sample: no previous run in {args.work}")
 
+    freeze_sample(args.work)  # a sample finished by an interrupted run, before new tests are staged
     stage(args.work, args.resume)
     names = draw_sample(args.work / "mutants", args.sample, args.seed) if args.sample else args.names
     bindir = Path(sys.executable).parent
@@ -86,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         code = subprocess.run(mutmut, cwd=args.work, env=env).returncode
     finally:
         emulator.stop()
+    freeze_sample(args.work)
     if code != 0:
         return code
     score = [sys.executable, str(ROOT / "scripts" / "mutation_score.py")]

@@ -6,7 +6,9 @@ reached and suspicious ones count against the score. Survivors that docs/mutatio
 flagged: each one there has a one-line reason (equivalent, or the test that should be added).
 When the run is not finished but `mutation.py --resume --sample N` drew a random sample of the mutants
 not checked (mutants/sample.json), the score of the unchecked is estimated from the sample's: the
-estimate and its 95% interval (Wilson) are printed, and the goal is judged on the estimate.
+estimate and its 95% interval (Wilson) are printed, and the goal is judged on the estimate. The sample's
+verdicts count only as given by the tests it was drawn with (frozen in sample.json when it finished):
+tests written after seeing its survivors would bias it upward.
 Exits 1 when there are no results, or when the score (or the estimate) is below the goal.
 """
 
@@ -87,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         drawn = json.loads(sample.read_text())
         estimate = _estimate(drawn, results, detected, n)
         if estimate is not None:
-            if drawn.get("tests") != tests_digest(args.mutants.parent / "tests"):
+            if "verdicts" not in drawn and drawn.get("tests") != tests_digest(args.mutants.parent / "tests"):
                 print(
                     "the tests changed since this sample was drawn: tests written for its survivors bias it "
                     "upward, so the estimate proves no goal (delete mutants/sample.json and draw another)"
@@ -111,8 +113,12 @@ def _estimate(sample: dict, results: dict[str, dict[str, str]], detected: int, n
     file by file (a sample mutmut ran only in part is not spread evenly over the files); a file with
     fewer than MIN_PER_FILE sampled mutants run takes the rate of the whole sample."""
     sampled = set(sample["names"])
-    run = {name: st for statuses in results.values() for name, st in statuses.items() if name in sampled}
-    run = {name: st for name, st in run.items() if st != "not checked"}
+    if "verdicts" in sample:  # frozen when the sample finished with the tests it was drawn with
+        run = dict(sample["verdicts"])
+        print("\nthe sample's verdicts are those it got from the tests it was drawn with (later tests only add kills)")
+    else:
+        run = {name: st for statuses in results.values() for name, st in statuses.items() if name in sampled}
+        run = {name: st for name, st in run.items() if st != "not checked"}
     if not run:
         print(f"\nthe random sample ({len(sampled)} mutants) is not run yet: no estimate")
         return None
@@ -127,7 +133,7 @@ def _estimate(sample: dict, results: dict[str, dict[str, str]], detected: int, n
         unchecked = sum(st == "not checked" for st in statuses.values())
         if not unchecked:
             continue
-        own = [st for name, st in statuses.items() if name in run]
+        own = [run[name] for name in statuses if name in run]
         if len(own) >= MIN_PER_FILE:
             rate, trials = sum(st in DETECTED for st in own) / len(own), len(own)
             basis = f"its own {len(own)} sampled"
