@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -110,6 +111,7 @@ def test_a_cursor_older_than_retention_records_the_lost_interval_and_continues(s
     assert len(gap) == 1
     assert gap[0][0] == old
     assert (gap[0][1] - old) > timedelta(days=14)
+    assert summary.streams[0].details["lost_interval"] == [old.isoformat(), gap[0][1].isoformat()]
     assert "lost" in gap[0][2]
     assert any(
         r.levelname == "WARNING" and r.getMessage().startswith("DATA LOSS: audit events between ")
@@ -147,24 +149,38 @@ def test_a_second_run_re_reads_only_its_overlap_and_lands_each_new_event_once(si
     assert sum(1 for _, occurred in rows if occurred < overlap_from) <= 5  # the anchor's millisecond, no more
 
 
-def test_an_event_that_is_not_an_object_is_quarantined_and_the_rest_land(simulator, tmp_path):
+@pytest.mark.parametrize("where", ["last", "first", "middle"])
+@pytest.mark.parametrize(
+    ("bad", "reason"),
+    [
+        (b'"a bare string"', "not an object"),
+        (b'{"id": "EVbad", "action": "LoginSucceed", "occurred": "soon"}', "audit event without a usable 'occurred'"),
+    ],
+)
+def test_a_malformed_event_anywhere_in_a_page_is_quarantined_and_the_rest_land(
+    simulator, tmp_path, caplog, where, bad, reason
+):
     sim = simulator(users=40)
     original, served = sim.world.search_audit, []
 
-    def with_a_bare_string(**query):
+    def with_a_malformed_event(**query):
         events, total = original(**query)
-        if events and not served:
+        if len(events) > 2 and not served:
             served.append(True)
-            return [*events, b'"a bare string"'], total + 1
+            at = {"first": 0, "middle": len(events) // 2, "last": len(events)}[where]
+            return [*events[:at], bad, *events[at:]], total + 1
         return events, total
 
-    sim.world.search_audit = with_a_bare_string
+    sim.world.search_audit = with_a_malformed_event
     db = tmp_path / "w.duckdb"
     stream = extract_audit(settings_for(sim, db)).streams[0]
-    assert stream.status == "success" and stream.rows_quarantined == 1
-    quarantined = "select stream, reason, payload->>'$', _extracted_at is not null from descope_raw._quarantine"
-    assert query(db, quarantined) == [("audit_events", "not an object", "a bare string", True)]
+    assert served and stream.status == "success" and stream.rows_quarantined == 1
+    quarantined = "select stream, reason, payload::varchar, _extracted_at is not null from descope_raw._quarantine"
+    [(table, why, payload, stamped)] = query(db, quarantined)
+    assert (table, why, stamped) == ("audit_events", reason, True)
+    assert json.loads(payload) == json.loads(bad)
     assert set(landed_event_ids(db)) == truth_event_ids(sim)
+    assert "audit_events: quarantined 1 malformed event(s)" in [r.getMessage() for r in caplog.records]
 
 
 # ---------------------------------------------------------------------------- rarer paths (mutation survivors)

@@ -42,10 +42,12 @@ def test_full_load_lands_every_user_including_test_and_legacy_users(simulator, t
     assert query(db, "select count(*) from descope_raw.users where modified_at is null")[0][0] > 0
     runs = query(
         db,
-        "select status, mode, (details->>'reconciled'), (details->>'source_total') from descope_raw._sync_runs "
-        "where stream = 'users' and status <> 'partial'",
+        "select status, mode, error, details->>'reconciled', details->>'source_total', details->>'users_seen', "
+        "details->>'live_before', details->>'would_remove', details->>'held', details->>'reason' "
+        "from descope_raw._sync_runs where stream = 'users' and status <> 'partial'",
     )
-    assert runs == [("success", "full", "true", str(len(truth)))]
+    live = str(len(truth))
+    assert runs == [("success", "full", None, "true", live, live, live, "0", "false", None)]
 
 
 def test_incremental_run_picks_up_exactly_the_modified_and_created_users(simulator, tmp_path):
@@ -61,10 +63,10 @@ def test_incremental_run_picks_up_exactly_the_modified_and_created_users(simulat
     assert len(batches) == 2
     last_batch = query(
         db,
-        "select distinct user_id from descope_raw.users where _batch_id = ?",
+        "select user_id, count(*) from descope_raw.users where _batch_id = ? group by user_id",
         [f"{second.run_id}:users"],
     )
-    assert {r[0] for r in last_batch} == modified | created
+    assert dict(last_batch) == dict.fromkeys(modified | created, 1)  # the tail pass lands nobody again
     assert_landing_matches_truth(sim, db)
 
 
@@ -518,7 +520,7 @@ def test_records_without_an_id_in_a_dense_future_second_are_each_quarantined_and
 
 
 def test_a_sweep_killed_after_each_dense_second_resumes_past_it_and_still_names_the_unprovable_one(
-    simulator, tmp_path, monkeypatch
+    simulator, tmp_path, monkeypatch, caplog
 ):
 
     sim, clock, _ = _fixed_clock_world(simulator, users=10, max_offset=4)  # offsets past 4 answer nothing
@@ -551,6 +553,8 @@ def test_a_sweep_killed_after_each_dense_second_resumes_past_it_and_still_names_
         db, "select details->'unproved', error from descope_raw._sync_runs where (details->>'phase') = 'done'"
     )
     assert [(json.loads(unproved), error) for unproved, error in terminal] == [([why], why)]
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warned.count(f"users: {why}") == 1  # when the sweep met it, not again when it resumed
     counts = landings(db)
     assert all(counts[uid] == 1 for uid in dense if uid.startswith("U5proved")), "a resumed sweep read it again"
     unproved_counts = sorted(counts.get(uid, 0) for uid in dense if uid.startswith("U5dense"))
@@ -864,6 +868,11 @@ def test_records_without_an_id_do_not_hide_a_user_the_sweep_missed(simulator, tm
     assert str(stream.status) == "incomplete", stream.details
     assert stream.details["reconciled"] is False
     assert _terminal(db) == [("incomplete", 15, 31, 47)]
+    why = "the sweep landed 31 live users (+15 without an id) but Descope counts 47"
+    assert stream.message == f"users: full sweep {stream.details['sweep_id']} is incomplete: {why}"
+    assert query(db, "select error, details->>'reason' from descope_raw._sync_runs where status = 'incomplete'") == [
+        (why, why)
+    ]
     assert "U9late" not in landings(db)
     # the next sweep reads it and is accepted
     clock[0] += 100
@@ -933,6 +942,7 @@ def test_an_incremental_run_that_found_no_change_keeps_its_progress_when_killed_
     assert run_extract(settings, streams=["users"], progress=SilentProgress(), now=now).status == "success"
     [(swept_to,)] = query(db, "select max(cursor_to) from descope_raw._sync_runs where stream = 'users'")
     clock[0] += 3600
+    second_of_the_run = int(clock[0])
     search = DescopeClient.search_users
 
     def killed_at_the_tail(self, body, **kwargs):
@@ -945,7 +955,7 @@ def test_an_incremental_run_that_found_no_change_keeps_its_progress_when_killed_
         run_extract(settings, streams=["users"], progress=SilentProgress(), now=now)
     monkeypatch.setattr(DescopeClient, "search_users", search)
     [(kept,)] = query(db, "select max(cursor_to) from descope_raw._sync_runs where stream = 'users'")
-    assert kept > swept_to + timedelta(seconds=3000)
+    assert swept_to < kept == from_ms((second_of_the_run - 1) * 1000)  # up to the second before now, no further
     stream = run_extract(settings, streams=["users"], progress=SilentProgress(), now=now).streams[0]
     assert str(stream.status) == "success" and stream.cursor_from == kept
     assert_landing_matches_truth(sim, db)
