@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import re
 from datetime import timedelta
 
 import pytest
@@ -255,7 +257,8 @@ def test_every_audit_checkpoint_is_backed_by_the_events_it_claims(simulator, tmp
     assert landed == {i for _, i in truth}
 
 
-def test_an_oversize_audit_page_halves_the_page_size_not_more(simulator, tmp_path):
+def test_an_oversize_audit_page_halves_the_page_size_not_more(simulator, tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="descope_sync")
     sim = simulator(users=150)
     db = tmp_path / "w.duckdb"
     events = len(sim.world.truth()["events"])
@@ -266,6 +269,8 @@ def test_an_oversize_audit_page_halves_the_page_size_not_more(simulator, tmp_pat
     assert str(stream.status) == "success"
     assert set(landed_event_ids(db)) == truth_event_ids(sim)
     assert stream.pages < events / 10  # dropping to one event a page would take a page per event
+    halvings = [r.getMessage() for r in caplog.records if "-byte page; asking for" in r.getMessage()]
+    assert re.fullmatch(r"audit_events: a \d+-byte page; asking for 50 events per page", halvings[0]), halvings
 
 
 def test_a_newest_first_server_whose_total_grows_while_paging_lands_every_event(simulator, tmp_path):
@@ -673,8 +678,9 @@ def test_a_rerun_over_full_milliseconds_at_both_ends_of_its_window_lands_every_e
     ids=["newest-first", "oldest-first, one millisecond", "newest-first, one millisecond"],
 )
 def test_a_page_size_above_what_the_server_serves_is_learned_from_page_0_and_every_event_lands(
-    simulator, tmp_path, order, occurred
+    simulator, tmp_path, order, occurred, caplog
 ):
+    caplog.set_level(logging.INFO, logger="descope_sync")
     """The simulator serves at most 1000 events a page whatever `size` asks: a page 0 shorter than both
     the size asked and its total shows the cap, and the stream asks for that many from then on."""
     sim = simulator(world=_newest_first_world(*occurred, oldest_first=order), rate_limits=UNLIMITED)
@@ -685,6 +691,8 @@ def test_a_page_size_above_what_the_server_serves_is_learned_from_page_0_and_eve
     assert sorted(landed_event_ids(db)) == sorted(truth_event_ids(sim))
     assert stream.cursor_to == from_ms(NOW_MS)
     assert summary.requests["total"] <= 7  # page 0, two passes of two pages, one count of [from, ms], the rest
+    learned = "audit_events: Descope serves 1000 events a page; asking for that many"
+    assert [r.getMessage() for r in caplog.records].count(learned) == 1
 
 
 # ---------------------------------------------------------------------------- the newest-first last page
