@@ -959,3 +959,33 @@ def test_an_incremental_run_that_found_no_change_keeps_its_progress_when_killed_
     stream = run_extract(settings, streams=["users"], progress=SilentProgress(), now=now).streams[0]
     assert str(stream.status) == "success" and stream.cursor_from == kept
     assert_landing_matches_truth(sim, db)
+
+
+def test_a_tail_pass_too_big_for_one_page_lands_nobody_twice(simulator, tmp_path):
+    """Eight users changed over the four seconds before the run, pages of four: the tail pass cannot read
+    them in one answer, reads them in windows, and lands none of those the windows before it landed."""
+    sim, clock, _ = _fixed_clock_world(simulator, users=30)
+    now = _ticking(clock)
+    db = tmp_path / "w.duckdb"
+    settings = settings_for(sim, db, users_page_size=4)
+    assert run_extract(settings, streams=["users"], progress=SilentProgress(), now=now).status == "success"
+    [(swept_to,)] = query(db, "select max(cursor_to) from descope_raw._sync_runs where stream = 'users'")
+    base = int(clock[0]) + 100
+    users = sorted(sim.world.truth()["users"])
+    modified = set()
+    for ago in (3, 2, 1, 0):
+        clock[0] = base - ago
+        modified |= {sim.world.modify_user(uid)["userId"] for uid in users[2 * ago : 2 * ago + 2]}
+    summary = run_extract(settings, streams=["users"], progress=SilentProgress(), now=now)
+    stream = summary.streams[0]
+    assert str(stream.status) == "success" and stream.details["mode"] == "incremental", stream.message
+    assert stream.details["tail_passes"] == 1
+    landed = query(
+        db,
+        "select user_id, count(*) from descope_raw.users where _batch_id = ? group by user_id",
+        [f"{summary.run_id}:users"],
+    )
+    assert dict(landed) == dict.fromkeys(modified, 1)
+    starts = query(db, "select distinct cursor_from from descope_raw._sync_runs where run_id = ?", [summary.run_id])
+    assert starts == [(swept_to,)]  # every row the run committed names the cursor it started from
+    assert_landing_matches_truth(sim, db)
