@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections import Counter
 from datetime import timedelta
 
@@ -70,11 +71,14 @@ def test_incremental_run_picks_up_exactly_the_modified_and_created_users(simulat
     assert_landing_matches_truth(sim, db)
 
 
-def test_a_server_that_silently_returns_fewer_rows_than_limit_loses_nothing(simulator, tmp_path):
+def test_a_server_that_silently_returns_fewer_rows_than_limit_loses_nothing(simulator, tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="descope_sync")
     sim = simulator(users=500, max_page_size=37)
     db = tmp_path / "w.duckdb"
     summary = extract_users(settings_for(sim, db))
     assert summary.streams[0].details["effective_page_size"] == 37
+    learned = "users: the server returned 37 of 1000 rows per page; using that page size"
+    assert learned in [r.getMessage() for r in caplog.records]
     assert_landing_matches_truth(sim, db)
 
 
