@@ -82,20 +82,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, default=ROOT / "target" / "mutation")
     parser.add_argument("--resume", action="store_true", help="keep the previous run's verdicts")
     parser.add_argument("--max-children", type=int, default=2, help="mutants tested at once")
-    parser.add_argument("--sample", type=int, help="with --resume: test N random mutants not checked yet")
+    parser.add_argument(
+        "--sample", type=int, help="with --resume: test N random mutants not checked yet (and any NAMES too)"
+    )
     parser.add_argument("--seed", type=int, default=2026, help="the sample's random seed")
     parser.add_argument("names", nargs="*", help="retest only these mutants (names or patterns; with --resume)")
     args = parser.parse_args(argv)
     if args.names and not args.resume:
         parser.error("naming mutants retests them within a previous run: add --resume")
-    if args.sample and (args.names or not args.resume):
-        parser.error("--sample draws from a previous run's unchecked mutants: add --resume, name none")
+    if args.sample and not args.resume:
+        parser.error("--sample draws from a previous run's unchecked mutants: add --resume")
     if args.sample and not (args.work / "mutants").is_dir():
         parser.error(f"--sample: no previous run in {args.work}")
 
     freeze_sample(args.work)  # a sample finished by an interrupted run, before new tests are staged
     stage(args.work, args.resume)
-    names = draw_sample(args.work / "mutants", args.sample, args.seed) if args.sample else args.names
+    names = [*draw_sample(args.work / "mutants", args.sample, args.seed), *args.names] if args.sample else args.names
     bindir = Path(sys.executable).parent
     emulator = start_emulator(Path(tempfile.mkdtemp(prefix="mutation-bqemulator-")))
     try:
