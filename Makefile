@@ -67,13 +67,13 @@ bench: install
 	$(BIN)/python bench/bench_geo.py
 
 # Mutation testing, not part of `make test` (hours on two cores): mutmut over the streams, the landing
-# writers and the Descope client, two mutants at a time, then the score and every mutant not killed
+# writers and the Descope client, three mutants a core (MUTATION_CHILDREN=N), then the score and every mutant not killed
 # (scripts/mutation.py; [tool.mutmut] in pyproject.toml). From scratch each time; MUTATION_RESUME=1
 # keeps the verdicts of an interrupted run, and with MUTANTS="name-or-pattern ..." retests those;
-# MUTATION_RESUME=1 MUTATION_SAMPLE=N tests N random unchecked mutants, from which the score estimates
-# the rest. The last score, and a reason for each survivor: docs/mutation.md.
+# MUTATION_RESUME=1 MUTATION_SAMPLE=N tests N random unchecked mutants (and any MUTANTS), from which the
+# score estimates the rest. The last score, and a reason for each survivor: docs/mutation.md.
 mutation: install
-	$(BIN)/python scripts/mutation.py $(if $(MUTATION_RESUME),--resume) $(if $(MUTATION_SAMPLE),--sample $(MUTATION_SAMPLE)) $(MUTANTS)
+	$(BIN)/python scripts/mutation.py $(if $(MUTATION_RESUME),--resume) $(if $(MUTATION_SAMPLE),--sample $(MUTATION_SAMPLE)) $(if $(MUTATION_CHILDREN),--max-children $(MUTATION_CHILDREN)) $(MUTANTS)
 
 clean:
 	rm -rf target logs .pytest_cache .ruff_cache warehouse.duckdb $(BQ_VENV)

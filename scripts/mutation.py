@@ -81,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, default=ROOT / "target" / "mutation")
     parser.add_argument("--resume", action="store_true", help="keep the previous run's verdicts")
-    parser.add_argument("--max-children", type=int, default=2, help="mutants tested at once")
+    # The streams' tests mostly wait (rate limits, backoff): three mutants a core keep two cores busy.
+    parser.add_argument("--max-children", type=int, default=3 * (os.cpu_count() or 2), help="mutants tested at once")
     parser.add_argument(
         "--sample", type=int, help="with --resume: test N random mutants not checked yet (and any NAMES too)"
     )
