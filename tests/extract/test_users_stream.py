@@ -993,3 +993,18 @@ def test_a_tail_pass_too_big_for_one_page_lands_nobody_twice(simulator, tmp_path
     starts = query(db, "select distinct cursor_from from descope_raw._sync_runs where run_id = ?", [summary.run_id])
     assert starts == [(swept_to,)]  # every row the run committed names the cursor it started from
     assert_landing_matches_truth(sim, db)
+
+
+@pytest.mark.parametrize("user_id", ["", None, 42])
+def test_a_record_whose_user_id_is_empty_or_not_text_outside_every_window_is_quarantined_and_counted(
+    simulator, tmp_path, user_id
+):
+    """No createdTime: only the unfiltered pass reads it, and it counts it as a record without an id."""
+    sim = simulator(users=20)
+    sim.world.put_user({"userId": user_id, "email": "blank@example.com"})
+    _with_outside_users(sim, 1)  # the windows miss a user: the unfiltered pass runs
+    db = tmp_path / "w.duckdb"
+    stream = extract_users(settings_for(sim, db)).streams[0]
+    assert str(stream.status) == "success", stream.message
+    live = len(sim.world.truth()["users"])
+    assert _terminal(db) == [("success", 1, live, live + 1)]
