@@ -175,11 +175,13 @@ def test_a_malformed_event_anywhere_in_a_page_is_quarantined_and_the_rest_land(
 
     sim.world.search_audit = with_a_malformed_event
     db = tmp_path / "w.duckdb"
-    stream = extract_audit(settings_for(sim, db)).streams[0]
+    summary = extract_audit(settings_for(sim, db))
+    stream = summary.streams[0]
     assert served and stream.status == "success" and stream.rows_quarantined == 1
-    quarantined = "select stream, reason, payload::varchar, _extracted_at is not null from descope_raw._quarantine"
-    [(table, why, payload, stamped)] = query(db, quarantined)
-    assert (table, why, stamped) == ("audit_events", reason, True)
+    quarantined = "select stream, reason, payload::varchar, _batch_id, _extracted_at from descope_raw._quarantine"
+    [(table, why, payload, batch, extracted_at)] = query(db, quarantined)
+    assert (table, why, batch) == ("audit_events", reason, f"{summary.run_id}:audit_events")
+    assert extracted_at is not None
     assert json.loads(payload) == json.loads(bad)
     assert set(landed_event_ids(db)) == truth_event_ids(sim)
     assert "audit_events: quarantined 1 malformed event(s)" in [r.getMessage() for r in caplog.records]
@@ -620,14 +622,17 @@ DENSE_LAYOUTS = {
 }
 
 
+@pytest.mark.parametrize("audit_from", ["exclusive", "inclusive"])
 @pytest.mark.parametrize("order", ORDERS)
 @pytest.mark.parametrize("layout", list(DENSE_LAYOUTS))
 def test_a_millisecond_fuller_than_a_page_anywhere_in_the_window_loses_no_event_whatever_the_order(
-    simulator, tmp_path, monkeypatch, layout, order
+    simulator, tmp_path, monkeypatch, layout, order, audit_from
 ):
     """A page all of one millisecond does not say which end of the window it is (the oldest events if
-    the server honours oldestFirst, the newest if not): no cursor passes an event older than it unread."""
-    sim = simulator(world=_newest_first_world(*DENSE_LAYOUTS[layout], oldest_first=order), rate_limits=UNLIMITED)
+    the server honours oldestFirst, the newest if not): no cursor passes an event older than it unread,
+    whether the server counts `from` in or out."""
+    world = _newest_first_world(*DENSE_LAYOUTS[layout], oldest_first=order, audit_from=audit_from)
+    sim = simulator(world=world, rate_limits=UNLIMITED)
     db = tmp_path / "w.duckdb"
     unbacked = _unbacked_checkpoints(monkeypatch, sim)
     stream = _extract_at(sim, db).streams[0]
@@ -643,7 +648,8 @@ def test_a_rerun_over_full_milliseconds_at_both_ends_of_its_window_lands_every_e
     simulator, tmp_path, monkeypatch, order
 ):
     """The second run re-reads from the first run's newest event (its anchor, in a full millisecond) to a
-    new full millisecond: its first page is one millisecond again, and must not be read as the anchor missing."""
+    new full millisecond: its first page is one millisecond again, and must not be read as the anchor missing,
+    nor skip the millisecond right after it."""
     clock = [NOW_MS / 1000]
     world = _newest_first_world(*DENSE_LAYOUTS["newest"], clock=clock, oldest_first=order)
     sim = simulator(world=world, rate_limits=UNLIMITED)
@@ -654,7 +660,8 @@ def test_a_rerun_over_full_milliseconds_at_both_ends_of_its_window_lands_every_e
 
     later = NOW_MS + 3_600_000
     clock[0] = later / 1000
-    _add_events(world, [*range(NOW_MS + 1000, NOW_MS + 1030), *[NOW_MS + 600_000] * 60])
+    # and one event indexed late, a millisecond after the anchor's full millisecond
+    _add_events(world, [HOUR_AGO + 1001, *range(NOW_MS + 1000, NOW_MS + 1030), *[NOW_MS + 600_000] * 60])
     second = _extract_at(sim, db, now_ms=later, audit_overlap_seconds=600)
     stream = second.streams[0]
     assert str(stream.status) == "success", stream.message
