@@ -430,7 +430,7 @@ def test_a_newest_first_server_whose_window_keeps_changing_ends_incomplete_and_s
     world = _newest_first_world(*range(NOW_MS - 3_600_000, NOW_MS - 3_600_000 + 150))
     sim = simulator(world=world, on_request=a_login_on_every_tail_request, rate_limits=UNLIMITED)
     db = tmp_path / "w.duckdb"
-    stream = _extract_at(sim, db, max_seconds=3).streams[0]
+    stream = _extract_at(sim, db, max_seconds=20).streams[0]  # a loop would run out of it
     said = "audit_events: the audit window kept changing under a newest-first server; try again later"
     _assert_incomplete_and_nothing_claimed(stream, db, said)
 
@@ -485,7 +485,7 @@ def test_a_newest_first_tail_page_older_than_the_window_ends_incomplete(simulato
     world = _newest_first_world(*before, *range(NOW_MS - 3_600_000, NOW_MS - 3_600_000 + 100))
     sim = simulator(world=world, on_request=a_minute_early, rate_limits=UNLIMITED)
     db = tmp_path / "w.duckdb"
-    stream = _extract_at(sim, db, max_seconds=3).streams[0]
+    stream = _extract_at(sim, db, max_seconds=20).streams[0]  # a loop would run out of it
     said = "audit_events: the tail page of a newest-first answer holds no event in the window"
     _assert_incomplete_and_nothing_claimed(stream, db, said)
 
@@ -692,7 +692,7 @@ def test_a_page_size_above_what_the_server_serves_is_learned_from_page_0_and_eve
     the size asked and its total shows the cap, and the stream asks for that many from then on."""
     sim = simulator(world=_newest_first_world(*occurred, oldest_first=order), rate_limits=UNLIMITED)
     db = tmp_path / "w.duckdb"
-    summary = _extract_at(sim, db, audit_page_size=2000, max_seconds=2)
+    summary = _extract_at(sim, db, audit_page_size=2000, max_seconds=20)  # a loop would run out of it
     stream = summary.streams[0]
     assert str(stream.status) == "success", stream.message
     assert sorted(landed_event_ids(db)) == sorted(truth_event_ids(sim))
