@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections import Counter
 from datetime import timedelta
 
@@ -149,7 +150,7 @@ def test_a_crash_between_landing_and_cursor_commit_loses_nothing_on_the_next_run
     assert_landing_matches_truth(sim, db)
 
 
-def test_a_user_without_user_id_is_quarantined_and_counted(simulator, tmp_path):
+def test_a_user_without_user_id_is_quarantined_and_counted(simulator, tmp_path, caplog):
     sim = simulator(users=50)
     original = sim.world.search_users_raw
 
@@ -169,6 +170,8 @@ def test_a_user_without_user_id_is_quarantined_and_counted(simulator, tmp_path):
     stream = summary.streams[0]
     assert stream.status == "success"
     assert stream.rows_quarantined >= 2
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert "users: quarantined 3 record(s) without a userId" in warned  # two without an id, one not an object
     rows = query(
         db, "select stream, reason, payload->>'email' from descope_raw._quarantine where payload->>'email' is not null"
     )
@@ -356,8 +359,9 @@ def test_records_without_an_id_on_several_unfiltered_pages_all_count_toward_reco
     assert reconciliation == [(45, 145, 100)]
 
 
-def test_an_oversize_users_page_is_not_asked_for_again_at_that_size(simulator, tmp_path):
+def test_an_oversize_users_page_is_not_asked_for_again_at_that_size(simulator, tmp_path, caplog):
     """A window probe that overflowed with a full page must not undo the halving its oversize page caused."""
+    caplog.set_level(logging.INFO, logger="descope_sync")
     limits: list[int] = []
 
     def record_page_sizes(phase, endpoint, request, world):
@@ -372,6 +376,9 @@ def test_an_oversize_users_page_is_not_asked_for_again_at_that_size(simulator, t
     assert final <= 64
     oversize = {size: limits.count(size) for size in set(limits) if size > final}
     assert oversize and max(oversize.values()) <= 3, f"sizes already found too big were asked again: {oversize}"
+    halvings = [r.getMessage() for r in caplog.records if "-byte page; asking for" in r.getMessage()]
+    assert halvings and all(re.fullmatch(r"users: a \d+-byte page; asking for \d+ users per page", m) for m in halvings)
+    assert halvings[-1].endswith(f"asking for {final} users per page")
     assert_landing_matches_truth(sim, db)
 
 
@@ -1008,3 +1015,29 @@ def test_a_record_whose_user_id_is_empty_or_not_text_outside_every_window_is_qua
     assert str(stream.status) == "success", stream.message
     live = len(sim.world.truth()["users"])
     assert _terminal(db) == [("success", 1, live, live + 1)]
+
+
+def test_a_count_that_collapses_moves_no_cursor_and_deletes_nobody(simulator, tmp_path, caplog):
+    """Descope suddenly counting far fewer users than the warehouse holds live (an outage, a wrong
+    project ID, a mass deletion) is not proof: the run ends incomplete and claims nothing."""
+    sim = simulator(users=100)
+    db = tmp_path / "w.duckdb"
+    settings = settings_for(sim, db)
+    assert extract_users(settings).status == "success"
+    live = len(sim.world.truth()["users"])
+    [(cursor_before,)] = query(db, "select max(cursor_to) from descope_raw._sync_runs where stream = 'users'")
+    sim.world.delete_users(sorted(sim.world.truth()["users"])[: live * 6 // 10], event=None)
+    left = len(sim.world.truth()["users"])
+    stream = extract_users(settings).streams[0]
+    assert str(stream.status) == "incomplete"
+    collapsed = (
+        f"users: Descope reports {left} users but the warehouse holds {live} live: an outage, a wrong project "
+        "ID, or a mass deletion; the cursor does not move and nobody is deleted"
+    )
+    assert collapsed in [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert stream.details["warehouse_live_users"] == live and stream.details["source_total"] == left
+    assert stream.details["sweep_reason"] == "Descope's count collapsed" and stream.cursor_to is None
+    [(cursor_after,)] = query(db, "select max(cursor_to) from descope_raw._sync_runs where stream = 'users'")
+    assert cursor_after == cursor_before
+    accepted = "select count(*) from descope_raw._sync_runs where stream = 'users' and status = 'success'"
+    assert query(db, accepted) == [(1,)]  # the collapsed sweep is not accepted: nobody is deleted
