@@ -89,6 +89,16 @@ def latest_landed_users(path: Path) -> dict[str, dict[str, Any]]:
     return {user_id: json.loads(payload) for user_id, payload in rows}
 
 
+def cursor(db: Path, stream: str):
+    """The newest cursor committed for `stream` (None: none yet)."""
+    return query(
+        db,
+        "select max(cursor_to) from descope_raw._sync_runs where stream = ? "
+        "and status in ('success', 'partial', 'incomplete', 'data_loss')",
+        [stream],
+    )[0][0]
+
+
 @contextmanager
 def killed_while_appending(monkeypatch, kill: Callable[[str, Any], bool]) -> Iterator[None]:
     """Inside the block the process "dies" (SystemExit, before anything is written) at the first

@@ -14,7 +14,7 @@ from descope_sync.pipeline import run_extract
 from descope_sync.progress import SilentProgress
 from descope_sync.simulator import Dialect, World
 from descope_sync.timeutil import from_ms, to_ms
-from tests.conftest import latest_landed_users, query, settings_for
+from tests.conftest import cursor, latest_landed_users, query, settings_for
 
 
 def extract(settings, streams=("users",)):
@@ -23,15 +23,6 @@ def extract(settings, streams=("users",)):
 
 def statuses(summary) -> dict[str, str]:
     return {s.stream: str(s.status) for s in summary.streams}
-
-
-def cursor(db, stream):
-    return query(
-        db,
-        "select max(cursor_to) from descope_raw._sync_runs where stream = ? "
-        "and status in ('success', 'partial', 'incomplete', 'data_loss')",
-        [stream],
-    )[0][0]
 
 
 def assert_landing_matches_truth(sim, db):

@@ -16,7 +16,7 @@ from descope_sync.progress import SilentProgress
 from descope_sync.simulator import ChaosConfig, Dialect, World
 from descope_sync.streams.users import TAIL_MARGIN_S
 from descope_sync.timeutil import from_ms, to_ms
-from tests.conftest import killed_while_appending, latest_landed_users, query, settings_for
+from tests.conftest import cursor, killed_while_appending, latest_landed_users, query, settings_for
 
 
 def extract_users(settings):
@@ -120,7 +120,7 @@ def test_a_crash_between_landing_and_cursor_commit_loses_nothing_on_the_next_run
     db = tmp_path / "w.duckdb"
     settings = settings_for(sim, db)
     extract_users(settings)
-    cursor_before = query(db, "select max(cursor_to) from descope_raw._sync_runs where stream='users'")[0][0]
+    cursor_before = cursor(db, "users")
     changed = {sim.world.modify_user()["userId"] for _ in range(4)}
 
     original = DuckDBLandingWriter.record_run
@@ -135,7 +135,7 @@ def test_a_crash_between_landing_and_cursor_commit_loses_nothing_on_the_next_run
         extract_users(settings)
     monkeypatch.setattr(DuckDBLandingWriter, "record_run", original)
     # The pages' own checkpoints may have moved the watermark, but never past what they landed.
-    cursor_after_crash = query(db, "select max(cursor_to) from descope_raw._sync_runs where stream='users'")[0][0]
+    cursor_after_crash = cursor(db, "users")
     assert cursor_after_crash >= cursor_before
     landed = latest_landed_users(db)
     truth = sim.world.truth()["users"]
@@ -455,6 +455,17 @@ def _ticking(clock):
     return now
 
 
+def _swept_fixed_clock_world(simulator, tmp_path, **settings_overrides):
+    """A fixed-clock world of 30 users swept once into tmp_path/w.duckdb on the ticking clock; returns
+    (sim, clock, now, settings, db)."""
+    sim, clock, _ = _fixed_clock_world(simulator, users=30)
+    now = _ticking(clock)
+    db = tmp_path / "w.duckdb"
+    settings = settings_for(sim, db, **settings_overrides)
+    assert run_extract(settings, streams=["users"], progress=SilentProgress(), now=now).status == "success"
+    return sim, clock, now, settings, db
+
+
 def test_a_dense_second_is_read_again_until_a_pass_proves_it(simulator, tmp_path):
     """A past second whose count held still is proved by one pass; the last second before now and the
     current one are read again, and again while a re-read still brings someone new."""
@@ -485,11 +496,7 @@ def test_a_dense_second_is_read_again_until_a_pass_proves_it(simulator, tmp_path
 
 
 def test_a_tail_pass_over_a_dense_second_does_not_land_its_users_again(simulator, tmp_path):
-    sim, clock, _ = _fixed_clock_world(simulator, users=30)
-    now = _ticking(clock)
-    db = tmp_path / "w.duckdb"
-    settings = settings_for(sim, db, users_page_size=4)
-    assert run_extract(settings, streams=["users"], progress=SilentProgress(), now=now).status == "success"
+    sim, clock, now, settings, db = _swept_fixed_clock_world(simulator, tmp_path, users_page_size=4)
     clock[0] += 100
     modified = {sim.world.modify_user(uid)["userId"] for uid in sorted(sim.world.truth()["users"])[:6]}
     summary = run_extract(settings, streams=["users"], progress=SilentProgress(), now=now)
@@ -589,8 +596,7 @@ def test_an_unprovable_second_in_an_incremental_run_keeps_the_cursor_before_it_a
     assert stream.message == f"users: {why}; the cursor stays before it"
     runs = query(db, "select status, error from descope_raw._sync_runs where status = 'incomplete'")
     assert runs == [("incomplete", stream.message)]
-    cursor = query(db, "select max(cursor_to) from descope_raw._sync_runs where stream = 'users'")[0][0]
-    assert cursor < from_ms(second * 1000)
+    assert cursor(db, "users") < from_ms(second * 1000)
 
 
 def test_a_dense_second_read_from_both_ends_is_read_again_while_its_count_or_membership_moves(simulator, tmp_path):
@@ -626,11 +632,7 @@ def test_a_dense_second_read_from_both_ends_is_read_again_while_its_count_or_mem
 
 
 def test_a_tail_pass_that_brings_users_in_a_dense_second_and_elsewhere_brings_another(simulator, tmp_path):
-    sim, clock, _ = _fixed_clock_world(simulator, users=30)
-    now = _ticking(clock)
-    db = tmp_path / "w.duckdb"
-    settings = settings_for(sim, db, users_page_size=4)
-    assert run_extract(settings, streams=["users"], progress=SilentProgress(), now=now).status == "success"
+    sim, clock, now, settings, db = _swept_fixed_clock_world(simulator, tmp_path, users_page_size=4)
     clock[0] = now_s = 1_800_000_100
     changed: list[str] = []
 
@@ -654,10 +656,7 @@ def test_a_tail_pass_that_brings_users_in_a_dense_second_and_elsewhere_brings_an
 def _incremental_run_after_a_sweep(simulator, tmp_path):
     """A fixed-clock world swept once; returns (sim, clock, run) with the clock set 100 s later and
     `run()` an incremental users run on the ticking clock."""
-    sim, clock, _ = _fixed_clock_world(simulator, users=30)
-    now = _ticking(clock)
-    settings = settings_for(sim, tmp_path / "w.duckdb")
-    assert run_extract(settings, streams=["users"], progress=SilentProgress(), now=now).status == "success"
+    sim, clock, now, settings, _ = _swept_fixed_clock_world(simulator, tmp_path)
     clock[0] = 1_800_000_100
 
     def run():
@@ -946,12 +945,8 @@ def test_an_incremental_run_that_found_no_change_keeps_its_progress_when_killed_
     killed in the tail pass after it does not send the next run back to the old cursor."""
     from descope_sync.descope import DescopeClient
 
-    sim, clock, _ = _fixed_clock_world(simulator, users=30)
-    now = _ticking(clock)
-    db = tmp_path / "w.duckdb"
-    settings = settings_for(sim, db)
-    assert run_extract(settings, streams=["users"], progress=SilentProgress(), now=now).status == "success"
-    [(swept_to,)] = query(db, "select max(cursor_to) from descope_raw._sync_runs where stream = 'users'")
+    sim, clock, now, settings, db = _swept_fixed_clock_world(simulator, tmp_path)
+    swept_to = cursor(db, "users")
     clock[0] += 3600
     second_of_the_run = int(clock[0])
     search = DescopeClient.search_users
@@ -965,7 +960,7 @@ def test_an_incremental_run_that_found_no_change_keeps_its_progress_when_killed_
     with pytest.raises(SystemExit):
         run_extract(settings, streams=["users"], progress=SilentProgress(), now=now)
     monkeypatch.setattr(DescopeClient, "search_users", search)
-    [(kept,)] = query(db, "select max(cursor_to) from descope_raw._sync_runs where stream = 'users'")
+    kept = cursor(db, "users")
     assert swept_to < kept == from_ms((second_of_the_run - 1) * 1000)  # up to the second before now, no further
     stream = run_extract(settings, streams=["users"], progress=SilentProgress(), now=now).streams[0]
     assert str(stream.status) == "success" and stream.cursor_from == kept
@@ -975,12 +970,8 @@ def test_an_incremental_run_that_found_no_change_keeps_its_progress_when_killed_
 def test_a_tail_pass_too_big_for_one_page_lands_nobody_twice(simulator, tmp_path):
     """Eight users changed over the four seconds before the run, pages of four: the tail pass cannot read
     them in one answer, reads them in windows, and lands none of those the windows before it landed."""
-    sim, clock, _ = _fixed_clock_world(simulator, users=30)
-    now = _ticking(clock)
-    db = tmp_path / "w.duckdb"
-    settings = settings_for(sim, db, users_page_size=4)
-    assert run_extract(settings, streams=["users"], progress=SilentProgress(), now=now).status == "success"
-    [(swept_to,)] = query(db, "select max(cursor_to) from descope_raw._sync_runs where stream = 'users'")
+    sim, clock, now, settings, db = _swept_fixed_clock_world(simulator, tmp_path, users_page_size=4)
+    swept_to = cursor(db, "users")
     base = int(clock[0]) + 100
     users = sorted(sim.world.truth()["users"])
     modified = set()
@@ -1025,7 +1016,7 @@ def test_a_count_that_collapses_moves_no_cursor_and_deletes_nobody(simulator, tm
     settings = settings_for(sim, db)
     assert extract_users(settings).status == "success"
     live = len(sim.world.truth()["users"])
-    [(cursor_before,)] = query(db, "select max(cursor_to) from descope_raw._sync_runs where stream = 'users'")
+    cursor_before = cursor(db, "users")
     sim.world.delete_users(sorted(sim.world.truth()["users"])[: live * 6 // 10], event=None)
     left = len(sim.world.truth()["users"])
     stream = extract_users(settings).streams[0]
@@ -1037,7 +1028,7 @@ def test_a_count_that_collapses_moves_no_cursor_and_deletes_nobody(simulator, tm
     assert collapsed in [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert stream.details["warehouse_live_users"] == live and stream.details["source_total"] == left
     assert stream.details["sweep_reason"] == "Descope's count collapsed" and stream.cursor_to is None
-    [(cursor_after,)] = query(db, "select max(cursor_to) from descope_raw._sync_runs where stream = 'users'")
+    cursor_after = cursor(db, "users")
     assert cursor_after == cursor_before
     accepted = "select count(*) from descope_raw._sync_runs where stream = 'users' and status = 'success'"
     assert query(db, accepted) == [(1,)]  # the collapsed sweep is not accepted: nobody is deleted
