@@ -89,6 +89,11 @@ def latest_landed_users(path: Path) -> dict[str, dict[str, Any]]:
     return {user_id: json.loads(payload) for user_id, payload in rows}
 
 
+def logged(caplog, level: str | None = None) -> list[str]:
+    """The messages caplog captured (at `level` only, when given), in order."""
+    return [r.getMessage() for r in caplog.records if level is None or r.levelname == level]
+
+
 def cursor(db: Path, stream: str):
     """The newest cursor committed for `stream` (None: none yet)."""
     return query(

@@ -15,7 +15,7 @@ from descope_sync.progress import SilentProgress
 from descope_sync.simulator import ChaosConfig, RateLimits
 from descope_sync.streams.audit_events import event_id
 from descope_sync.timeutil import from_ms, to_ms
-from tests.conftest import killed_while_appending, land_audit_cursor, land_old_audit_cursor, query, settings_for
+from tests.conftest import killed_while_appending, land_audit_cursor, land_old_audit_cursor, logged, query, settings_for
 
 
 def extract_audit(settings):
@@ -184,7 +184,7 @@ def test_a_malformed_event_anywhere_in_a_page_is_quarantined_and_the_rest_land(
     assert extracted_at is not None
     assert json.loads(payload) == json.loads(bad)
     assert set(landed_event_ids(db)) == truth_event_ids(sim)
-    assert "audit_events: quarantined 1 malformed event(s)" in [r.getMessage() for r in caplog.records]
+    assert "audit_events: quarantined 1 malformed event(s)" in logged(caplog)
 
 
 # ---------------------------------------------------------------------------- rarer paths (mutation survivors)
@@ -271,7 +271,7 @@ def test_an_oversize_audit_page_halves_the_page_size_not_more(simulator, tmp_pat
     assert str(stream.status) == "success"
     assert set(landed_event_ids(db)) == truth_event_ids(sim)
     assert stream.pages < events / 10  # dropping to one event a page would take a page per event
-    halvings = [r.getMessage() for r in caplog.records if "-byte page; asking for" in r.getMessage()]
+    halvings = [m for m in logged(caplog) if "-byte page; asking for" in m]
     assert re.fullmatch(r"audit_events: a \d+-byte page; asking for 50 events per page", halvings[0]), halvings
 
 
@@ -699,7 +699,7 @@ def test_a_page_size_above_what_the_server_serves_is_learned_from_page_0_and_eve
     assert stream.cursor_to == from_ms(NOW_MS)
     assert summary.requests["total"] <= 7  # page 0, two passes of two pages, one count of [from, ms], the rest
     learned = "audit_events: Descope serves 1000 events a page; asking for that many"
-    assert [r.getMessage() for r in caplog.records].count(learned) == 1
+    assert logged(caplog).count(learned) == 1
 
 
 # ---------------------------------------------------------------------------- the newest-first last page

@@ -22,6 +22,7 @@ from descope_sync.errors import (
     DescopeUnavailableError,
 )
 from descope_sync.secrets import Secret
+from tests.conftest import logged
 
 KEY = "K2canned-server-key-0123456789"
 
@@ -313,7 +314,7 @@ def test_each_wait_is_logged_with_its_reason_and_length(canned, caplog):
     client, sleeps, _ = waiting_client(canned.url, backoff_base=0.5, backoff_cap=0.5)
     with caplog.at_level(logging.INFO, logger="descope_sync.descope"):
         client.search_users({})
-    waits = [r.getMessage() for r in caplog.records if r.getMessage().startswith("waiting")]
+    waits = [m for m in logged(caplog) if m.startswith("waiting")]
     assert waits == [
         f"waiting 3.0s: rate limited on {USER_SEARCH_PATH} (429)",
         f"waiting {sleeps[1]:.1f}s: HTTP 503 on {USER_SEARCH_PATH}, retry 1",

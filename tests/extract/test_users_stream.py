@@ -16,7 +16,7 @@ from descope_sync.progress import SilentProgress
 from descope_sync.simulator import ChaosConfig, Dialect, World
 from descope_sync.streams.users import TAIL_MARGIN_S
 from descope_sync.timeutil import from_ms, to_ms
-from tests.conftest import cursor, killed_while_appending, latest_landed_users, query, settings_for
+from tests.conftest import cursor, killed_while_appending, latest_landed_users, logged, query, settings_for
 
 
 def extract_users(settings):
@@ -79,7 +79,7 @@ def test_a_server_that_silently_returns_fewer_rows_than_limit_loses_nothing(simu
     summary = extract_users(settings_for(sim, db))
     assert summary.streams[0].details["effective_page_size"] == 37
     learned = "users: the server returned 37 of 1000 rows per page; using that page size"
-    assert learned in [r.getMessage() for r in caplog.records]
+    assert learned in logged(caplog)
     assert_landing_matches_truth(sim, db)
 
 
@@ -170,7 +170,7 @@ def test_a_user_without_user_id_is_quarantined_and_counted(simulator, tmp_path, 
     stream = summary.streams[0]
     assert stream.status == "success"
     assert stream.rows_quarantined >= 2
-    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    warned = logged(caplog, "WARNING")
     assert "users: quarantined 3 record(s) without a userId" in warned  # two without an id, one not an object
     rows = query(
         db, "select stream, reason, payload->>'email' from descope_raw._quarantine where payload->>'email' is not null"
@@ -376,7 +376,7 @@ def test_an_oversize_users_page_is_not_asked_for_again_at_that_size(simulator, t
     assert final <= 64
     oversize = {size: limits.count(size) for size in set(limits) if size > final}
     assert oversize and max(oversize.values()) <= 3, f"sizes already found too big were asked again: {oversize}"
-    halvings = [r.getMessage() for r in caplog.records if "-byte page; asking for" in r.getMessage()]
+    halvings = [m for m in logged(caplog) if "-byte page; asking for" in m]
     assert halvings and all(re.fullmatch(r"users: a \d+-byte page; asking for \d+ users per page", m) for m in halvings)
     assert halvings[-1].endswith(f"asking for {final} users per page")
     assert_landing_matches_truth(sim, db)
@@ -571,7 +571,7 @@ def test_a_sweep_killed_after_each_dense_second_resumes_past_it_and_still_names_
         db, "select details->'unproved', error from descope_raw._sync_runs where (details->>'phase') = 'done'"
     )
     assert [(json.loads(unproved), error) for unproved, error in terminal] == [([why], why)]
-    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    warned = logged(caplog, "WARNING")
     assert warned.count(f"users: {why}") == 1  # when the sweep met it, not again when it resumed
     counts = landings(db)
     assert all(counts[uid] == 1 for uid in dense if uid.startswith("U5proved")), "a resumed sweep read it again"
@@ -1025,7 +1025,7 @@ def test_a_count_that_collapses_moves_no_cursor_and_deletes_nobody(simulator, tm
         f"users: Descope reports {left} users but the warehouse holds {live} live: an outage, a wrong project "
         "ID, or a mass deletion; the cursor does not move and nobody is deleted"
     )
-    assert collapsed in [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert collapsed in logged(caplog, "WARNING")
     assert stream.details["warehouse_live_users"] == live and stream.details["source_total"] == left
     assert stream.details["sweep_reason"] == "Descope's count collapsed" and stream.cursor_to is None
     cursor_after = cursor(db, "users")
