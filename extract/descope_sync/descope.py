@@ -6,12 +6,20 @@ longer than its `total`, or (when the caller knows the server sends them) a miss
 Protobuf-style JSON may omit an empty list and a zero `total`, so `{}` parses as an empty page with
 `omitted=True`: callers prove emptiness at a higher level instead of trusting it. Paging lives in
 the streams.
+
+The licence handshake, as Descope's SDKs do it since 2026 (Python SDK 2.16.1): before its first
+management request a client reads `GET /v1/mgmt/license` once, with a short timeout and no retry, and
+sends the answer's `rateLimitTier` as `x-descope-license` on every request after it, so the edge
+applies the project's rate-limit bucket. A licence that cannot be read (an outage, a timeout, an
+answer without a usable tier) costs only the header: it is logged once and extraction goes on. A
+key Descope rejects (401/403) fails at once, as on any other endpoint.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,6 +42,11 @@ T = TypeVar("T")
 
 USER_SEARCH_PATH = "/v2/mgmt/user/search"
 AUDIT_SEARCH_PATH = "/v1/mgmt/audit/search"
+LICENCE_PATH = "/v1/mgmt/license"
+LICENCE_HEADER = "x-descope-license"
+LICENCE_TIMEOUT = 5.0  # the SDKs' handshake timeout
+# A tier goes into a header: anything else (a newline, an object) is treated as no tier.
+_TIER = re.compile(r"[A-Za-z0-9._-]{1,64}")
 RETRYABLE_STATUS = {500, 502, 503, 504, 520, 521, 522, 524, 530}
 # Transport failures worth another attempt; every other requests error means the request itself
 # cannot be sent (a bad URL, a header value requests refuses): retrying will not help.
@@ -93,7 +106,8 @@ class ClientStats:
     rate_limit_wait_seconds: float = 0.0
     retries: int = 0
     malformed: int = 0
-    by_path: dict[str, int] = field(default_factory=dict)
+    by_path: dict[str, int] = field(default_factory=dict)  # the searches; the licence read is not among them
+    licence_reads: int = 0
 
 
 @dataclass
@@ -149,6 +163,8 @@ class DescopeClient:
         self._session = requests.Session()
         self._random = random.Random()
         self.stats = ClientStats()
+        self._licence_read = False
+        self.rate_limit_tier: str | None = None  # the licence's tier, sent as x-descope-license once read
 
     def close(self) -> None:
         self._session.close()
@@ -180,12 +196,60 @@ class DescopeClient:
         return self.post(path, body, parse)
 
     def _headers(self) -> dict[str, str]:
-        return {
+        headers = {
             "Authorization": f"Bearer {self._project_id}:{self._key.reveal()}",
             "x-descope-project-id": self._project_id,
             "Content-Type": "application/json",
             "User-Agent": f"descope-sync/{__version__}",
         }
+        if self.rate_limit_tier:
+            headers[LICENCE_HEADER] = self.rate_limit_tier
+        return headers
+
+    def _read_licence(self) -> None:
+        """Read the licence's rate-limit tier once per client; only a rejected key stops the run."""
+        if self._licence_read:
+            return
+        self._licence_read = True
+        self.stats.licence_reads += 1
+        problem = self._fetch_tier()
+        if problem is None:
+            log.info("Descope licence read: rate-limit tier %s", self.rate_limit_tier)
+        else:
+            log.warning(
+                "Descope licence not read (%s): requests go without the %s header, so Descope may apply "
+                "a stricter rate limit; extraction goes on",
+                problem,
+                LICENCE_HEADER,
+            )
+
+    def _fetch_tier(self) -> str | None:
+        """Set `rate_limit_tier` from the licence; None on success, else what went wrong (no secret)."""
+        timeout = min(LICENCE_TIMEOUT, self.timeout, max(0.1, self.deadline.remaining()))
+        headers = {name: value for name, value in self._headers().items() if name != "Content-Type"}
+        try:
+            response = self._session.get(self.base_url + LICENCE_PATH, headers=headers, timeout=timeout)
+        except Exception as exc:  # requests puts header values (the key) into some messages: the type only
+            return f"the request failed ({type(exc).__name__})"
+        if response.status_code in (401, 403):
+            raise self._auth_error(response.status_code)
+        if response.status_code != 200:
+            return f"HTTP {response.status_code}"
+        try:
+            decoded = response.json()
+        except ValueError:
+            return "the answer is not JSON"
+        tier = decoded.get("rateLimitTier") if isinstance(decoded, dict) else None
+        if not isinstance(tier, str) or not _TIER.fullmatch(tier):
+            return "the answer holds no rateLimitTier" if not tier else "the rateLimitTier is not a tier name"
+        self.rate_limit_tier = tier
+        return None
+
+    def _auth_error(self, status: int) -> DescopeAuthError:
+        return DescopeAuthError(
+            f"Descope rejected the management key ({status}) for project "
+            f"{self._project_id}: check DESCOPE_MANAGEMENT_KEY and DESCOPE_PROJECT_ID"
+        )
 
     def _wait(self, seconds: float, reason: str) -> None:
         if seconds > self.deadline.remaining():
@@ -219,6 +283,7 @@ class DescopeClient:
         rate_limit_waits = 0
         while True:
             self.deadline.check()
+            self._read_licence()
             self.stats.requests += 1
             self.stats.by_path[path] = self.stats.by_path.get(path, 0) + 1
             problem: str
@@ -240,10 +305,7 @@ class DescopeClient:
                             problem = f"malformed response body ({exc})"
                             self.stats.malformed += 1
                 elif status in (401, 403):
-                    raise DescopeAuthError(
-                        f"Descope rejected the management key ({status}) for project "
-                        f"{self._project_id}: check DESCOPE_MANAGEMENT_KEY and DESCOPE_PROJECT_ID"
-                    )
+                    raise self._auth_error(status)
                 elif status == 429:
                     rate_limit_waits += 1
                     self.stats.rate_limited += 1

@@ -7,7 +7,8 @@ picks the reading where Descope's own sources disagree). The world is a facade
 """
 
 from .dialect import Dialect
+from .licence import Licence
 from .server import ChaosConfig, RateLimits, Simulator, serve
 from .world import World
 
-__all__ = ["ChaosConfig", "Dialect", "RateLimits", "Simulator", "World", "serve"]
+__all__ = ["ChaosConfig", "Dialect", "Licence", "RateLimits", "Simulator", "World", "serve"]

@@ -1,7 +1,8 @@
 """A Descope management-API simulator: a real HTTP/1.1 server on loopback over a :class:`World`.
 
 Endpoints (POST, JSON body, ``Authorization: Bearer <projectId>:<managementKey>``):
-``/v2/mgmt/user/search``, ``/v2/mgmt/user/search/test``, ``/v1/mgmt/audit/search``.
+``/v2/mgmt/user/search``, ``/v2/mgmt/user/search/test``, ``/v1/mgmt/audit/search``; and
+``GET /v1/mgmt/license`` (same auth; see :mod:`.licence`).
 Test control (no auth, loopback clients only): ``GET /_sim/truth``, ``POST /_sim/mutate``
 (``{"creates": n, "modifies": n, "deletes": n, "logins": n}``), ``GET /_sim/stats``,
 ``GET``/``POST /_sim/faults`` (``{"max_offset": n|null, "answer_fault": {"user_search": f|null,
@@ -81,6 +82,17 @@ Audit
   ``externalIds``, or, with ``World(bulk_ids_in="externalIds")``, the IDs in ``externalIds``
   and no ``data.userIds``; always an ``ID``). Some deletions log nothing (``event=None``).
 
+Licence (:mod:`.licence`)
+- ``GET /v1/mgmt/license`` answers ``{"rateLimitTier": tier}`` (``Simulator(licence=Licence(...))``;
+  default ``tier3``; no tier: ``{}``; ``Licence(failure=503)``: that status). Auth as the API
+  endpoints (401 without the key; the SDKs send only ``Authorization`` here); no rate limit, no
+  chaos; counted in ``stats["licence_reads"]``.
+- Every search request's ``x-descope-license`` header is counted in ``stats["licence_header"]`` as
+  ``matched`` / ``missing`` / ``mismatched`` (against the tier served). With
+  ``RateLimits(unlicensed_share=s)`` requests that do not match go to a bucket of their own per family
+  holding ``max(1, int(limit * s))`` requests per window (the edge's stricter default bucket), its
+  429s counted in ``stats["rate_limited_without_licence"]``; with ``None`` (default) all share one.
+
 Errors, limits, faults, chaos
 - Bad auth: 401 ``E011003``; the key is never echoed. Unknown path: 404 ``E011004``; wrong
   method: 405. Body that is not a JSON object, or a badly typed field: 400 ``E011001``.
@@ -152,6 +164,7 @@ from urllib.parse import urlsplit
 
 from .answer import FAULT_FAMILIES, answer, check_fault
 from .dialect import Dialect
+from .licence import HEADER_OUTCOMES, LICENCE_PATH, Licence
 from .store import USER_SORT_FIELDS, dumps
 from .world import World
 
@@ -171,6 +184,9 @@ class RateLimits:
 
     user_search: tuple[int, float] = (200, 60.0)
     audit_search: tuple[int, float] = (10, 60.0)
+    # Requests without the matching x-descope-license header: a stricter bucket of their own holding
+    # this share of each limit (None: no separate bucket).
+    unlicensed_share: float | None = None
 
 
 DEFAULT_PROJECT_ID = "P2simulatorproject00000000000000"
@@ -221,6 +237,9 @@ class _Stats:
     served_5xx: int = 0
     served_malformed: int = 0
     mutations: int = 0
+    licence_reads: int = 0
+    licence_header: collections.Counter = field(default_factory=collections.Counter)
+    rate_limited_without_licence: int = 0
 
     def snapshot(self) -> dict[str, Any]:
         return {
@@ -231,6 +250,9 @@ class _Stats:
             "served_5xx": self.served_5xx,
             "served_malformed": self.served_malformed,
             "mutations": self.mutations,
+            "licence_reads": self.licence_reads,
+            "licence_header": {outcome: self.licence_header[outcome] for outcome in HEADER_OUTCOMES},
+            "rate_limited_without_licence": self.rate_limited_without_licence,
         }
 
 
@@ -266,8 +288,10 @@ class Simulator:
         max_offset: int | None = None,
         answer_fault: dict[str, str | None] | None = None,
         on_request: Callable[[str, str, dict[str, Any], World], None] | None = None,
+        licence: Licence | None = None,
     ) -> None:
         self.world = world
+        self.licence = licence or Licence()
         # A test's hand on the timing: called with ("before" | "after", endpoint, request, world) around
         # computing each answer of the search endpoints, e.g. to change the data between two pages or
         # right after an answer was computed (while the client has not yet received it).
@@ -287,6 +311,18 @@ class Simulator:
             "user_search": _SlidingWindow(*rate_limits.user_search),
             "audit_search": _SlidingWindow(*rate_limits.audit_search),
         }
+        share = rate_limits.unlicensed_share
+        self._unlicensed_limiters = (
+            {}
+            if share is None
+            else {
+                family: _SlidingWindow(max(1, int(limit * share)), window)
+                for family, (limit, window) in (
+                    ("user_search", rate_limits.user_search),
+                    ("audit_search", rate_limits.audit_search),
+                )
+            }
+        )
         self._stats = _Stats()
         self._mutations_planned = 0
         self._server: ThreadingHTTPServer | None = None
@@ -398,6 +434,10 @@ class Simulator:
             if method != "POST":
                 return 405, _error("E011005", "Method not allowed", f"use POST for {path}"), {}
             return self._api(API_PATHS[path], path, headers, body)
+        if path == LICENCE_PATH:
+            if method != "GET":
+                return 405, _error("E011005", "Method not allowed", f"use GET for {path}"), {}
+            return self._licence(headers)
         if path.startswith("/_sim/"):
             try:
                 loopback = ipaddress.ip_address(client).is_loopback
@@ -408,14 +448,30 @@ class Simulator:
             return self._control(method, path, body)
         return 404, _error("E011004", "Not found", f"no such endpoint {path}"), {}
 
-    def _api(self, endpoint: str, path: str, headers: Any, body: bytes) -> tuple[int, bytes, dict[str, str]]:
-        supplied = (headers.get("Authorization") or "").encode()
-        if not hmac.compare_digest(supplied, self._auth):
+    def _authorized(self, headers: Any) -> bool:
+        return hmac.compare_digest((headers.get("Authorization") or "").encode(), self._auth)
+
+    def _licence(self, headers: Any) -> tuple[int, bytes, dict[str, str]]:
+        if not self._authorized(headers):
             return 401, _error("E011003", "Unauthorized", "invalid project id or management key"), {}
         with self._lock:
-            wait = self._limiters[endpoint].acquire(time.monotonic())
+            self._stats.licence_reads += 1
+        status, payload = self.licence.answer()
+        return status, payload, {}
+
+    def _api(self, endpoint: str, path: str, headers: Any, body: bytes) -> tuple[int, bytes, dict[str, str]]:
+        if not self._authorized(headers):
+            return 401, _error("E011003", "Unauthorized", "invalid project id or management key"), {}
+        outcome = self.licence.header_outcome(headers)
+        with self._lock:
+            self._stats.licence_header[outcome] += 1
+            licensed = outcome == "matched" or not self._unlicensed_limiters
+            limiter = self._limiters[endpoint] if licensed else self._unlicensed_limiters[endpoint]
+            wait = limiter.acquire(time.monotonic())
             if wait:
                 self._stats.rate_limited += 1
+                if not licensed:
+                    self._stats.rate_limited_without_licence += 1
                 return (
                     429,
                     _error("E130429", "Rate limit exceeded", f"too many requests, retry in {wait}s"),
