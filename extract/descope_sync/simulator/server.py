@@ -46,7 +46,10 @@ Users
   deleted between two page requests shift the offsets (skips and repeats happen, as in Descope).
 - ``withTestUser`` defaults to false (test users excluded); ``testUsersOnly`` and the
   ``/search/test`` path return test users only. ``statuses``, ``tenantIds``, ``roleNames``,
-  ``userIds`` and ``emails`` filter too (emails compare trimmed and lower-cased).
+  ``userIds``, ``loginIds``, ``phones`` and ``emails`` filter too (emails compare trimmed and
+  lower-cased); ``text`` keeps users with a top-level string (or string list item) containing it,
+  case-insensitively. Other filters the SDK can send (``customAttributes``, ``ssoAppIds``,
+  ``tenantRoleIds``, ...) are accepted and ignored: see ``stats["ignored_fields"]``.
 - Numbers may be sent as JSON numbers or digit strings (protobuf JSON accepts both for int64).
 - ``put_user`` records are served exactly as given (any fields, any types). One whose ``userId``
   is not a non-empty string is served and counted but cannot be found by ``userIds`` and sorts
@@ -64,7 +67,9 @@ Audit
   hex (see ``generate.event_hash``); the order is total and stable, so offset pages over an
   unchanging window are consistent.
 - Filters implemented: actions, excludedActions, userIds, remoteAddresses, devices, methods.
-  Others (geos, externalIds, tenants, noTenants, text) are accepted and ignored.
+  Others (geos, externalIds, tenants, noTenants, text) are accepted and ignored; each search
+  body's field that is not implemented and holds more than a default (``noTenants: false`` does
+  not) is counted in ``stats["ignored_fields"]`` as ``"<family>.<field>"``.
 - ``occurred`` is a string of epoch-ms digits; ``ID`` is missing on ~20% of events.
 - ``remoteAddress``: 94% a home IP of the user; ~3% a decorated form of the client IP
   (``"1.2.3.4:443"``, ``"[2001:4860:4860::8888]:443"``, ``"8.8.8.8, 10.0.0.1"`` = X-Forwarded-For
@@ -176,6 +181,20 @@ USER_PATHS = ("/v2/mgmt/user/search", "/v2/mgmt/user/search/test")
 AUDIT_PATH = "/v1/mgmt/audit/search"
 API_PATHS = {USER_PATHS[0]: "user_search", USER_PATHS[1]: "user_search", AUDIT_PATH: "audit_search"}
 CHAOS_5XX = (500, 502, 503, 520)
+# The body fields each search implements; any other field holding more than a protobuf default is
+# accepted, ignored and counted in stats["ignored_fields"] (so a test can see a filter it asked for
+# was not applied).
+SEARCH_FIELDS = {
+    "user_search": frozenset(
+        {"limit", "page", "sort", "fromCreatedTime", "toCreatedTime", "fromModifiedTime", "toModifiedTime"}
+        | {"withTestUser", "testUsersOnly", "statuses", "tenantIds", "emails", "userIds", "roleNames"}
+        | {"loginIds", "phones", "text"}
+    ),
+    "audit_search": frozenset(
+        {"from", "to", "size", "page", "oldestFirst", "actions", "excludedActions", "userIds"}
+        | {"remoteAddresses", "devices", "methods"}
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -240,6 +259,7 @@ class _Stats:
     licence_reads: int = 0
     licence_header: collections.Counter = field(default_factory=collections.Counter)
     rate_limited_without_licence: int = 0
+    ignored_fields: collections.Counter = field(default_factory=collections.Counter)
 
     def snapshot(self) -> dict[str, Any]:
         return {
@@ -253,6 +273,7 @@ class _Stats:
             "licence_reads": self.licence_reads,
             "licence_header": {outcome: self.licence_header[outcome] for outcome in HEADER_OUTCOMES},
             "rate_limited_without_licence": self.rate_limited_without_licence,
+            "ignored_fields": dict(self.ignored_fields),
         }
 
 
@@ -502,6 +523,10 @@ class Simulator:
                 raise _BadRequest(f"body is not valid JSON: {exc}") from None
             if not isinstance(request, dict):
                 raise _BadRequest("body must be a JSON object")
+            ignored = _ignored(endpoint, request)
+            if ignored:
+                with self._lock:
+                    self._stats.ignored_fields.update(f"{endpoint}.{key}" for key in ignored)
             if self.on_request is not None:
                 self.on_request("before", endpoint, request, self.world)
             if endpoint == "user_search":
@@ -569,6 +594,9 @@ class Simulator:
             "emails": _strings(q, "emails"),
             "user_ids": _strings(q, "userIds"),
             "role_names": _strings(q, "roleNames"),
+            "login_ids": _strings(q, "loginIds"),
+            "phones": _strings(q, "phones"),
+            "text": _string(q, "text"),
         }
         if self._past_window(page, limit):
             users, total = self.world.search_users_raw(limit=0, page=0, **query)
@@ -692,6 +720,21 @@ def _bool(q: dict[str, Any], key: str) -> bool:
     if not isinstance(value, bool | None):
         raise _BadRequest(f"{key} must be a boolean")
     return bool(value)
+
+
+def _string(q: dict[str, Any], key: str) -> str:
+    value = q.get(key) or ""
+    if not isinstance(value, str):
+        raise _BadRequest(f"{key} must be a string")
+    return value
+
+
+def _ignored(endpoint: str, q: dict[str, Any]) -> list[str]:
+    """The fields of a search body the simulator does not implement and that hold more than a default."""
+    return [key for key, value in q.items() if key not in SEARCH_FIELDS[endpoint] and value not in _DEFAULTS]
+
+
+_DEFAULTS: tuple[Any, ...] = (None, False, 0, "", [], {})
 
 
 def _strings(q: dict[str, Any], key: str) -> list[str]:

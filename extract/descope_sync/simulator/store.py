@@ -23,7 +23,7 @@ import heapq
 import json
 import operator
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from .dialect import strip_empty
@@ -192,6 +192,9 @@ class UserStore:
         emails: Iterable[str] = (),
         user_ids: Iterable[str] = (),
         role_names: Iterable[str] = (),
+        login_ids: Iterable[str] = (),
+        phones: Iterable[str] = (),
+        text: str = "",
         raw: bool = False,
     ) -> tuple[list[Any], int]:
         """One page of users and the number of users matching the filter.
@@ -203,7 +206,7 @@ class UserStore:
         """
         filters = (frozenset(statuses), frozenset(tenant_ids), frozenset(emails), frozenset(user_ids))
         view_args = (tuple(created), tuple(modified), tuple(sort) or (("createdTime", False),), with_test_users)
-        view_args += (test_users_only, *filters, frozenset(role_names))
+        view_args += (test_users_only, *filters, frozenset(role_names), frozenset(login_ids), frozenset(phones), text)
         lst, lo, hi, reverse = self._cached(("users", *view_args), lambda: self._view(*view_args))
         off = page * limit
         if reverse:
@@ -226,6 +229,9 @@ class UserStore:
         emails,
         user_ids,
         role_names,
+        login_ids,
+        phones,
+        text,
     ) -> tuple[list[Rec], int, int, bool]:
         include_test = with_test or test_only
         extra: list[Callable[[Rec], bool]] = []
@@ -258,6 +264,13 @@ class UserStore:
             extra.append(lambda r: bool(tenant_ids.intersection(tenants_of(self.obj(r)))))
         if role_names:
             extra.append(lambda r: bool(role_names.intersection(_strings(self.obj(r).get("roleNames")))))
+        if login_ids:
+            extra.append(lambda r: bool(login_ids.intersection(_strings(self.obj(r).get("loginIds")))))
+        if phones:
+            extra.append(lambda r: _text(self.obj(r).get("phone")) in phones)
+        if text:
+            needle = text.casefold()
+            extra.append(lambda r: any(needle in value.casefold() for value in _searchable(self.obj(r))))
         if extra:
             base = [r for r in base[lo:hi] if all(f(r) for f in extra)]
             lo, hi = 0, len(base)
@@ -283,6 +296,15 @@ class UserStore:
 
 def _strings(value: Any) -> list[str]:
     return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def _searchable(obj: dict[str, Any]) -> Iterator[str]:
+    """What free-text user search looks in: every top-level string and string list item."""
+    for value in obj.values():
+        if isinstance(value, str):
+            yield value
+        else:
+            yield from _strings(value)
 
 
 # ---------------------------------------------------------------------- events
