@@ -316,6 +316,26 @@ AUDIT_FILTERS: dict[str, Callable[[dict[str, Any]], tuple[dict[str, Any], Callab
         {"remote_addresses": [a := t["events"][-3]["remoteAddress"]]},
         lambda e: e["remoteAddress"] == a,
     ),
+    "geos": lambda t: ({"geos": ["DE", "JP"]}, lambda e: e["geo"] in ("DE", "JP")),
+    "tenants": lambda t: (
+        {"tenants": [tid := next(e for e in t["events"] if e["tenants"])["tenants"][0]]},
+        lambda e: tid in e["tenants"],
+    ),
+    "tenants_or_none": lambda t: (
+        {"tenants": [tid := next(e for e in t["events"] if e["tenants"])["tenants"][0]], "no_tenants": True},
+        lambda e: tid in e["tenants"] or not e["tenants"],
+    ),
+    "login_ids": lambda t: (
+        {"login_ids": [lid := next(e for e in t["events"] if e["externalIds"])["externalIds"][0]]},
+        lambda e: lid in e["externalIds"],
+    ),
+    "text": lambda t: (
+        {"text": "TABLET"},
+        lambda e: (
+            any("tablet" in v.lower() for v in e.values() if isinstance(v, str))
+            or any("tablet" in v.lower() for vs in e.values() if isinstance(vs, list) for v in vs if isinstance(v, str))
+        ),
+    ),
 }
 
 

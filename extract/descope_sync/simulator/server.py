@@ -66,10 +66,12 @@ Audit
   events without one (~20%), by ``sha256("userId|action|occurred|device|method|remoteAddress")``
   hex (see ``generate.event_hash``); the order is total and stable, so offset pages over an
   unchanging window are consistent.
-- Filters implemented: actions, excludedActions, userIds, remoteAddresses, devices, methods.
-  Others (geos, externalIds, tenants, noTenants, text) are accepted and ignored; each search
-  body's field that is not implemented and holds more than a default (``noTenants: false`` does
-  not) is counted in ``stats["ignored_fields"]`` as ``"<family>.<field>"``.
+- Filters implemented: actions, excludedActions, userIds, remoteAddresses, devices, methods, geos,
+  externalIds (any of the event's), tenants (any of the event's; with ``noTenants: true`` events
+  without tenants too), text (a top-level string or string list item containing it,
+  case-insensitively). Others (``searchFields``, ``actorIds``, ...) are accepted and ignored;
+  each search body's field that is not implemented and holds more than a default is counted in
+  ``stats["ignored_fields"]`` as ``"<family>.<field>"``.
 - ``occurred`` is a string of epoch-ms digits; ``ID`` is missing on ~20% of events.
 - ``remoteAddress``: 94% a home IP of the user; ~3% a decorated form of the client IP
   (``"1.2.3.4:443"``, ``"[2001:4860:4860::8888]:443"``, ``"8.8.8.8, 10.0.0.1"`` = X-Forwarded-For
@@ -192,7 +194,7 @@ SEARCH_FIELDS = {
     ),
     "audit_search": frozenset(
         {"from", "to", "size", "page", "oldestFirst", "actions", "excludedActions", "userIds"}
-        | {"remoteAddresses", "devices", "methods"}
+        | {"remoteAddresses", "devices", "methods", "geos", "tenants", "externalIds", "noTenants", "text"}
     ),
 }
 
@@ -637,6 +639,11 @@ class Simulator:
             remote_addresses=_strings(q, "remoteAddresses"),
             devices=_strings(q, "devices"),
             methods=_strings(q, "methods"),
+            geos=_strings(q, "geos"),
+            tenants=_strings(q, "tenants"),
+            external_ids=_strings(q, "externalIds"),
+            no_tenants=_bool(q, "noTenants"),
+            text=_string(q, "text"),
         )
         return answer(
             "audits", blobs, total, omit_empty=dialect.omit_empty, fault=self.answer_fault.get("audit_search")

@@ -294,6 +294,11 @@ class UserStore:
         raise ValueError(f"unsupported sort field {name!r}")
 
 
+def _served(e: tuple) -> dict[str, Any]:
+    served = json.loads(e[BLOB])
+    return served if isinstance(served, dict) else {}
+
+
 def _strings(value: Any) -> list[str]:
     return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
 
@@ -425,10 +430,17 @@ class EventStore:
         remote_addresses: Iterable[str] = (),
         devices: Iterable[str] = (),
         methods: Iterable[str] = (),
+        geos: Iterable[str] = (),
+        tenants: Iterable[str] = (),
+        external_ids: Iterable[str] = (),
+        no_tenants: bool = False,
+        text: str = "",
     ) -> tuple[list[bytes], int]:
         """One page of visible events (serialized) with ``from_ms <= occurred < to_ms``, and the total.
 
-        Order: (occurred, ID-or-hash) descending, or ascending with ``oldest_first``.
+        Order: (occurred, ID-or-hash) descending, or ascending with ``oldest_first``. ``tenants``
+        keeps events of one of them (with ``no_tenants`` also events without tenants); ``text``
+        keeps events with a top-level string (or string list item) containing it, case-insensitively.
         """
         filters = (
             frozenset(actions),
@@ -437,7 +449,13 @@ class EventStore:
             frozenset(remote_addresses),
             frozenset(devices),
             frozenset(methods),
+            frozenset(geos),
+            frozenset(tenants),
+            frozenset(external_ids),
+            text,
         )
+        if tenants and no_tenants:
+            filters += ("no_tenants",)
         events = self._filtered(filters) if any(filters) else self.events
         lo = bisect.bisect_left(events, from_ms, key=_occurred_of)
         hi = max(lo, bisect.bisect_left(events, to_ms, key=_occurred_of))
@@ -453,7 +471,21 @@ class EventStore:
         if hit is not None and hit[0] == self.version:
             self._cache.move_to_end(filters)
             return hit[1]
-        actions, excluded, user_ids, addresses, devices, methods = filters
+        actions, excluded, user_ids, addresses, devices, methods, geos, tenants, external_ids, text = filters[:10]
+        with_no_tenants = len(filters) > 10
+        needle = text.casefold()
+
+        def keep_served(served: dict[str, Any]) -> bool:
+            """The filters on fields only the served JSON holds."""
+            if geos and served.get("geo") not in geos:
+                return False
+            if tenants:
+                own = _strings(served.get("tenants"))
+                if not (tenants.intersection(own) or (with_no_tenants and not own)):
+                    return False
+            if external_ids and not external_ids.intersection(_strings(served.get("externalIds"))):
+                return False
+            return not needle or any(needle in value.casefold() for value in _searchable(served))
 
         def keep(e: tuple) -> bool:
             return (
@@ -463,6 +495,7 @@ class EventStore:
                 and (not addresses or e[ADDRESS] in addresses)
                 and (not devices or e[DEVICE] in devices)
                 and (not methods or e[METHOD] in methods)
+                and (not (geos or tenants or external_ids or needle) or keep_served(_served(e)))
             )
 
         value = [e for e in self.events if keep(e)]
