@@ -105,3 +105,17 @@ def test_a_key_the_licence_rejects_stops_the_run_before_any_search(simulator, tm
     assert failed and failed[0].details["auth_failed"]
     assert "Descope rejected the management key (401)" in failed[0].message
     assert searches_served(sim) == 0 and sim.stats["requests"][LICENCE] == 1
+
+
+def test_the_sdk_and_our_client_read_the_same_licence_and_land_in_the_same_bucket(simulator, tmp_path):
+    from descope import DescopeClient as OfficialClient
+
+    sim = simulator(users=100, licence=Licence(tier="tier1"), rate_limits=STRICT_WITHOUT_LICENCE)
+    official = OfficialClient(project_id=sim.project_id, management_key=sim.management_key, base_url=sim.base_url)
+    assert len(official.mgmt.user.search_all(limit=10)["users"]) == 10
+    assert extract(sim, tmp_path / "w.duckdb").status == "success"
+    assert official.mgmt.audit.search(actions=["LoginSucceed"])["audits"]
+    stats = sim.stats
+    assert stats["licence_reads"] == 2  # one each
+    assert stats["licence_header"] == {"matched": searches_served(sim), "missing": 0, "mismatched": 0}
+    assert stats["rate_limited_without_licence"] == 0
