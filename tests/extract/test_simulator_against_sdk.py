@@ -168,6 +168,7 @@ def canonical(records: list[dict[str, Any]]) -> list[str]:
 def test_the_sdk_reads_the_licence_once_on_init_and_sends_its_tier_on_every_request(sim, sdk, received):
     reads = [r for r in sim.received if r.path == LICENCE]
     assert len(reads) == 1 and reads[0].method == "GET" and reads[0].status == 200
+    assert [r for r in sim.received if r.path not in (USERS, TEST_USERS, AUDIT)] == reads  # init reads nothing else
     assert reads[0].headers["authorization"] == f"Bearer {sim.project_id}:{sim.management_key}"
     sdk.mgmt.user.search_all(limit=5)
     sdk.mgmt.audit.search(actions=["LoginSucceed"])
@@ -353,13 +354,13 @@ def test_each_audit_filter_the_sdk_sends_is_applied(sdk, truth, received, name):
 # ------------------------------------------------------------------------------ what the SDK causes on purpose
 
 
-def test_a_wrong_key_is_refused_to_the_sdk_with_descopes_error_shape(sim, caplog):
-    start = len(sim.received)
-    with caplog.at_level(logging.WARNING, logger="descope"):
-        wrong = DescopeClient(project_id=sim.project_id, management_key="K2-wrong-key-0000", base_url=sim.base_url)
-    assert [r.getMessage() for r in caplog.records] == ["License handshake returned non-success status 401"]
-    with pytest.raises(AuthException) as caught:
-        wrong.mgmt.user.search_all()
+def test_a_wrong_key_is_refused_to_the_sdk_with_descopes_error_shape(caplog):
+    with RecordingSimulator(World(seed=5, users=10), rate_limits=GENEROUS) as sim:
+        with caplog.at_level(logging.WARNING, logger="descope"):
+            wrong = DescopeClient(project_id=sim.project_id, management_key="K2-wrong-key-0", base_url=sim.base_url)
+        assert [r.getMessage() for r in caplog.records] == ["License handshake returned non-success status 401"]
+        with pytest.raises(AuthException) as caught:
+            wrong.mgmt.user.search_all()
     assert caught.value.status_code == 401 and "E011003" in caught.value.error_message
-    assert [(r.method, r.path, r.status) for r in sim.received[start:]] == [("GET", LICENCE, 401), ("POST", USERS, 401)]
+    assert [(r.method, r.path, r.status) for r in sim.received] == [("GET", LICENCE, 401), ("POST", USERS, 401)]
     assert "x-descope-license" not in sim.received[-1].headers  # no tier was read
