@@ -20,6 +20,7 @@ from descope_sync.progress import SilentProgress
 from descope_sync.simulator import World
 from descope_sync.transform import run_dbt
 from tests.conftest import query, settings_for
+from tests.extract.test_cli import status_of
 
 
 def extract_users(settings):
@@ -37,8 +38,10 @@ def sweep_end(db) -> dict:
     return {"run_id": run_id, "status": status, **json.loads(details)}
 
 
-def inferred_deleted(db) -> set[str]:
-    outcome = run_dbt("run", target="local", duckdb_path=db, select=["+int_users_deleted"])
+def inferred_deleted(db, confirmed_sweep_id: str | None = None) -> set[str]:
+    """dbt's `int_users_deleted` on `db` (dbt-duckdb keeps its connection: query nothing read-only after)."""
+    extra = ["--vars", json.dumps({"confirm_deletions_sweep_id": confirmed_sweep_id})] if confirmed_sweep_id else []
+    outcome = run_dbt("run", target="local", duckdb_path=db, select=["+int_users_deleted"], extra_args=extra)
     assert outcome.success, outcome
     con = duckdb.connect(str(db))  # the configuration of the dbt-duckdb connection this process holds
     try:
@@ -84,7 +87,18 @@ def test_a_sweep_that_could_not_read_a_dense_second_is_not_accepted_though_its_c
     # the two unread ones, and the counts balance
     assert end["users_seen"] + end["quarantined"] == end["source_total"] == 28
 
+    sweep_id = stream.details["sweep_id"]
+    # Confirming it changes nothing: only a sweep that reconciled can be confirmed, for status, for
+    # the extractor (it sweeps again) and for dbt.
+    for flags in ([], ["--confirm-deletions-sweep-id", sweep_id]):
+        result, _, streams = status_of(db, *flags)
+        assert result.returncode == 8 and streams["users"]["checks"] == ["incomplete", "deletions_not_applied"]
+    sim.on_request = None
+    again = extract_users(settings_for(sim, db, users_page_size=4, confirm_deletions_sweep_id=sweep_id))
+    assert again.details["mode"] == "full" and str(again.status) == "incomplete"
+
     assert inferred_deleted(db) == set(), "deletions were inferred from a sweep that did not read a dense second"
+    assert inferred_deleted(db, confirmed_sweep_id=sweep_id) == set(), "a confirmed unreconciled sweep deleted"
     assert str(stream.status) == "incomplete" and stream.details["reconciled"] is False
     assert end["status"] == "incomplete" and end["reconciled"] is False and end["held"] is False
     assert end["unproved"] and "paging reached only 8" in end["unproved"][0]
