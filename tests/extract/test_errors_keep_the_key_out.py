@@ -62,3 +62,44 @@ def test_an_error_echoing_the_key_reaches_neither_the_functions_answer_nor_its_l
     out, err = capfd.readouterr()
     assert sim.management_key not in answer + out + err
     assert_failed_without_the_key(db, sim.management_key)
+
+
+def test_an_unexpected_error_inside_a_stream_quoting_the_key_is_stored_and_answered_without_it(
+    simulator, tmp_path, monkeypatch, capfd
+):
+    """A bug (or an HTTP library that prints the request it sent) raising something no stream expects."""
+    from descope_sync import pipeline
+
+    sim = simulator(users=20)
+
+    def broken_users_stream(ctx):
+        raise RuntimeError(f"header 'Bearer {ctx.settings.project_id}:{ctx.settings.management_key.reveal()}' broke")
+
+    monkeypatch.setitem(pipeline.REGISTRY, "users", broken_users_stream)
+    db = tmp_path / "w.duckdb"
+    response = client_for(monkeypatch, sim, db).post("/", json={})
+    answer = response.get_data(as_text=True)
+    users = next(s for s in json.loads(answer)["streams"] if s["stream"] == "users")
+    assert users["status"] == "failed" and users["message"] == (
+        f"unexpected RuntimeError: header 'Bearer {sim.project_id}:***' broke"
+    )
+    out, err = capfd.readouterr()
+    assert sim.management_key not in answer + out + err
+    assert stored_errors(db) == [users["message"]]
+    result, _, streams = status_of(db)
+    assert result.returncode == 7 and streams["users"]["last_run"]["error"] == users["message"]
+    assert sim.management_key not in result.stdout + result.stderr
+
+
+def test_an_error_quoting_the_key_that_stops_the_whole_extract_is_answered_without_it(monkeypatch, tmp_path):
+    from descope_sync.errors import DescopeRequestError
+    from tests.extract.test_cloud_function import KEY, faked_client
+
+    def refused(settings, **kwargs):
+        raise DescopeRequestError(f"Descope refused the key {settings.management_key.reveal()}")
+
+    client, _ = faked_client(monkeypatch, tmp_path, run_extract=refused)
+    response = client.post("/", json={})
+    assert response.status_code == 500
+    assert response.get_json()["error"] == "Descope refused the key ***"
+    assert KEY not in response.get_data(as_text=True)
