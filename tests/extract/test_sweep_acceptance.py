@@ -4,6 +4,7 @@ simulator and dbt on the warehouse they landed.
 - A sweep with a dense second it could not read fully is never accepted, even when the counts
   balance (users it read earlier were deleted silently meanwhile): accepted, dbt would delete the
   unread, live users of that second.
+- A sweep falls due once the accepted one is MORE than reconcile_days old (not at exactly that age).
 - The deletion valve holds only sweeps removing MORE than max_delete_fraction of the live users;
   the collapse guard (Descope's count below (1 - fraction) of the live users) has the same edge.
 """
@@ -12,12 +13,14 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import timedelta
 
 import duckdb
 
 from descope_sync.pipeline import run_extract
 from descope_sync.progress import SilentProgress
 from descope_sync.simulator import World
+from descope_sync.timeutil import from_ms, to_ms
 from descope_sync.transform import run_dbt
 from tests.conftest import query, settings_for
 from tests.extract.test_cli import status_of
@@ -131,3 +134,28 @@ def test_a_sweep_removing_one_more_than_the_max_delete_fraction_is_held(simulato
     assert (end["status"], end["held"], end["would_remove"], end["live_before"]) == ("incomplete", True, 21, 200)
     assert "would remove 21 of 200 live users" in stream.message
     assert inferred_deleted(db) == set()
+
+
+def test_a_sweep_falls_due_only_once_the_accepted_one_is_more_than_reconcile_days_old(simulator, tmp_path):
+    """Exactly `reconcile_days` after the accepted sweep finished: incremental; a millisecond later: a sweep."""
+    clock = [1_800_000_000.0]
+    sim = simulator(world=World(seed=3, users=30, bulk_import=0, now=lambda: clock[0]))
+    db = tmp_path / "w.duckdb"
+    settings = settings_for(sim, db, reconcile_days=1)
+
+    def extract_at(moment):
+        clock[0] = to_ms(moment) / 1000
+        return run_extract(settings, streams=["users"], progress=SilentProgress(), now=lambda: moment).streams[0]
+
+    def ticking():  # the first sweep's rows each get a time of their own
+        clock[0] += 0.001
+        return from_ms(round(clock[0] * 1000))
+
+    assert run_extract(settings, streams=["users"], progress=SilentProgress(), now=ticking).status == "success"
+    [(accepted_at,)] = query(
+        db, "select finished_at from descope_raw._sync_runs where status = 'success' and mode = 'full'"
+    )
+    on_the_day = extract_at(accepted_at + timedelta(days=1))
+    assert on_the_day.details["mode"] == "incremental", on_the_day.details.get("sweep_reason")
+    later = extract_at(accepted_at + timedelta(days=1, milliseconds=1))
+    assert later.details["sweep_reason"] == "the last reconciled sweep is 1 days old"
