@@ -159,3 +159,5 @@ def test_a_sweep_falls_due_only_once_the_accepted_one_is_more_than_reconcile_day
     assert on_the_day.details["mode"] == "incremental", on_the_day.details.get("sweep_reason")
     later = extract_at(accepted_at + timedelta(days=1, milliseconds=1))
     assert later.details["sweep_reason"] == "the last reconciled sweep is 1 days old"
+    # on a clock standing still every user lands at the very instant its sweep started: read by it
+    assert str(later.status) == "success" and later.details["users_seen"] == 30
