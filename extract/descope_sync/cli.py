@@ -182,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_unit_tests_flag(transform)
     status = sub.add_parser(
         "status",
-        help="per stream: last run, cursor, lag, unacknowledged data loss; non-zero when stale or lost",
+        help="per stream: last run, cursor, lag, data loss, users sweeps; non-zero on any problem (exit codes below)",
         epilog=STATUS_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
