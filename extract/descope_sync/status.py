@@ -292,7 +292,7 @@ def _findings(s: StreamStatus, now: datetime) -> list[Problem]:
         found.append(
             Problem(
                 check,
-                f"{name}: the last run ({last.run_id}, {_text(_finished(last))}) was {s.last_run_status}"
+                f"{name}: the last run ({last.run_id}, {_text(_finished(last))}) ended {s.last_run_status}"
                 + (f": {error}" if error else ""),
             )
         )

@@ -157,3 +157,16 @@ def test_status_reads_a_warehouse_another_reader_holds_open(simulator, tmp_path)
         reader.close()
     assert result.returncode == 0, result.stderr
     assert body["healthy"] is True and body["exit_code"] == 0
+
+
+def test_unacknowledged_data_loss_outranks_a_failed_last_run(simulator, tmp_path):
+    from tests.conftest import land_old_audit_cursor
+
+    db = tmp_path / "w.duckdb"
+    land_old_audit_cursor(db, days_ago=40)
+    broken = simulator(users=20, chaos=ChaosConfig(seed=1, p_429=0, p_5xx=0, p_malformed=1.0, p_mutation=0))
+    assert extract(broken, db, streams=["audit_events"]).status == "failed"  # the loss recorded, then the read failed
+    result, body, streams = status_of(db)
+    assert result.returncode == 4, result.stdout
+    assert streams["audit_events"]["checks"] == ["data_loss", "failed", "stale"]
+    assert body["exit_code"] == 4
