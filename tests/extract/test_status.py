@@ -170,3 +170,44 @@ def test_unacknowledged_data_loss_outranks_a_failed_last_run(simulator, tmp_path
     assert result.returncode == 4, result.stdout
     assert streams["audit_events"]["checks"] == ["data_loss", "failed", "stale"]
     assert body["exit_code"] == 4
+
+
+def test_a_first_sweep_under_way_is_stale_not_a_deletion_problem(simulator, tmp_path, monkeypatch):
+    """Before the first sweep ends there is nothing to delete: the stream is stale (no success yet), no more."""
+    from tests.conftest import killed_while_appending
+
+    sim = simulator(world=World(seed=3, users=60, bulk_import=0))
+    db = tmp_path / "w.duckdb"
+    checkpoints = []
+
+    def after_two_checkpoints(table, run):
+        if table == "users" and run is not None:
+            checkpoints.append(run)
+        return len(checkpoints) > 2
+
+    with killed_while_appending(monkeypatch, after_two_checkpoints):
+        extract(sim, db, streams=["users"], users_page_size=10)
+    result, _, streams = status_of(db)
+    users = streams["users"]
+    assert users["last_run"]["status"] == "partial" and users["sweep"]["open"] is True
+    assert users["sweep"]["accepted"] is None and users["checks"] == ["stale"]
+    assert result.returncode == 6
+
+
+def test_users_runs_without_any_sweep_are_a_deletion_problem(tmp_path):
+    """A warehouse whose full runs predate sweep ids: the extractor sweeps at its next run; until then
+    nothing it holds proves a deletion."""
+    from descope_sync.landing.base import SyncRun
+    from descope_sync.landing.duckdb import DuckDBLandingWriter
+
+    db = tmp_path / "w.duckdb"
+    now = utcnow()
+    with DuckDBLandingWriter(db) as writer:
+        writer.ensure_tables()
+        writer.record_run(
+            SyncRun(run_id="old", stream="users", status="success", mode="full", started_at=now, finished_at=now)
+        )
+    result, _, streams = status_of(db)
+    users = streams["users"]
+    assert users["checks"] == ["deletions_not_applied"] and result.returncode == 8
+    assert users["problems"] == ["users: no users sweep was ever accepted: users deleted in Descope stay in the marts"]
