@@ -34,6 +34,8 @@ EXIT_PARTIAL = 3  # stopped by the time budget; progress committed, the next run
 EXIT_DATA_LOSS = 4  # audit events older than the retention can never be read
 EXIT_INCOMPLETE = 5  # finished but not proved complete (e.g. the source reported far fewer users)
 EXIT_STALE = 6  # `status`: a stream's last success is older than --max-age-seconds (or it never succeeded)
+# `status` only, beside 4 and 6 (descope_sync.status.EXIT_CODES decides): 7 a stream's last run failed,
+# 8 users deletions not applied (sweep held, unproved or too old), 9 a row stamped in the future.
 EXIT_INTERRUPTED = 130
 EXIT_CODES: dict[RunStatus, int] = {
     RunStatus.SUCCESS: EXIT_OK,
@@ -135,15 +137,21 @@ EPILOG = """exit codes (the worst status of the run wins: failed > data_loss > i
   4  data_loss: audit events older than Descope's retention can never be read
   5  incomplete: finished but not proved complete; no user deletion is inferred from it
 `run` still builds dbt after a partial, incomplete or data_loss extract, not after a failed one.
-`status` exits 0 when healthy, 4 when data was lost and not acknowledged, 6 when a stream is stale."""
+`status` exits 0 when healthy, else 4, 7, 8, 5, 9 or 6 (see `descope-sync status --help`)."""
 
-STATUS_EPILOG = """exit codes:
-  0  healthy: every stream succeeded within --max-age-seconds and no data loss is unacknowledged
-  1  the warehouse could not be read (one line says why)
+STATUS_EPILOG = """exit codes (one stream's problem is enough; the worst kind found wins, in this order):
   4  data_loss: audit events were lost for good and nobody acknowledged it
      (DESCOPE_ACKNOWLEDGE_AUDIT_DATA_LOSS_THROUGH='<finished_at of the loss>' once known)
+  7  failed: a stream's last run failed (its error is shown)
+  8  deletions not applied: the last users sweep was held back by the deletion valve or did not prove its
+     count, or no sweep was accepted within --reconcile-days plus --max-age-seconds
+  5  incomplete: a stream's last run finished without proving what it read
+  9  clock skew: a _sync_runs row is stamped more than 5 minutes in the future
   6  stale: a stream's last success is older than --max-age-seconds, or it never succeeded
-Reads only the warehouse: no Descope credentials needed."""
+  0  healthy: none of the above
+  1  the warehouse could not be read (one line says why)
+Every problem is one line under "problem:" (and in "problems" with --json, per stream and overall).
+Reads only the warehouse, read-only: no Descope credentials needed."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -174,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_unit_tests_flag(transform)
     status = sub.add_parser(
         "status",
-        help="per stream: last run, cursor, lag, unacknowledged data loss; non-zero when stale or lost",
+        help="per stream: last run, cursor, lag, data loss, users sweeps; non-zero on any problem (exit codes below)",
         epilog=STATUS_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -196,6 +204,16 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get(ACKNOWLEDGE_ENV),
         help="data_loss rows that finished at or before this UTC time are known "
         f"(env {ACKNOWLEDGE_ENV}, the same value dbt reads)",
+    )
+    status.add_argument(
+        "--reconcile-days",
+        type=_number_type("a number of days > 0", 0, False),
+        help="the users sweep extract keeps (env DESCOPE_RECONCILE_DAYS, default 7): no sweep accepted within "
+        "it plus --max-age-seconds is a problem",
+    )
+    status.add_argument(
+        "--confirm-deletions-sweep-id",
+        help="a held sweep confirmed by its ID counts as accepted (env DESCOPE_CONFIRM_DELETIONS_SWEEP_ID)",
     )
     simulate = sub.add_parser("simulate", help="serve the Descope simulator in the foreground")
     simulate.add_argument("--port", type=int, default=8765)
@@ -297,21 +315,30 @@ def cmd_transform(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    settings = load_warehouse_settings({"warehouse": TARGETS[args.target], "duckdb_path": args.duckdb_path})
+    settings = load_warehouse_settings(
+        {
+            "warehouse": TARGETS[args.target],
+            "duckdb_path": args.duckdb_path,
+            "reconcile_days": args.reconcile_days,
+            "confirm_deletions_sweep_id": args.confirm_deletions_sweep_id,
+        }
+    )
     if settings.warehouse == "duckdb" and not settings.duckdb_path.is_file():
         raise ConfigError(f"no warehouse at {settings.duckdb_path}: run descope-sync extract first, or set DUCKDB_PATH")
     acknowledged = acknowledged_through(args.acknowledge_data_loss_through, "--acknowledge-data-loss-through")
-    with open_writer(settings) as writer:
-        report = read_status(writer, max_age_seconds=args.max_age_seconds, acknowledged_through=acknowledged)
+    with open_writer(settings, read_only=True) as writer:
+        report = read_status(
+            writer,
+            max_age_seconds=args.max_age_seconds,
+            acknowledged_through=acknowledged,
+            reconcile_days=settings.reconcile_days,
+            confirmed_sweep_id=settings.confirm_deletions_sweep_id,
+        )
     if args.json:
         print(scrub(json.dumps(report.as_dict(), indent=2)))
     else:
         print(scrub(render(report)))
-    if report.data_lost:
-        return EXIT_DATA_LOSS
-    if report.stale:
-        return EXIT_STALE
-    return EXIT_OK
+    return report.exit_code
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:

@@ -441,15 +441,24 @@ def load_warehouse_settings(
     """Settings for commands that only read the warehouse (`status`): no Descope credentials, no Secret Manager.
 
     The Descope fields are empty: these settings open a writer, never a Descope client.
+    The users-sweep rules `status` judges by (reconcile_days, confirm_deletions_sweep_id) are read
+    as `extract` reads them.
     """
     overrides = dict(overrides or {})
     env = os.environ if env is None else env
-    return Settings(
+    sweep_value, sweep_label = _pick("confirm_deletions_sweep_id", overrides, env, "DESCOPE_CONFIRM_DELETIONS_SWEEP_ID")
+    settings = Settings(
         project_id="",
         management_key=Secret(""),
         base_url="",
         **_warehouse_fields(overrides, env, _gcp_project(overrides, env)),
+        confirm_deletions_sweep_id=_sweep_id(sweep_value, sweep_label),
     )
+    var, kind, low, low_ok, high, rule = _NUMBERS["reconcile_days"]
+    value, label = _pick("reconcile_days", overrides, env, var)
+    if value is not None:
+        settings.reconcile_days = _number(label, value, kind, low, low_ok, high, rule)
+    return settings
 
 
 DBT_TRIGGER_ENV = "DESCOPE_DBT_TRIGGER"

@@ -424,12 +424,13 @@ def test_a_failed_last_run_shows_its_error_and_the_stream_goes_stale(simulator, 
     broken = simulator(users=20, chaos=ChaosConfig(seed=1, p_429=0, p_5xx=0, p_malformed=1.0, p_mutation=0))
     assert land(broken, db, streams=["users"]).status == "failed"
     result, _, streams = status_of(db)
-    assert result.returncode == 6
+    assert result.returncode == 7  # failed outranks stale
     users = streams["users"]
     assert users["last_run"]["status"] == "failed" and "malformed response body" in users["last_run"]["error"]
     assert users["stale"] is True and users["last_success_at"] < users["last_run"]["finished_at"]
+    assert users["checks"] == ["failed", "stale"]
     human = run_cli(["status", "--duckdb-path", str(db)], {}, timeout=60)
-    assert human.returncode == 6 and "last error:" in human.stdout and "UNHEALTHY" in human.stdout
+    assert human.returncode == 7 and "last error:" in human.stdout and "UNHEALTHY" in human.stdout
 
 
 def test_ip_locations_kept_stopped_by_its_budget_with_addresses_waiting_goes_stale(simulator, tmp_path):

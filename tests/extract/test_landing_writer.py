@@ -227,3 +227,18 @@ def test_a_run_lands_in_the_configured_raw_schema(simulator, tmp_path):
     assert summary.status == "success"
     assert query(db, "select count(distinct user_id) from acme_raw.users") == [(len(sim.world.truth()["users"]),)]
     assert query(db, "select count(*) from information_schema.schemata where schema_name = 'descope_raw'") == [(0,)]
+
+
+def test_a_record_of_exactly_the_largest_row_size_lands_and_one_byte_more_is_quarantined(writer):
+    from descope_sync.landing.base import encode_row
+
+    columns = LANDING_TABLES["users"]
+    padding = MAX_ROW_BYTES - len(encode_row(user_row("U1", blob=""), columns))
+    exact, over = user_row("U1", blob="y" * padding), user_row("U2", blob="y" * (padding + 1))
+    assert len(encode_row(exact, columns)) == MAX_ROW_BYTES
+    assert writer.append("users", [exact, over]).landed == 1
+    assert query_users(writer) == ["U1"] and writer.count("_quarantine") == 1
+
+
+def query_users(writer) -> list[str]:
+    return [user_id for (user_id,) in writer.query("select user_id from descope_raw.users")]

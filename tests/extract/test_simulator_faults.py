@@ -116,3 +116,17 @@ def test_answer_faults_apply_on_top_of_the_omit_empty_shape() -> None:
         assert post(sim, USERS, {"userIds": [one], "withTestUser": True}).json()["total"] == "1"
         sim.answer_fault = {"user_search": "bad_list"}
         assert set(post(sim, USERS, {"userIds": [one], "withTestUser": True}).json()["users"]) == {"0"}
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_the_echo_key_fault_answers_400_quoting_the_key_only_for_its_family(sim: Simulator, family: str) -> None:
+    path, _, body = FAMILIES[family]
+    other_path = AUDIT if family == "user_search" else USERS
+    sim.answer_fault = {family: "echo_key"}
+    headers = {"Authorization": f"Bearer {sim.project_id}:{KEY}"}
+    r = requests.post(sim.base_url + path, json=body, headers=headers, timeout=10)
+    assert r.status_code == 400
+    assert r.json()["errorCode"] == "E011001" and KEY in r.json()["errorMessage"]
+    assert post(sim, other_path, {}).status_code == 200
+    sim.answer_fault = {family: None}
+    assert post(sim, path, body).status_code == 200

@@ -155,3 +155,15 @@ def test_confirming_a_sweep_that_has_not_ended_deletes_nobody(landing: Landing) 
     outcome = build(landing.path, {"confirm_deletions_sweep_id": "still-running"})
     assert outcome.success, outcome.failures
     assert live_users(landing) == {"a", "b", "c"}
+
+
+def test_a_user_extracted_at_the_very_instant_the_accepted_sweep_started_was_read_by_it(landing: Landing) -> None:
+    """Only users last extracted strictly before the sweep started are missed by it (a clock that
+    stands still, or a coarse one, stamps the sweep's start and its first page alike)."""
+    landing.users(user("a"), user("b"), extracted_at=T0)
+    landing.users(user("a"), extracted_at=T1, batch="sweep-batch")
+    landing.audit_run(cursor_to=NOW)
+    landing.sweep_end("s", T1, T1 + timedelta(minutes=6), "success", reconciled=True, would_remove=1)
+    outcome = build(landing.path)
+    assert outcome.success, outcome.failures
+    assert live_users(landing) == {"a"}

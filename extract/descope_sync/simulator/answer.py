@@ -9,14 +9,17 @@ changed API might.
 from __future__ import annotations
 
 ANSWER_FAULTS = ("empty_object", "missing_total", "string_total", "missing_list", "bad_list")
+# Faults that answer an error instead of the 200 (the server applies them, see server.py):
+# ``echo_key``: 400 ``E011001`` whose ``errorMessage`` quotes the management key the request sent.
+ERROR_FAULTS = ("echo_key",)
 FAULT_FAMILIES = ("user_search", "audit_search")
 
 
 def check_fault(family: str, fault: str | None) -> None:
     if family not in FAULT_FAMILIES:
         raise ValueError(f"unknown endpoint family {family!r}; families: {', '.join(FAULT_FAMILIES)}")
-    if fault is not None and fault not in ANSWER_FAULTS:
-        raise ValueError(f"unknown answer fault {fault!r}; faults: {', '.join(ANSWER_FAULTS)}")
+    if fault is not None and fault not in ANSWER_FAULTS + ERROR_FAULTS:
+        raise ValueError(f"unknown answer fault {fault!r}; faults: {', '.join(ANSWER_FAULTS + ERROR_FAULTS)}")
 
 
 def answer(list_key: str, items: list[bytes], total: int, *, omit_empty: bool, fault: str | None = None) -> bytes:

@@ -113,7 +113,9 @@ Errors, limits, faults, chaos
 - ``answer_fault`` per endpoint family (``user_search`` / ``audit_search``), applied to every
   200 answer of that family after the dialect's shape: ``empty_object`` (``{}``),
   ``missing_total``, ``string_total`` (``"total": "N"``), ``missing_list``, ``bad_list`` (the list
-  key holds ``{"0": item, ...}``). See :mod:`.answer`.
+  key holds ``{"0": item, ...}``). See :mod:`.answer`. The fault ``echo_key`` answers 400
+  ``E011001`` instead, its ``errorMessage`` quoting the management key the request sent (a server
+  that echoes what it was given: every error path must keep the key out).
 - Chaos (per API request, seeded, after auth and rate limiting): a 429 (``Retry-After:
   retry_after``), else a 5xx (500/502/503/520; JSON or HTML body), else for user search
   possibly 1-3 world mutations before the answer is computed (whatever the outcome, like time
@@ -531,6 +533,9 @@ class Simulator:
                     self._stats.ignored_fields.update(f"{endpoint}.{key}" for key in ignored)
             if self.on_request is not None:
                 self.on_request("before", endpoint, request, self.world)
+            if self.answer_fault.get(endpoint) == "echo_key":
+                key = supplied.decode(errors="replace").partition(":")[2]
+                raise _BadRequest(f"request rejected for the management key {key}: the body is not understood")
             if endpoint == "user_search":
                 payload = self._user_search(request, test_only=path == USER_PATHS[1])
             else:
