@@ -36,7 +36,14 @@ from descope_sync.streams.audit_events import to_landing_row
 from descope_sync.timeutil import from_epoch_seconds, to_ms
 from descope_sync.transform import DbtOutcome, project_dir, run_dbt, target_dir
 from tests.bigquery.landing import EmulatorLanding
-from tests.bigquery.marts import BUILD_STAMP_COLUMNS, MARTS, NOW_DEPENDENT_COLUMNS, differences, normalise
+from tests.bigquery.marts import (
+    ACTIVITY_MARTS,
+    BUILD_STAMP_COLUMNS,
+    MARTS,
+    NOW_DEPENDENT_COLUMNS,
+    differences,
+    normalise,
+)
 
 # Datasets of this module on the shared emulator (the defaults are left to other tests).
 DATASETS = {
@@ -392,7 +399,7 @@ def bigquery_engine(emulator: Any) -> Engine:
 # ---------------------------------------------------------------------------------- comparison
 def assert_same_marts(snapshots: dict[str, dict[str, list[dict]]], stage: str, ignore: Sequence[str] = ()) -> None:
     problems = []
-    for mart, key in MARTS.items():
+    for mart, key in (MARTS | ACTIVITY_MARTS).items():
         expected, actual = snapshots["duckdb"][mart], snapshots["bigquery"][mart]
         assert expected, f"{stage}: duckdb {mart} is empty: the comparison would prove nothing"
         problems += differences(mart, key, expected, actual, ignore)
@@ -437,7 +444,7 @@ def parity(bq_emulator, tmp_path_factory) -> Parity:
             started = time.monotonic()
             parity.outcomes[stage][engine.name] = engine.build(extra_args)
             parity.seconds[stage][engine.name] = round(time.monotonic() - started, 1)
-            parity.snapshots[stage][engine.name] = {mart: engine.read(mart) for mart in MARTS}
+            parity.snapshots[stage][engine.name] = {mart: engine.read(mart) for mart in MARTS | ACTIVITY_MARTS}
             if stage == "incremental" and engine.name == "bigquery":
                 parity.bigquery_sql = incremental_sql()
         parity.dates[stage] = (first_day, datetime.now(UTC).date())
