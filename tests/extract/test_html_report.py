@@ -58,3 +58,22 @@ def test_a_file_that_is_not_a_report_is_left_alone(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not a descope-sync report"):
         write_report(query, path)
     assert path.read_bytes() == b"DUCK data that must survive"
+
+
+def test_the_reports_dbt_exposure_names_exactly_the_marts_it_reads(tmp_path: Path) -> None:
+    import re
+
+    import yaml
+
+    from descope_sync.transform import project_dir
+
+    read: list[str] = []
+
+    def recording(mart: str) -> list[dict[str, Any]]:
+        read.append(mart)
+        return MARTS[mart]
+
+    write_report(recording, tmp_path / "report.html")
+    exposures = yaml.safe_load((project_dir() / "dbt_project" / "analytics_exposures.yml").read_text())["exposures"]
+    report = next(e for e in exposures if e["name"] == "descope_users_html_report")
+    assert {re.fullmatch(r"ref\('(\w+)'\)", ref).group(1) for ref in report["depends_on"]} == set(read)
