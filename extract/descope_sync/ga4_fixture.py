@@ -158,7 +158,8 @@ class Ga4Fixture:
                 }
             )
 
-    def _rows(self) -> Iterable[dict]:
+    def rows(self) -> Iterable[dict]:
+        """Every event as GA4 exports it (the columns of EVENTS_DDL)."""
         acquisition: dict[str, tuple[int, tuple[str, str, str]]] = {}
         for e in self.events:
             seen = acquisition.get(e["user_pseudo_id"])
@@ -170,18 +171,24 @@ class Ga4Fixture:
             row["traffic_source"] = {"name": campaign, "medium": medium, "source": source}
             yield row
 
-    def write(self, duckdb_path: Path, dataset: str = DEFAULT_DATASET, through: date | None = None) -> list[str]:
-        """(Re)writes the shards of the days up to `through` (default: every day; today's events go
-        to the intraday table, unless `through` is before today) into schema `dataset`; returns
-        the table names written."""
+    def tables(self, through: date | None = None) -> dict[str, list[dict]]:
+        """The export's tables holding the days up to `through` (default: every day): table name ->
+        rows; today's events are in the intraday table."""
         through = through or self.today
         by_table: dict[str, list[dict]] = {}
-        for row in self._rows():
+        for row in self.rows():
             day = datetime.strptime(row["event_date"], "%Y%m%d").date()
             if day > through:
                 continue
             name = f"events_intraday_{row['event_date']}" if day == self.today else f"events_{row['event_date']}"
             by_table.setdefault(name, []).append(row)
+        return by_table
+
+    def write(self, duckdb_path: Path, dataset: str = DEFAULT_DATASET, through: date | None = None) -> list[str]:
+        """(Re)writes the shards of the days up to `through` (default: every day; today's events go
+        to the intraday table, unless `through` is before today) into schema `dataset`; returns
+        the table names written."""
+        by_table = self.tables(through)
         columns = [line.split()[0] for line in _top_level_columns(EVENTS_DDL)]
         con = duckdb.connect(str(duckdb_path))
         try:
