@@ -77,3 +77,15 @@ def test_the_reports_dbt_exposure_names_exactly_the_marts_it_reads(tmp_path: Pat
     exposures = yaml.safe_load((project_dir() / "dbt_project" / "analytics_exposures.yml").read_text())["exposures"]
     report = next(e for e in exposures if e["name"] == "descope_users_html_report")
     assert {re.fullmatch(r"ref\('(\w+)'\)", ref).group(1) for ref in report["depends_on"]} == set(read)
+
+
+def test_report_without_a_warehouse_fails_and_writes_nothing(tmp_path: Path, capsys) -> None:
+    from descope_sync.cli import main
+
+    output = tmp_path / "report.html"
+    code = main(
+        ["report", "--target", "local", "--duckdb-path", str(tmp_path / "none.duckdb"), "--output", str(output)]
+    )
+    assert code == 1
+    assert f"no warehouse at {tmp_path / 'none.duckdb'}" in capsys.readouterr().err
+    assert not output.exists()
