@@ -117,6 +117,19 @@ class Ga4Fixture:
             self.expected[user_id] = Touch(device, at, *source, page)
             self.devices[user_id] = {device}
 
+    def late_visit(self, since: date, until: date) -> str:
+        """An event GA4 exports late (after its day's shard was first written): a visit an hour before
+        the first visit of a user whose first visit fell between `since` and `until`, from another
+        source; that visit becomes the user's first touch. Returns the user's id."""
+        for user_id, touch in sorted(self.expected.items()):
+            if since <= touch.first_seen_at.date() <= until and touch.first_seen_at.hour >= 1:
+                source = next(s for s in SOURCES if s != (touch.source, touch.medium, touch.campaign))
+                earlier = touch.first_seen_at - timedelta(hours=1)
+                self._visit(touch.user_pseudo_id, earlier, source, PAGES[0])
+                self.expected[user_id] = Touch(touch.user_pseudo_id, earlier, *source, PAGES[0])
+                return user_id
+        raise ValueError(f"no user's first visit between {since} and {until}")
+
     @staticmethod
     def _device(rng: random.Random) -> str:
         return f"{rng.randrange(10**9, 10**10)}.{rng.randrange(1_600_000_000, 1_700_000_000)}"

@@ -7,15 +7,15 @@ extraction (the second one incremental), then a copy of the warehouse is rebuilt
 `--full-refresh`: the staging tables, the intermediate tables and the marts must hold the same rows.
 With a lookback of 0 the second build reads only what is new; with the default 60 minutes it reads
 the first extraction again (the models must be idempotent). GA4's export (descope_sync.ga4_fixture)
-is configured: the first build sees its days up to three days ago, the second the rest and today's
-intraday table; the attribution must be the one the fixture made.
+is configured: the first build sees its days up to three days ago, the second the rest, today's
+intraday table and a late event in a day it had read; the attribution must be the one the fixture made.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -88,6 +88,8 @@ def test_an_incremental_build_equals_a_full_refresh_of_the_same_landing(tmp_path
     before = rows(incremental, "descope_data_v2.users")
     change_world(world, clock, extractor.audit_cursor)
     land_duckdb(incremental, extractor.next_run())
+    # and an event of a day already read arrives late, within var ga4_lookback_days (3) of the newest
+    ga4.late_visit(ga4.today - timedelta(days=5), ga4.today - timedelta(days=4))
     assert any("intraday" in table for table in write_until(ga4, incremental, 0))
     build(incremental, *dbt_vars, "--exclude", "test_type:unit")
     assert rows(incremental, "descope_data_v2.users") != before, "the second extraction changed nothing"
