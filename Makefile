@@ -12,9 +12,16 @@ BQ_HOME := $(CURDIR)/$(BQ_VENV)/home
 export BQEMULATOR_BIN := $(CURDIR)/$(BQ_VENV)/bin/bqemulator
 export BQEMULATOR_HOME := $(BQ_HOME)
 
-.PHONY: install demo test lint ruff sqlfluff pytest dbt-check bench mutation clean
+.PHONY: install browser demo test lint ruff sqlfluff pytest dbt-check bench mutation clean
 
-install: $(VENV)/.installed .dbt/profiles.yml $(BQ_VENV)/.installed
+install: $(VENV)/.installed .dbt/profiles.yml $(BQ_VENV)/.installed browser
+
+# The HTML report's test opens it in Debian's Chromium through Selenium (tests/e2e/browser.py):
+# installed from the Debian packages when missing (CI runs as root on a fresh machine); no tool
+# ever downloads a browser.
+browser:
+	@test -x /usr/bin/chromium -a -x /usr/bin/chromedriver || \
+		(apt-get update && apt-get install -y --no-install-recommends chromium chromium-driver)
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -76,4 +83,4 @@ mutation: install
 	$(BIN)/python scripts/mutation.py $(if $(MUTATION_RESUME),--resume) $(if $(MUTATION_SAMPLE),--sample $(MUTATION_SAMPLE)) $(if $(MUTATION_CHILDREN),--max-children $(MUTATION_CHILDREN)) $(MUTANTS)
 
 clean:
-	rm -rf target logs .pytest_cache .ruff_cache warehouse.duckdb $(BQ_VENV)
+	rm -rf target logs .pytest_cache .ruff_cache warehouse.duckdb descope_report.html $(BQ_VENV)

@@ -227,6 +227,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="how to read the API where Descope's sources disagree: documented, alternate, or overrides such as "
         "'omit_empty=true,user_time_unit=s' (see descope_sync.simulator.dialect)",
     )
+    report = sub.add_parser(
+        "report", help="write one self-contained HTML report of the activity marts (and GA4 attribution)"
+    )
+    report.add_argument(
+        "--target",
+        choices=sorted(TARGETS),
+        default=os.environ.get("DESCOPE_TARGET", "local"),
+        help="local = DuckDB file, bigquery = production (env DESCOPE_TARGET)",
+    )
+    report.add_argument("--duckdb-path", help="DuckDB file (env DUCKDB_PATH, default ./warehouse.duckdb)")
+    report.add_argument("--output", default="descope_report.html", help="the HTML file (default ./descope_report.html)")
     demo = sub.add_parser("demo", help="simulator -> extract -> dbt build into ./warehouse.duckdb, then a report")
     demo.add_argument("--users", type=int, default=1000)
     demo.add_argument("--seed", type=int, default=7)
@@ -341,6 +352,15 @@ def cmd_status(args: argparse.Namespace) -> int:
     return report.exit_code
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from descope_sync.html_report import open_query, write_report
+
+    settings = load_warehouse_settings({"warehouse": TARGETS[args.target], "duckdb_path": args.duckdb_path})
+    path = write_report(open_query(settings), Path(args.output))
+    print(f"Report: {path}")
+    return EXIT_OK
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     from descope_sync.simulator import serve
 
@@ -368,6 +388,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return cmd_status(args)
     if args.command == "simulate":
         return cmd_simulate(args)
+    if args.command == "report":
+        return cmd_report(args)
     if args.command == "demo":
         from descope_sync.demo import run_demo
 

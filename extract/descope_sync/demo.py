@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -9,10 +10,15 @@ from pathlib import Path
 import duckdb
 
 from descope_sync.config import load_settings
+from descope_sync.ga4_fixture import write_demo_export
+from descope_sync.html_report import DEFAULT_MARTS_DATASET, duckdb_query, write_report
 from descope_sync.pipeline import run_extract
 from descope_sync.progress import Progress
 from descope_sync.report import print_dbt, print_extract
 from descope_sync.transform import run_dbt
+
+GA4_DATASET = "ga4_demo"
+REPORT_NAME = "descope_report.html"  # beside the warehouse file
 
 REPORT_TABLES = (
     ("descope_raw", "users"),
@@ -57,11 +63,16 @@ def run_demo(users: int, seed: int, duckdb_path: Path) -> int:
     if summary.status != "success":
         print("Extraction did not finish cleanly; see the messages above.")
         return 1
+    print(f"Writing a GA4 export of those users into schema {GA4_DATASET} (descope_sync.ga4_fixture) ...")
+    write_demo_export(duckdb_path, GA4_DATASET)
     print("Running dbt build ...")
     os.environ["DUCKDB_PATH"] = str(duckdb_path)
-    outcome = run_dbt("build", target="local", duckdb_path=duckdb_path)
+    ga4_vars = ["--vars", json.dumps({"ga4_dataset": GA4_DATASET})]
+    outcome = run_dbt("build", target="local", duckdb_path=duckdb_path, extra_args=ga4_vars)
     print_dbt(outcome)
     _report(duckdb_path)
+    report = write_report(duckdb_query(duckdb_path, DEFAULT_MARTS_DATASET), duckdb_path.with_name(REPORT_NAME))
+    print(f"\nReport (open it in a browser): {report}")
     print(f"\nDone in {time.monotonic() - started:.0f}s. Warehouse: {duckdb_path.resolve()}")
     return 0 if outcome.success else 1
 

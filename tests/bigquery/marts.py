@@ -10,6 +10,15 @@ from typing import Any
 
 # The marts and their keys.
 MARTS = {"users": "user_id", "users_clean": "user_id", "user_logins": "event_id"}
+# The activity marts (dbt_project/marts/activity) and their grains: rebuilt from the marts above.
+ACTIVITY_MARTS: dict[str, str | tuple[str, ...]] = {
+    "active_users_daily": "activity_date",
+    "users_daily": "activity_date",
+    "login_outcomes_daily": "activity_date",
+    "logins_by_country_daily": ("activity_date", "country_code"),
+    "logins_by_method_daily": ("activity_date", "method"),
+    "signup_cohort_retention": ("cohort_week", "weeks_since_signup"),
+}
 # users_clean columns computed from "now" at query time: equal only when both reads share a UTC day.
 NOW_DEPENDENT_COLUMNS = ("days_since_signup", "days_since_last_login", "user_activity_status", "simple_status")
 # When a build wrote (or staged) a row, not what the row holds: they differ between any two builds.
@@ -38,11 +47,18 @@ def normalise(value: Any) -> Any:
     return value
 
 
-def differences(mart: str, key: str, expected: list[dict], actual: list[dict], ignore: Sequence[str] = ()) -> list[str]:
+def differences(
+    mart: str, key: str | tuple[str, ...], expected: list[dict], actual: list[dict], ignore: Sequence[str] = ()
+) -> list[str]:
     """What differs between DuckDB's rows (expected) and BigQuery's: rows on one side only, then
-    one line per differing column with how many rows differ in it and the first of them."""
-    left = {row[key]: {k: normalise(v) for k, v in row.items()} for row in expected}
-    right = {row[key]: {k: normalise(v) for k, v in row.items()} for row in actual}
+    one line per differing column with how many rows differ in it and the first of them. `key` is
+    a column, or the columns of a grain."""
+
+    def key_of(row: dict) -> Any:
+        return tuple(normalise(row[k]) for k in key) if isinstance(key, tuple) else row[key]
+
+    left = {key_of(row): {k: normalise(v) for k, v in row.items()} for row in expected}
+    right = {key_of(row): {k: normalise(v) for k, v in row.items()} for row in actual}
     problems = []
     if len(left) != len(expected) or len(right) != len(actual):
         problems.append(f"{mart}: {key} not unique (duckdb {len(expected)} rows, bigquery {len(actual)} rows)")
@@ -52,9 +68,9 @@ def differences(mart: str, key: str, expected: list[dict], actual: list[dict], i
         problems.append(f"{mart}: columns differ: duckdb {columns_left} vs bigquery {columns_right}")
     for side, keys in (("duckdb", left.keys() - right.keys()), ("bigquery", right.keys() - left.keys())):
         if keys:
-            shown = ", ".join(map(str, sorted(keys)[:5]))
+            shown = ", ".join(map(str, sorted(keys, key=str)[:5]))
             problems.append(f"{mart}: {len(keys)} row(s) only on {side}: {key} {shown}")
-    common = sorted(left.keys() & right.keys())
+    common = sorted(left.keys() & right.keys(), key=str)
     for column in columns_left:
         if column in ignore:
             continue

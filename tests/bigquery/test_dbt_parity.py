@@ -27,8 +27,10 @@ from typing import Any
 import duckdb
 import pytest
 
+from descope_sync.config import load_warehouse_settings
 from descope_sync.contract import LANDING_TABLES, RunMode, RunStatus
 from descope_sync.geo import GeoDatabase
+from descope_sync.html_report import build_sections, duckdb_query, open_query, render
 from descope_sync.landing.base import SyncRun
 from descope_sync.landing.duckdb import DuckDBLandingWriter
 from descope_sync.simulator import World
@@ -36,7 +38,14 @@ from descope_sync.streams.audit_events import to_landing_row
 from descope_sync.timeutil import from_epoch_seconds, to_ms
 from descope_sync.transform import DbtOutcome, project_dir, run_dbt, target_dir
 from tests.bigquery.landing import EmulatorLanding
-from tests.bigquery.marts import BUILD_STAMP_COLUMNS, MARTS, NOW_DEPENDENT_COLUMNS, differences, normalise
+from tests.bigquery.marts import (
+    ACTIVITY_MARTS,
+    BUILD_STAMP_COLUMNS,
+    MARTS,
+    NOW_DEPENDENT_COLUMNS,
+    differences,
+    normalise,
+)
 
 # Datasets of this module on the shared emulator (the defaults are left to other tests).
 DATASETS = {
@@ -45,6 +54,7 @@ DATASETS = {
     "DESCOPE_MARTS_DATASET": "parity_marts",
 }
 USERS_OVERLAP = timedelta(minutes=10)
+REPORT_TIME = datetime(2024, 1, 1, 12, 0)  # the reports' "generated at"
 AUDIT_OVERLAP = timedelta(minutes=5)
 
 
@@ -392,7 +402,7 @@ def bigquery_engine(emulator: Any) -> Engine:
 # ---------------------------------------------------------------------------------- comparison
 def assert_same_marts(snapshots: dict[str, dict[str, list[dict]]], stage: str, ignore: Sequence[str] = ()) -> None:
     problems = []
-    for mart, key in MARTS.items():
+    for mart, key in (MARTS | ACTIVITY_MARTS).items():
         expected, actual = snapshots["duckdb"][mart], snapshots["bigquery"][mart]
         assert expected, f"{stage}: duckdb {mart} is empty: the comparison would prove nothing"
         problems += differences(mart, key, expected, actual, ignore)
@@ -410,6 +420,7 @@ class Parity:
     dates: dict[str, tuple[date, date]] = field(default_factory=dict)  # stage -> UTC dates around the builds
     # incremental model -> (its compiled select, the statements it ran) of the incremental BigQuery build
     bigquery_sql: dict[str, tuple[str, str]] = field(default_factory=dict)
+    reports: dict[str, str] = field(default_factory=dict)  # engine -> the HTML report of its final marts
 
 
 @pytest.fixture(scope="module")
@@ -437,11 +448,19 @@ def parity(bq_emulator, tmp_path_factory) -> Parity:
             started = time.monotonic()
             parity.outcomes[stage][engine.name] = engine.build(extra_args)
             parity.seconds[stage][engine.name] = round(time.monotonic() - started, 1)
-            parity.snapshots[stage][engine.name] = {mart: engine.read(mart) for mart in MARTS}
+            parity.snapshots[stage][engine.name] = {mart: engine.read(mart) for mart in MARTS | ACTIVITY_MARTS}
             if stage == "incremental" and engine.name == "bigquery":
                 parity.bigquery_sql = incremental_sql()
         parity.dates[stage] = (first_day, datetime.now(UTC).date())
     print(f"\ndbt build wall time (s): {parity.seconds}")
+    # the HTML report of each engine's marts, through the report's own readers, at one instant
+    report_env = {**bq_emulator.env(), **DATASETS}
+    bigquery_settings = load_warehouse_settings({"warehouse": "bigquery"}, env=report_env)
+    for name, read in (
+        ("duckdb", duckdb_query(duckdb_path, "descope_data_v2")),
+        ("bigquery", open_query(bigquery_settings, report_env)),
+    ):
+        parity.reports[name] = render(build_sections(read), REPORT_TIME)
     return parity
 
 
@@ -460,6 +479,13 @@ def test_the_marts_are_the_same_on_bigquery_and_duckdb(parity: Parity, stage: st
     # users_clean counts days to "now": builds on both sides of a UTC midnight may differ by a day.
     ignore = BUILD_STAMP_COLUMNS + (NOW_DEPENDENT_COLUMNS if first_day != last_day else ())
     assert_same_marts(parity.snapshots[stage], stage, ignore)
+
+
+def test_the_html_report_is_the_same_from_either_engine(parity: Parity) -> None:
+    duckdb_lines, bigquery_lines = parity.reports["duckdb"].splitlines(), parity.reports["bigquery"].splitlines()
+    assert parity.reports["duckdb"].count('<svg class="chart"') == 5  # GA4 off: no attribution chart
+    differing = [(d, b) for d, b in zip(duckdb_lines, bigquery_lines, strict=False) if d != b][:1]
+    assert duckdb_lines == bigquery_lines, f"first differing line (duckdb, bigquery): {differing}"[:1000]
 
 
 def test_the_incremental_build_took_in_the_second_extraction(parity: Parity) -> None:
