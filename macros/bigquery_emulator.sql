@@ -1,5 +1,5 @@
 {#-
-    The local BigQuery emulator (PyPI bqemulator; ../shared/docs/bigquery-emulator.md), and what
+    The local BigQuery emulator (PyPI bqemulator; docs/proven-without-google.md), and what
     this project does differently when it is the endpoint. Production never takes these branches:
     they depend on BIGQUERY_EMULATOR_HOST, which only points at an emulator (the BigQuery client
     library sends every request there when it is set). Every emulator workaround in the project:
