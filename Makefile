@@ -3,7 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 LINT_DB := $(CURDIR)/target/lint.duckdb
-export DBT_PROFILES_DIR := $(CURDIR)/.dbt
+# dbt's profile is ./profiles.yml (targets from env vars), where dbt looks first.
+export DBT_PROFILES_DIR := $(CURDIR)
 
 # The BigQuery emulator (PyPI bqemulator, DuckDB underneath) lives in its own virtualenv: it pins a
 # DuckDB of its own, and imports the DuckDB extensions it needs under its own HOME (it cannot download).
@@ -14,7 +15,7 @@ export BQEMULATOR_HOME := $(BQ_HOME)
 
 .PHONY: install demo test lint ruff sqlfluff pytest dbt-check bench mutation clean
 
-install: $(VENV)/.installed .dbt/profiles.yml $(BQ_VENV)/.installed
+install: $(VENV)/.installed $(BQ_VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,10 +30,6 @@ $(BQ_VENV)/.installed:
 	@mkdir -p $(BQ_HOME)
 	HOME=$(BQ_HOME) $(BQ_VENV)/bin/python -c "import duckdb_extensions as e; e.import_extension('spatial'); e.import_extension('avro')"
 	@touch $@
-
-.dbt/profiles.yml: profiles.example.yml
-	@mkdir -p .dbt
-	cp profiles.example.yml $@
 
 demo: install
 	$(BIN)/descope-sync demo

@@ -7,7 +7,7 @@
       fixtures of JSON columns);
     - _descope__models.yml: unit test test_stg_descope__users_fractions_and_texts_are_null_times
       is disabled on the emulator;
-    - profiles.example.yml: oauth-secrets with a dummy token and api_endpoint from the host.
+    - profiles.yml: oauth-secrets with a dummy token and api_endpoint from the host.
 -#}
 
 {#- True when BIGQUERY_EMULATOR_HOST is set: the bigquery target talks to the emulator. -#}

@@ -1,6 +1,6 @@
 """dbt invocation (dbtRunner, in-process). Nothing dbt-specific lives anywhere else.
 
-Targets (profiles.example.yml): `local`, a DuckDB file (DUCKDB_PATH); `bigquery`, the project
+Targets (profiles.yml at the project root): `local`, a DuckDB file (DUCKDB_PATH); `bigquery`, the project
 GCP_PROJECT with application-default credentials (BQ_AUTH_METHOD / BQ_KEYFILE for a key file),
 datasets DESCOPE_RAW_DATASET / DESCOPE_STAGING_DATASET / DESCOPE_MARTS_DATASET and BQ_LOCATION,
 all with defaults but the project. With BIGQUERY_EMULATOR_HOST set, the `bigquery` target talks
@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import shutil
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -41,17 +40,11 @@ def target_dir(project: Path) -> Path:
 
 
 def profiles_dir(project: Path) -> Path:
-    """DBT_PROFILES_DIR when it holds a profiles.yml, else `.dbt/` made from profiles.example.yml."""
+    """DBT_PROFILES_DIR when it holds a profiles.yml, else the project root's profiles.yml (where dbt looks first)."""
     configured = os.environ.get("DBT_PROFILES_DIR")
     if configured and (Path(configured) / "profiles.yml").exists():
         return Path(configured)
-    target = project / ".dbt"
-    target.mkdir(exist_ok=True)
-    example = project / "profiles.example.yml"
-    profile = target / "profiles.yml"
-    if not profile.exists() or profile.stat().st_mtime < example.stat().st_mtime:
-        shutil.copyfile(example, profile)
-    return target
+    return project
 
 
 @dataclass
@@ -122,7 +115,7 @@ def run_dbt(
         if missing:
             raise ConfigError(
                 f"dbt --target {target} needs the environment variable {missing.group(1)} "
-                "(profiles.example.yml says what each target reads)"
+                "(profiles.yml says what each target reads)"
             )
         raise SyncError(f"dbt {command} could not run: {result.exception}")
     for node_result in getattr(result.result, "results", None) or []:
