@@ -13,14 +13,24 @@ BQ_HOME := $(CURDIR)/$(BQ_VENV)/home
 export BQEMULATOR_BIN := $(CURDIR)/$(BQ_VENV)/bin/bqemulator
 export BQEMULATOR_HOME := $(BQ_HOME)
 
-.PHONY: install demo test lint ruff sqlfluff pytest dbt-check bench mutation clean
+.PHONY: install install-demo demo test lint ruff sqlfluff pytest dbt-check bench mutation clean
 
+# Two installs: the demo's (the runtime and dbt-duckdb: what a first `make demo` waits for) and the full
+# one `make test` needs (dbt-bigquery, the Google clients, the dev tools and the BigQuery emulator).
 install: $(VENV)/.installed $(BQ_VENV)/.installed
+
+install-demo: $(VENV)/.installed-demo
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dbt,dev,bigquery]"
+	$(BIN)/python -m pip install --quiet -e ".[dbt,dbt-bigquery,dev,bigquery]"
+	@touch $@ $(VENV)/.installed-demo
+
+# Satisfied by the full install too (its recipe touches this marker).
+$(VENV)/.installed-demo: pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dbt]"
 	@touch $@
 
 $(BQ_VENV)/.installed:
@@ -31,7 +41,7 @@ $(BQ_VENV)/.installed:
 	HOME=$(BQ_HOME) $(BQ_VENV)/bin/python -c "import duckdb_extensions as e; e.import_extension('spatial'); e.import_extension('avro')"
 	@touch $@
 
-demo: install
+demo: install-demo
 	$(BIN)/descope-sync demo
 
 test: install lint pytest dbt-check
