@@ -146,6 +146,30 @@ STATUS_EPILOG = """exit codes:
 Reads only the warehouse: no Descope credentials needed."""
 
 
+LOG_FORMATS = ("text", "json")
+
+
+def _add_global_flags(parser: argparse.ArgumentParser, *, on_subcommand: bool) -> None:
+    """Flags accepted before or after the subcommand (`descope-sync --json status` = `descope-sync status --json`).
+
+    On a subcommand they default to SUPPRESS, so a value given before the subcommand is not overwritten."""
+
+    def default(value: Any) -> Any:
+        return argparse.SUPPRESS if on_subcommand else value
+
+    group = parser.add_argument_group("output (before or after the command)")
+    group.add_argument("-v", "--verbose", action="store_true", default=default(False), help="log debug messages")
+    group.add_argument(
+        "--json", action="store_true", default=default(False), help="print the result as JSON (for machines)"
+    )
+    group.add_argument(
+        "--log-format",
+        choices=LOG_FORMATS,
+        default=default(os.environ.get("DESCOPE_LOG_FORMAT", "text")),
+        help="log lines as text or as JSON objects, one a line (env DESCOPE_LOG_FORMAT, default text)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="descope-sync",
@@ -154,8 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("-v", "--verbose", action="store_true")
-    parser.add_argument("--json", action="store_true", help="print the run summary as JSON")
+    _add_global_flags(parser, on_subcommand=False)
     sub = parser.add_subparsers(dest="command", required=True)
     for name, helptext in (
         ("run", "extract every stream, then dbt build"),
@@ -166,9 +189,18 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "run":
             _add_unit_tests_flag(cmd)
     transform = sub.add_parser("transform", help="dbt build only")
-    transform.add_argument("--target", choices=sorted(TARGETS), default=os.environ.get("DESCOPE_TARGET", "local"))
-    transform.add_argument("--duckdb-path")
-    transform.add_argument("--full-refresh", action="store_true")
+    transform.add_argument(
+        "--target",
+        choices=sorted(TARGETS),
+        default=os.environ.get("DESCOPE_TARGET", "local"),
+        help="local = DuckDB file, bigquery = production (env DESCOPE_TARGET)",
+    )
+    transform.add_argument("--duckdb-path", help="DuckDB file (env DUCKDB_PATH, default ./warehouse.duckdb)")
+    transform.add_argument(
+        "--full-refresh",
+        action="store_true",
+        help="rebuild every incremental model from the landing tables (landing is untouched)",
+    )
     transform.add_argument("--select", action="append", default=[], help="dbt node selection (repeatable)")
     transform.add_argument("--exclude", action="append", default=[], help="dbt nodes to leave out (repeatable)")
     _add_unit_tests_flag(transform)
@@ -198,9 +230,11 @@ def build_parser() -> argparse.ArgumentParser:
         f"(env {ACKNOWLEDGE_ENV}, the same value dbt reads)",
     )
     simulate = sub.add_parser("simulate", help="serve the Descope simulator in the foreground")
-    simulate.add_argument("--port", type=int, default=8765)
-    simulate.add_argument("--users", type=int, default=1000)
-    simulate.add_argument("--seed", type=int, default=7)
+    simulate.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 to serve on (default 8765)")
+    simulate.add_argument("--users", type=int, default=1000, help="users in the simulated project (default 1000)")
+    simulate.add_argument(
+        "--seed", type=int, default=7, help="random seed: the same seed builds the same project (default 7)"
+    )
     simulate.add_argument("--chaos", action="store_true", help="429s, 5xx, malformed bodies, mid-scan mutations")
     simulate.add_argument(
         "--dialect",
@@ -210,9 +244,17 @@ def build_parser() -> argparse.ArgumentParser:
         "'omit_empty=true,user_time_unit=s' (see descope_sync.simulator.dialect)",
     )
     demo = sub.add_parser("demo", help="simulator -> extract -> dbt build into ./warehouse.duckdb, then a report")
-    demo.add_argument("--users", type=int, default=1000)
-    demo.add_argument("--seed", type=int, default=7)
-    demo.add_argument("--duckdb-path", default=os.environ.get("DUCKDB_PATH", "warehouse.duckdb"))
+    demo.add_argument("--users", type=int, default=1000, help="users in the simulated project (default 1000)")
+    demo.add_argument(
+        "--seed", type=int, default=7, help="random seed: the same seed builds the same project (default 7)"
+    )
+    demo.add_argument(
+        "--duckdb-path",
+        default=os.environ.get("DUCKDB_PATH", "warehouse.duckdb"),
+        help="DuckDB file the demo builds (env DUCKDB_PATH, default ./warehouse.duckdb)",
+    )
+    for subcommand in sub.choices.values():
+        _add_global_flags(subcommand, on_subcommand=True)
     return parser
 
 
@@ -354,7 +396,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if getattr(args, "target", None) is not None and args.target not in TARGETS:
         parser.error(f"DESCOPE_TARGET must be one of {', '.join(sorted(TARGETS))}")
-    configure_logging(verbose=args.verbose)
+    configure_logging(json_lines=args.log_format == "json", verbose=args.verbose)
     try:
         return _dispatch(args)
     except SyncError as exc:
