@@ -30,7 +30,7 @@ $(VENV)/.installed: pyproject.toml
 # Satisfied by the full install too (its recipe touches this marker).
 $(VENV)/.installed-demo: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dbt]"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-compile -e ".[dbt]"
 	@touch $@
 
 $(BQ_VENV)/.installed:
