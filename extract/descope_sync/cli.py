@@ -1,4 +1,4 @@
-"""The `descope-sync` command: run, extract, transform, status, simulate, demo."""
+"""The `descope-sync` command: run, extract, transform, status, runs, sql, simulate, demo."""
 
 from __future__ import annotations
 
@@ -253,9 +253,68 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get("DUCKDB_PATH", "warehouse.duckdb"),
         help="DuckDB file the demo builds (env DUCKDB_PATH, default ./warehouse.duckdb)",
     )
+    _add_explore_commands(sub)
     for subcommand in sub.choices.values():
         _add_global_flags(subcommand, on_subcommand=True)
     return parser
+
+
+def _add_explore_commands(sub: Any) -> None:
+    """`runs` and `sql`: they only read the local warehouse (opened read-only)."""
+    runs = sub.add_parser("runs", help="recent runs per stream: status, rows, duration, cursor (read-only)")
+    runs.add_argument("--duckdb-path", help="DuckDB file (env DUCKDB_PATH, default ./warehouse.duckdb)")
+    runs.add_argument(
+        "--limit",
+        type=_number_type("a whole number >= 1", 1, True),
+        default=5,
+        help="runs shown per stream, newest first (default 5)",
+    )
+    runs.add_argument("--streams", type=_stream_list, default=list(STREAMS), help="comma-separated streams to show")
+    sql = sub.add_parser(
+        "sql",
+        help="run SQL on the local warehouse, read-only: a statement, SQL on stdin, or a prompt",
+        description="Read-only SQL on the DuckDB warehouse. Unqualified names look in descope_data_v2, "
+        "descope_staging, then descope_raw: `descope-sync sql 'select * from users_clean limit 5'`.",
+    )
+    sql.add_argument("statement", nargs="?", help="the SQL to run; without it, SQL from stdin or a prompt")
+    sql.add_argument("--duckdb-path", help="DuckDB file (env DUCKDB_PATH, default ./warehouse.duckdb)")
+
+
+def _local_warehouse(args: argparse.Namespace) -> Path:
+    return Path(args.duckdb_path or os.environ.get("DUCKDB_PATH") or "warehouse.duckdb")
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from descope_sync.readonly import connect_read_only
+    from descope_sync.runs import recent_runs
+    from descope_sync.runs import render as render_runs
+
+    con = connect_read_only(_local_warehouse(args))
+    try:
+        found = recent_runs(con, per_stream=int(args.limit), streams=args.streams)
+    finally:
+        con.close()
+    if args.json:
+        print(json.dumps([run.as_dict() for run in found], indent=2))
+    else:
+        print(render_runs(found))
+    return EXIT_OK
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    from descope_sync.readonly import connect_read_only
+    from descope_sync.sql import execute, repl
+
+    con = connect_read_only(_local_warehouse(args))
+    try:
+        if args.statement is not None:
+            execute(con, args.statement, sys.stdout, as_json=args.json)
+            return EXIT_OK
+        interactive = sys.stdin.isatty()
+        failed = repl(con, (line.rstrip("\n") for line in sys.stdin), sys.stdout, interactive)
+        return EXIT_OK if interactive or not failed else EXIT_FAILED
+    finally:
+        con.close()
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -383,6 +442,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return cmd_status(args)
     if args.command == "simulate":
         return cmd_simulate(args)
+    if args.command == "runs":
+        return cmd_runs(args)
+    if args.command == "sql":
+        return cmd_sql(args)
     if args.command == "demo":
         from descope_sync.demo import run_demo
 
