@@ -14,6 +14,7 @@ from typing import Any
 
 from descope_sync.config import REQUIRED_AUDIT_ACTIONS, Settings, load_settings, load_warehouse_settings
 from descope_sync.contract import STREAMS, RunStatus, worst_status
+from descope_sync.envfile import load_env_file
 from descope_sync.errors import ConfigError, SyncError
 from descope_sync.landing.factory import open_writer
 from descope_sync.logs import configure_logging, install_excepthooks
@@ -167,6 +168,11 @@ def _add_global_flags(parser: argparse.ArgumentParser, *, on_subcommand: bool) -
         choices=LOG_FORMATS,
         default=default(os.environ.get("DESCOPE_LOG_FORMAT", "text")),
         help="log lines as text or as JSON objects, one a line (env DESCOPE_LOG_FORMAT, default text)",
+    )
+    group.add_argument(
+        "--env-file",
+        default=default(None),
+        help="read settings from this file (default ./.env if present); the environment and flags win over it",
     )
 
 
@@ -453,13 +459,28 @@ def _dispatch(args: argparse.Namespace) -> int:
     raise ConfigError(f"unknown command {args.command!r}")
 
 
+def _env_file_flag(argv: Sequence[str] | None) -> Path | None:
+    """`--env-file PATH` wherever it stands (the full parser checks the rest of the command line)."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--env-file")
+    known, _ = pre.parse_known_args(argv)
+    return Path(known.env_file) if known.env_file else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     install_excepthooks()  # whatever escapes below prints its traceback without the key
+    try:  # before the parser: its defaults read the environment, which the .env file completes
+        from_env_file = load_env_file(_env_file_flag(argv))
+    except SyncError as exc:
+        _error(str(exc))
+        return EXIT_FAILED
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "target", None) is not None and args.target not in TARGETS:
         parser.error(f"DESCOPE_TARGET must be one of {', '.join(sorted(TARGETS))}")
     configure_logging(json_lines=args.log_format == "json", verbose=args.verbose)
+    if from_env_file:
+        log.debug("settings from the env file (names only): %s", ", ".join(sorted(from_env_file)))
     try:
         return _dispatch(args)
     except SyncError as exc:
