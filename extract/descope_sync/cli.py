@@ -23,7 +23,7 @@ from descope_sync.progress import Progress
 from descope_sync.report import dbt_status, overall_status, print_dbt, print_extract
 from descope_sync.secrets import format_exception_scrubbed, scrub
 from descope_sync.status import ACKNOWLEDGE_ENV, DEFAULT_MAX_AGE_SECONDS, acknowledged_through, read_status, render
-from descope_sync.transform import run_dbt
+from descope_sync.transform import FRESHNESS, run_dbt
 
 log = logging.getLogger("descope_sync")
 
@@ -371,12 +371,15 @@ def cmd_extract(args: argparse.Namespace, transform: bool) -> int:
         return EXIT_FAILED
     if transform:
         # The landing tables are consistent after a partial, incomplete or data_loss extract: build on them.
+        fresh = _source_freshness(args.target, settings.duckdb_path)
         outcome = run_dbt("build", target=args.target, duckdb_path=settings.duckdb_path, unit_tests=args.unit_tests)
         print_dbt(outcome)
         built = dbt_status(outcome)
         if built == RunStatus.FAILED:
             _error("dbt build failed (see the errors above)")
             return EXIT_FAILED
+        if not fresh:
+            return _stale_sources()
         return exit_code(status, built)
     return exit_code(status)
 
@@ -386,20 +389,38 @@ def exit_code(*statuses: str) -> int:
     return EXIT_CODES[worst_status(statuses)]
 
 
+def _source_freshness(target: str, duckdb_path: Path | str) -> bool:
+    """`dbt source freshness` (has each stream committed a run lately? `_descope__sources.yml`); False on
+    an error. Warnings print and pass. It runs before the build, which goes ahead either way."""
+    outcome = run_dbt(FRESHNESS, target=target, duckdb_path=duckdb_path)
+    print_dbt(outcome)
+    return outcome.success
+
+
+def _stale_sources() -> int:
+    _error("dbt source freshness: a stream has committed no run for longer than its error age (see above)")
+    return EXIT_FAILED
+
+
 def cmd_transform(args: argparse.Namespace) -> int:
+    duckdb_path = args.duckdb_path or os.environ.get("DUCKDB_PATH", "warehouse.duckdb")
+    # A selection builds part of the project: freshness belongs to the whole build.
+    fresh = _source_freshness(args.target, duckdb_path) if not (args.select or args.exclude) else True
     outcome = run_dbt(
         "build",
         target=args.target,
         full_refresh=args.full_refresh,
         select=args.select,
         exclude=args.exclude,
-        duckdb_path=args.duckdb_path or os.environ.get("DUCKDB_PATH", "warehouse.duckdb"),
+        duckdb_path=duckdb_path,
         unit_tests=args.unit_tests,
     )
     print_dbt(outcome)
     built = dbt_status(outcome)
     if built == RunStatus.FAILED:
         _error("dbt build failed (see the errors above)")
+    elif not fresh:
+        return _stale_sources()
     return exit_code(built)
 
 

@@ -47,6 +47,22 @@ def profiles_dir(project: Path) -> Path:
     return project
 
 
+FRESHNESS = "source freshness"
+
+
+def _freshness_message(node_result: object) -> str:
+    """What a `dbt source freshness` result says: when the source was last loaded, and how long ago."""
+    age = getattr(node_result, "age", None)
+    loaded = getattr(node_result, "max_loaded_at", None)
+    criteria = getattr(getattr(node_result.node, "freshness", None), "error_after", None)  # type: ignore[attr-defined]
+    if age is None or loaded is None:
+        return ""
+    if loaded.year < 1970:  # dbt's stand-in when no row matches
+        return "never loaded"
+    error_after = f" (error after {criteria.count} {criteria.period}s)" if criteria and criteria.count else ""
+    return f"last loaded {loaded:%Y-%m-%d %H:%M} UTC, {age / 3600:.1f} hours ago{error_after}"
+
+
 @dataclass
 class DbtOutcome:
     command: str
@@ -86,7 +102,7 @@ def run_dbt(
         raise ConfigError("dbt is not installed: pip install 'descope-sync[dbt]' (make install does)") from exc
     project = project_dir()
     args = [
-        command,
+        *command.split(),  # e.g. "source freshness"
         "--project-dir",
         str(project),
         "--profiles-dir",
@@ -124,8 +140,8 @@ def run_dbt(
         resource = str(getattr(resource, "value", resource))
         outcome.counts[f"{resource}:{status}"] += 1
         name = getattr(node_result.node, "name", "?")
-        message = (node_result.message or "").strip()
-        if status in ("error", "fail"):
+        message = (node_result.message or "").strip() or _freshness_message(node_result)
+        if status in ("error", "fail", "runtime error"):
             outcome.failures.append(f"{resource} {name}: {message}"[:500])
             outcome.failed_nodes.append(name)
         elif status == "warn":
