@@ -138,6 +138,8 @@ def run_dbt(
         status = str(getattr(node_result.status, "value", node_result.status))
         resource = getattr(node_result.node, "resource_type", "node")
         resource = str(getattr(resource, "value", resource))
+        if resource == "exposure":
+            continue  # the marts' consumers (dbt_project/marts/_exposures.yml): a build does nothing to them
         outcome.counts[f"{resource}:{status}"] += 1
         name = getattr(node_result.node, "name", "?")
         message = (node_result.message or "").strip() or _freshness_message(node_result)
