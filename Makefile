@@ -3,7 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 LINT_DB := $(CURDIR)/target/lint.duckdb
-export DBT_PROFILES_DIR := $(CURDIR)/.dbt
+# dbt's profile is ./profiles.yml (targets from env vars), where dbt looks first.
+export DBT_PROFILES_DIR := $(CURDIR)
 
 # The BigQuery emulator (PyPI bqemulator, DuckDB underneath) lives in its own virtualenv: it pins a
 # DuckDB of its own, and imports the DuckDB extensions it needs under its own HOME (it cannot download).
@@ -12,9 +13,14 @@ BQ_HOME := $(CURDIR)/$(BQ_VENV)/home
 export BQEMULATOR_BIN := $(CURDIR)/$(BQ_VENV)/bin/bqemulator
 export BQEMULATOR_HOME := $(BQ_HOME)
 
-.PHONY: install browser demo test lint ruff sqlfluff pytest dbt-check bench mutation clean
+.PHONY: install install-demo browser demo test lint ruff sqlfluff pytest dbt-check bench mutation clean
 
-install: $(VENV)/.installed .dbt/profiles.yml $(BQ_VENV)/.installed browser
+# Two installs: the demo's (the runtime and dbt-duckdb: what a first `make demo` waits for) and the full
+# one `make test` needs (dbt-bigquery, the Google clients, the dev tools, the BigQuery emulator and the
+# browser the HTML report's test opens).
+install: $(VENV)/.installed $(BQ_VENV)/.installed browser
+
+install-demo: $(VENV)/.installed-demo
 
 # The HTML report's test opens it in Debian's Chromium through Selenium (tests/e2e/browser.py):
 # installed from the Debian packages when missing (CI runs as root on a fresh machine); no tool
@@ -26,7 +32,13 @@ browser:
 $(VENV)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dbt,dev,bigquery]"
+	$(BIN)/python -m pip install --quiet -e ".[dbt,dbt-bigquery,dev,bigquery]"
+	@touch $@ $(VENV)/.installed-demo
+
+# Satisfied by the full install too (its recipe touches this marker).
+$(VENV)/.installed-demo: pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-compile -e ".[dbt]"
 	@touch $@
 
 $(BQ_VENV)/.installed:
@@ -37,11 +49,7 @@ $(BQ_VENV)/.installed:
 	HOME=$(BQ_HOME) $(BQ_VENV)/bin/python -c "import duckdb_extensions as e; e.import_extension('spatial'); e.import_extension('avro')"
 	@touch $@
 
-.dbt/profiles.yml: profiles.example.yml
-	@mkdir -p .dbt
-	cp profiles.example.yml $@
-
-demo: install
+demo: install-demo
 	$(BIN)/descope-sync demo
 
 test: install lint pytest dbt-check

@@ -1,5 +1,5 @@
 {#-
-    The local BigQuery emulator (PyPI bqemulator; ../shared/docs/bigquery-emulator.md), and what
+    The local BigQuery emulator (PyPI bqemulator; docs/proven-without-google.md), and what
     this project does differently when it is the endpoint. Production never takes these branches:
     they depend on BIGQUERY_EMULATOR_HOST, which only points at an emulator (the BigQuery client
     library sends every request there when it is set). Every emulator workaround in the project:
@@ -7,7 +7,7 @@
       fixtures of JSON columns);
     - _descope__models.yml: unit test test_stg_descope__users_fractions_and_texts_are_null_times
       is disabled on the emulator;
-    - profiles.example.yml: oauth-secrets with a dummy token and api_endpoint from the host.
+    - profiles.yml: oauth-secrets with a dummy token and api_endpoint from the host.
 -#}
 
 {#- True when BIGQUERY_EMULATOR_HOST is set: the bigquery target talks to the emulator. -#}

@@ -1,4 +1,4 @@
-"""The `descope-sync` command: run, extract, transform, status, simulate, demo."""
+"""The `descope-sync` command: run, extract, transform, status, runs, sql, simulate, demo."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from typing import Any
 
 from descope_sync.config import REQUIRED_AUDIT_ACTIONS, Settings, load_settings, load_warehouse_settings
 from descope_sync.contract import STREAMS, RunStatus, worst_status
+from descope_sync.envfile import load_env_file
 from descope_sync.errors import ConfigError, SyncError
 from descope_sync.landing.factory import open_writer
 from descope_sync.logs import configure_logging, install_excepthooks
@@ -22,7 +23,7 @@ from descope_sync.progress import Progress
 from descope_sync.report import dbt_status, overall_status, print_dbt, print_extract
 from descope_sync.secrets import format_exception_scrubbed, scrub
 from descope_sync.status import ACKNOWLEDGE_ENV, DEFAULT_MAX_AGE_SECONDS, acknowledged_through, read_status, render
-from descope_sync.transform import run_dbt
+from descope_sync.transform import FRESHNESS, run_dbt
 
 log = logging.getLogger("descope_sync")
 
@@ -154,6 +155,35 @@ Every problem is one line under "problem:" (and in "problems" with --json, per s
 Reads only the warehouse, read-only: no Descope credentials needed."""
 
 
+LOG_FORMATS = ("text", "json")
+
+
+def _add_global_flags(parser: argparse.ArgumentParser, *, on_subcommand: bool) -> None:
+    """Flags accepted before or after the subcommand (`descope-sync --json status` = `descope-sync status --json`).
+
+    On a subcommand they default to SUPPRESS, so a value given before the subcommand is not overwritten."""
+
+    def default(value: Any) -> Any:
+        return argparse.SUPPRESS if on_subcommand else value
+
+    group = parser.add_argument_group("output (before or after the command)")
+    group.add_argument("-v", "--verbose", action="store_true", default=default(False), help="log debug messages")
+    group.add_argument(
+        "--json", action="store_true", default=default(False), help="print the result as JSON (for machines)"
+    )
+    group.add_argument(
+        "--log-format",
+        choices=LOG_FORMATS,
+        default=default(os.environ.get("DESCOPE_LOG_FORMAT", "text")),
+        help="log lines as text or as JSON objects, one a line (env DESCOPE_LOG_FORMAT, default text)",
+    )
+    group.add_argument(
+        "--env-file",
+        default=default(None),
+        help="read settings from this file (default ./.env if present); the environment and flags win over it",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="descope-sync",
@@ -162,8 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("-v", "--verbose", action="store_true")
-    parser.add_argument("--json", action="store_true", help="print the run summary as JSON")
+    _add_global_flags(parser, on_subcommand=False)
     sub = parser.add_subparsers(dest="command", required=True)
     for name, helptext in (
         ("run", "extract every stream, then dbt build"),
@@ -174,9 +203,18 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "run":
             _add_unit_tests_flag(cmd)
     transform = sub.add_parser("transform", help="dbt build only")
-    transform.add_argument("--target", choices=sorted(TARGETS), default=os.environ.get("DESCOPE_TARGET", "local"))
-    transform.add_argument("--duckdb-path")
-    transform.add_argument("--full-refresh", action="store_true")
+    transform.add_argument(
+        "--target",
+        choices=sorted(TARGETS),
+        default=os.environ.get("DESCOPE_TARGET", "local"),
+        help="local = DuckDB file, bigquery = production (env DESCOPE_TARGET)",
+    )
+    transform.add_argument("--duckdb-path", help="DuckDB file (env DUCKDB_PATH, default ./warehouse.duckdb)")
+    transform.add_argument(
+        "--full-refresh",
+        action="store_true",
+        help="rebuild every incremental model from the landing tables (landing is untouched)",
+    )
     transform.add_argument("--select", action="append", default=[], help="dbt node selection (repeatable)")
     transform.add_argument("--exclude", action="append", default=[], help="dbt nodes to leave out (repeatable)")
     _add_unit_tests_flag(transform)
@@ -216,9 +254,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="a held sweep confirmed by its ID counts as accepted (env DESCOPE_CONFIRM_DELETIONS_SWEEP_ID)",
     )
     simulate = sub.add_parser("simulate", help="serve the Descope simulator in the foreground")
-    simulate.add_argument("--port", type=int, default=8765)
-    simulate.add_argument("--users", type=int, default=1000)
-    simulate.add_argument("--seed", type=int, default=7)
+    simulate.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 to serve on (default 8765)")
+    simulate.add_argument("--users", type=int, default=1000, help="users in the simulated project (default 1000)")
+    simulate.add_argument(
+        "--seed", type=int, default=7, help="random seed: the same seed builds the same project (default 7)"
+    )
     simulate.add_argument("--chaos", action="store_true", help="429s, 5xx, malformed bodies, mid-scan mutations")
     simulate.add_argument(
         "--dialect",
@@ -239,10 +279,77 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--duckdb-path", help="DuckDB file (env DUCKDB_PATH, default ./warehouse.duckdb)")
     report.add_argument("--output", default="descope_report.html", help="the HTML file (default ./descope_report.html)")
     demo = sub.add_parser("demo", help="simulator -> extract -> dbt build into ./warehouse.duckdb, then a report")
-    demo.add_argument("--users", type=int, default=1000)
-    demo.add_argument("--seed", type=int, default=7)
-    demo.add_argument("--duckdb-path", default=os.environ.get("DUCKDB_PATH", "warehouse.duckdb"))
+    demo.add_argument("--users", type=int, default=1000, help="users in the simulated project (default 1000)")
+    demo.add_argument(
+        "--seed", type=int, default=7, help="random seed: the same seed builds the same project (default 7)"
+    )
+    demo.add_argument(
+        "--duckdb-path",
+        default=os.environ.get("DUCKDB_PATH", "warehouse.duckdb"),
+        help="DuckDB file the demo builds (env DUCKDB_PATH, default ./warehouse.duckdb)",
+    )
+    _add_explore_commands(sub)
+    for subcommand in sub.choices.values():
+        _add_global_flags(subcommand, on_subcommand=True)
     return parser
+
+
+def _add_explore_commands(sub: Any) -> None:
+    """`runs` and `sql`: they only read the local warehouse (opened read-only)."""
+    runs = sub.add_parser("runs", help="recent runs per stream: status, rows, duration, cursor (read-only)")
+    runs.add_argument("--duckdb-path", help="DuckDB file (env DUCKDB_PATH, default ./warehouse.duckdb)")
+    runs.add_argument(
+        "--limit",
+        type=_number_type("a whole number >= 1", 1, True),
+        default=5,
+        help="runs shown per stream, newest first (default 5)",
+    )
+    runs.add_argument("--streams", type=_stream_list, default=list(STREAMS), help="comma-separated streams to show")
+    sql = sub.add_parser(
+        "sql",
+        help="run SQL on the local warehouse, read-only: a statement, SQL on stdin, or a prompt",
+        description="Read-only SQL on the DuckDB warehouse. Unqualified names look in descope_data_v2, "
+        "descope_staging, then descope_raw: `descope-sync sql 'select * from users_clean limit 5'`.",
+    )
+    sql.add_argument("statement", nargs="?", help="the SQL to run; without it, SQL from stdin or a prompt")
+    sql.add_argument("--duckdb-path", help="DuckDB file (env DUCKDB_PATH, default ./warehouse.duckdb)")
+
+
+def _local_warehouse(args: argparse.Namespace) -> Path:
+    return Path(args.duckdb_path or os.environ.get("DUCKDB_PATH") or "warehouse.duckdb")
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from descope_sync.readonly import connect_read_only
+    from descope_sync.runs import recent_runs
+    from descope_sync.runs import render as render_runs
+
+    con = connect_read_only(_local_warehouse(args))
+    try:
+        found = recent_runs(con, per_stream=int(args.limit), streams=args.streams)
+    finally:
+        con.close()
+    if args.json:
+        print(json.dumps([run.as_dict() for run in found], indent=2))
+    else:
+        print(render_runs(found))
+    return EXIT_OK
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    from descope_sync.readonly import connect_read_only
+    from descope_sync.sql import execute, repl
+
+    con = connect_read_only(_local_warehouse(args))
+    try:
+        if args.statement is not None:
+            execute(con, args.statement, sys.stdout, as_json=args.json)
+            return EXIT_OK
+        interactive = sys.stdin.isatty()
+        failed = repl(con, (line.rstrip("\n") for line in sys.stdin), sys.stdout, interactive)
+        return EXIT_OK if interactive or not failed else EXIT_FAILED
+    finally:
+        con.close()
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -293,12 +400,15 @@ def cmd_extract(args: argparse.Namespace, transform: bool) -> int:
         return EXIT_FAILED
     if transform:
         # The landing tables are consistent after a partial, incomplete or data_loss extract: build on them.
+        fresh = _source_freshness(args.target, settings.duckdb_path)
         outcome = run_dbt("build", target=args.target, duckdb_path=settings.duckdb_path, unit_tests=args.unit_tests)
         print_dbt(outcome)
         built = dbt_status(outcome)
         if built == RunStatus.FAILED:
             _error("dbt build failed (see the errors above)")
             return EXIT_FAILED
+        if not fresh:
+            return _stale_sources()
         return exit_code(status, built)
     return exit_code(status)
 
@@ -308,20 +418,38 @@ def exit_code(*statuses: str) -> int:
     return EXIT_CODES[worst_status(statuses)]
 
 
+def _source_freshness(target: str, duckdb_path: Path | str) -> bool:
+    """`dbt source freshness` (has each stream committed a run lately? `_descope__sources.yml`); False on
+    an error. Warnings print and pass. It runs before the build, which goes ahead either way."""
+    outcome = run_dbt(FRESHNESS, target=target, duckdb_path=duckdb_path)
+    print_dbt(outcome)
+    return outcome.success
+
+
+def _stale_sources() -> int:
+    _error("dbt source freshness: a stream has committed no run for longer than its error age (see above)")
+    return EXIT_FAILED
+
+
 def cmd_transform(args: argparse.Namespace) -> int:
+    duckdb_path = args.duckdb_path or os.environ.get("DUCKDB_PATH", "warehouse.duckdb")
+    # A selection builds part of the project: freshness belongs to the whole build.
+    fresh = _source_freshness(args.target, duckdb_path) if not (args.select or args.exclude) else True
     outcome = run_dbt(
         "build",
         target=args.target,
         full_refresh=args.full_refresh,
         select=args.select,
         exclude=args.exclude,
-        duckdb_path=args.duckdb_path or os.environ.get("DUCKDB_PATH", "warehouse.duckdb"),
+        duckdb_path=duckdb_path,
         unit_tests=args.unit_tests,
     )
     print_dbt(outcome)
     built = dbt_status(outcome)
     if built == RunStatus.FAILED:
         _error("dbt build failed (see the errors above)")
+    elif not fresh:
+        return _stale_sources()
     return exit_code(built)
 
 
@@ -390,6 +518,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return cmd_simulate(args)
     if args.command == "report":
         return cmd_report(args)
+    if args.command == "runs":
+        return cmd_runs(args)
+    if args.command == "sql":
+        return cmd_sql(args)
     if args.command == "demo":
         from descope_sync.demo import run_demo
 
@@ -397,13 +529,28 @@ def _dispatch(args: argparse.Namespace) -> int:
     raise ConfigError(f"unknown command {args.command!r}")
 
 
+def _env_file_flag(argv: Sequence[str] | None) -> Path | None:
+    """`--env-file PATH` wherever it stands (the full parser checks the rest of the command line)."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--env-file")
+    known, _ = pre.parse_known_args(argv)
+    return Path(known.env_file) if known.env_file else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     install_excepthooks()  # whatever escapes below prints its traceback without the key
+    try:  # before the parser: its defaults read the environment, which the .env file completes
+        from_env_file = load_env_file(_env_file_flag(argv))
+    except SyncError as exc:
+        _error(str(exc))
+        return EXIT_FAILED
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "target", None) is not None and args.target not in TARGETS:
         parser.error(f"DESCOPE_TARGET must be one of {', '.join(sorted(TARGETS))}")
-    configure_logging(verbose=args.verbose)
+    configure_logging(json_lines=args.log_format == "json", verbose=args.verbose)
+    if from_env_file:
+        log.debug("settings from the env file (names only): %s", ", ".join(sorted(from_env_file)))
     try:
         return _dispatch(args)
     except SyncError as exc:

@@ -255,8 +255,9 @@ class DescopeClient:
         if seconds > self.deadline.remaining():
             raise BudgetExhausted(f"{reason}: waiting {seconds:.0f}s would pass the time budget")
         if self._on_wait:
-            self._on_wait(reason, seconds)
-        log.info("waiting %.1fs: %s", seconds, reason)
+            self._on_wait(reason, seconds)  # it says so (once): progress.Progress.wait
+        else:
+            log.info("waiting %.1fs: %s", seconds, reason)
         self._sleep(seconds)
 
     def _backoff(self, attempt: int) -> float:

@@ -88,6 +88,7 @@ def run_extract(
         max_retry_after=settings.max_retry_after_seconds,
         backoff_base=settings.retry_backoff_seconds,
         on_wait=progress.wait,
+        sleep=progress.sleep,  # a countdown on a terminal
     )
     try:
         writer.ensure_tables()
@@ -111,6 +112,7 @@ def run_extract(
             if result.details.get("auth_failed"):
                 break  # every other stream would be rejected the same way
     finally:
+        progress.close()  # the live line ends before any message that follows (summary, error, interrupt)
         client.close()
         writer.close()
     summary.finished_at = now()

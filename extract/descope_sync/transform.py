@@ -1,6 +1,6 @@
 """dbt invocation (dbtRunner, in-process). Nothing dbt-specific lives anywhere else.
 
-Targets (profiles.example.yml): `local`, a DuckDB file (DUCKDB_PATH); `bigquery`, the project
+Targets (profiles.yml at the project root): `local`, a DuckDB file (DUCKDB_PATH); `bigquery`, the project
 GCP_PROJECT with application-default credentials (BQ_AUTH_METHOD / BQ_KEYFILE for a key file),
 datasets DESCOPE_RAW_DATASET / DESCOPE_STAGING_DATASET / DESCOPE_MARTS_DATASET and BQ_LOCATION,
 all with defaults but the project. With BIGQUERY_EMULATOR_HOST set, the `bigquery` target talks
@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import shutil
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -41,17 +40,27 @@ def target_dir(project: Path) -> Path:
 
 
 def profiles_dir(project: Path) -> Path:
-    """DBT_PROFILES_DIR when it holds a profiles.yml, else `.dbt/` made from profiles.example.yml."""
+    """DBT_PROFILES_DIR when it holds a profiles.yml, else the project root's profiles.yml (where dbt looks first)."""
     configured = os.environ.get("DBT_PROFILES_DIR")
     if configured and (Path(configured) / "profiles.yml").exists():
         return Path(configured)
-    target = project / ".dbt"
-    target.mkdir(exist_ok=True)
-    example = project / "profiles.example.yml"
-    profile = target / "profiles.yml"
-    if not profile.exists() or profile.stat().st_mtime < example.stat().st_mtime:
-        shutil.copyfile(example, profile)
-    return target
+    return project
+
+
+FRESHNESS = "source freshness"
+
+
+def _freshness_message(node_result: object) -> str:
+    """What a `dbt source freshness` result says: when the source was last loaded, and how long ago."""
+    age = getattr(node_result, "age", None)
+    loaded = getattr(node_result, "max_loaded_at", None)
+    criteria = getattr(getattr(node_result.node, "freshness", None), "error_after", None)  # type: ignore[attr-defined]
+    if age is None or loaded is None:
+        return ""
+    if loaded.year < 1970:  # dbt's stand-in when no row matches
+        return "never loaded"
+    error_after = f" (error after {criteria.count} {criteria.period}s)" if criteria and criteria.count else ""
+    return f"last loaded {loaded:%Y-%m-%d %H:%M} UTC, {age / 3600:.1f} hours ago{error_after}"
 
 
 @dataclass
@@ -93,7 +102,7 @@ def run_dbt(
         raise ConfigError("dbt is not installed: pip install 'descope-sync[dbt]' (make install does)") from exc
     project = project_dir()
     args = [
-        command,
+        *command.split(),  # e.g. "source freshness"
         "--project-dir",
         str(project),
         "--profiles-dir",
@@ -122,17 +131,19 @@ def run_dbt(
         if missing:
             raise ConfigError(
                 f"dbt --target {target} needs the environment variable {missing.group(1)} "
-                "(profiles.example.yml says what each target reads)"
+                "(profiles.yml says what each target reads)"
             )
         raise SyncError(f"dbt {command} could not run: {result.exception}")
     for node_result in getattr(result.result, "results", None) or []:
         status = str(getattr(node_result.status, "value", node_result.status))
         resource = getattr(node_result.node, "resource_type", "node")
         resource = str(getattr(resource, "value", resource))
+        if resource == "exposure":
+            continue  # the marts' consumers (dbt_project/marts/_exposures.yml): a build does nothing to them
         outcome.counts[f"{resource}:{status}"] += 1
         name = getattr(node_result.node, "name", "?")
-        message = (node_result.message or "").strip()
-        if status in ("error", "fail"):
+        message = (node_result.message or "").strip() or _freshness_message(node_result)
+        if status in ("error", "fail", "runtime error"):
             outcome.failures.append(f"{resource} {name}: {message}"[:500])
             outcome.failed_nodes.append(name)
         elif status == "warn":

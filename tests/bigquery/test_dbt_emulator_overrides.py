@@ -28,7 +28,7 @@ def probe_project(root: Path) -> Path:
         'model-paths: ["models"]\nmacro-paths: ["macros"]\ntarget-path: target\n'
     )
     shutil.copytree(project_dir() / "macros", project / "macros")
-    shutil.copy(project_dir() / "profiles.example.yml", project / "profiles.example.yml")
+    shutil.copy(project_dir() / "profiles.yml", project / "profiles.yml")
     (project / "models" / "plain_table.sql").write_text(
         "{{ config(materialized='table', partition_by={'field': 'day', 'data_type': 'date'}, cluster_by=['id']) }}\n"
         "select 'a' as id, date '2024-01-01' as day\n"

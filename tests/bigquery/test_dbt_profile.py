@@ -1,4 +1,4 @@
-"""The `bigquery` target of profiles.example.yml: production credentials, or the emulator from two variables."""
+"""The `bigquery` target of profiles.yml: production credentials, or the emulator from two variables."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ PROFILE_VARIABLES = (
 
 
 def bigquery_credentials(env: dict[str, str]):
-    """The `bigquery` output of profiles.example.yml as dbt renders it under `env` (nothing else set)."""
+    """The `bigquery` output of profiles.yml as dbt renders it under `env` (nothing else set)."""
     from dbt.config.profile import Profile
     from dbt.config.renderer import ProfileRenderer
     from dbt.flags import set_from_args
@@ -38,7 +38,7 @@ def bigquery_credentials(env: dict[str, str]):
 
     set_from_args(Namespace(), None)
     set_invocation_context(env)
-    raw = yaml.safe_load((project_dir() / "profiles.example.yml").read_text())
+    raw = yaml.safe_load((project_dir() / "profiles.yml").read_text())
     profile = Profile.from_raw_profiles(
         raw_profiles=raw, profile_name="descope_sync", renderer=ProfileRenderer({}), target_override="bigquery"
     )
@@ -96,7 +96,7 @@ def test_run_dbt_without_the_project_says_which_variable_is_missing(tmp_path: Pa
 
     for key in PROFILE_VARIABLES:
         monkeypatch.delenv(key, raising=False)
-    shutil.copyfile(project_dir() / "profiles.example.yml", tmp_path / "profiles.yml")
+    shutil.copyfile(project_dir() / "profiles.yml", tmp_path / "profiles.yml")
     monkeypatch.setenv("DBT_PROFILES_DIR", str(tmp_path))
     with pytest.raises(ConfigError, match="needs the environment variable GCP_PROJECT"):
         run_dbt("debug", target="bigquery")
@@ -110,7 +110,7 @@ def only_two_variables(tmp_path: Path) -> Iterator[Path]:
     saved = {key: os.environ.pop(key, None) for key in (*PROFILE_VARIABLES, "DBT_PROFILES_DIR")}
     profiles = tmp_path / "profiles"
     profiles.mkdir()
-    shutil.copyfile(project_dir() / "profiles.example.yml", profiles / "profiles.yml")
+    shutil.copyfile(project_dir() / "profiles.yml", profiles / "profiles.yml")
     os.environ.update({**emulator.env(), "DBT_PROFILES_DIR": str(profiles)})
     try:
         EmulatorLanding(emulator.client(), "descope_raw")  # the writer's job: empty landing tables

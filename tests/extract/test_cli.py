@@ -204,7 +204,7 @@ def test_run_builds_dbt_after_every_extract_but_a_failed_one(
     monkeypatch.setattr(cli, "run_extract", fake_extract(summary_of("success", status), []))
     monkeypatch.setattr(cli, "run_dbt", fake_dbt(True, dbt_calls))
     assert cli.main(["run"]) == expected
-    assert dbt_calls == (["build"] if dbt_runs else [])
+    assert dbt_calls == (["source freshness", "build"] if dbt_runs else [])
     out, _ = capsys.readouterr()
     assert out.startswith(f"extract: {status}")
     assert ("dbt build skipped: extraction failed" in out) == (not dbt_runs)

@@ -322,13 +322,28 @@ def test_a_wait_that_ends_exactly_when_the_budget_does_is_taken(canned):
 
 def test_each_wait_is_logged_with_its_reason_and_length(canned, caplog):
     canned.answers = [(429, b"{}", {"Retry-After": "3"}), (503, b"{}"), (200, ONE_USER)]
-    client, sleeps, _ = waiting_client(canned.url, backoff_base=0.5, backoff_cap=0.5)
+    sleeps: list[float] = []
+    client = DescopeClient(
+        canned.url, "P2test", Secret(KEY), sleep=sleeps.append, max_attempts=3, backoff_base=0.5, backoff_cap=0.5
+    )
     with caplog.at_level(logging.INFO, logger="descope_sync.descope"):
         client.search_users({})
     waits = [m for m in logged(caplog) if m.startswith("waiting")]
     assert waits == [
         f"waiting 3.0s: rate limited on {USER_SEARCH_PATH} (429)",
         f"waiting {sleeps[1]:.1f}s: HTTP 503 on {USER_SEARCH_PATH}, retry 1",
+    ]
+
+
+def test_a_wait_with_a_listener_is_said_by_the_listener_alone(canned, caplog):
+    canned.answers = [(429, b"{}", {"Retry-After": "3"}), (503, b"{}"), (200, ONE_USER)]
+    client, sleeps, told = waiting_client(canned.url, backoff_base=0.5, backoff_cap=0.5)
+    with caplog.at_level(logging.INFO, logger="descope_sync.descope"):
+        client.search_users({})
+    assert [m for m in logged(caplog) if "waiting" in m] == []  # progress.Progress.wait logs it, once
+    assert told == [
+        (f"rate limited on {USER_SEARCH_PATH} (429)", 3.0),
+        (f"HTTP 503 on {USER_SEARCH_PATH}, retry 1", sleeps[1]),
     ]
 
 

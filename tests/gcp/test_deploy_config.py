@@ -321,3 +321,14 @@ def test_the_function_source_declares_every_runtime_dependency():
     declared = {name(line) for line in lines if line.strip() and not line.startswith("#")}
     assert needed <= declared, needed - declared
     assert not declared & {"dbt-core", "dbt-bigquery", "dbt-duckdb"}  # dbt runs in Cloud Build, not in the function
+
+
+def test_every_cloud_build_dbt_step_checks_source_freshness_then_builds_and_fails_on_an_error():
+    for path in (RELEASE, DBT_ONLY):
+        config = load(path)
+        script = substituted(config, steps(config)["dbt-build"]["args"][-1])  # Cloud Build's $$ is bash's $
+        lines = [line.strip() for line in script.splitlines() if line.strip() and not line.strip().startswith("#")]
+        freshness = next(i for i, line in enumerate(lines) if "dbt source freshness --target bigquery" in line)
+        build = next(i for i, line in enumerate(lines) if "dbt build --target bigquery" in line)
+        assert freshness < build and lines[freshness].endswith("|| fresh=$?"), path
+        assert lines[-1] == 'exit "$fresh"', path

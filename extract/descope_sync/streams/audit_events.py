@@ -53,6 +53,9 @@ RETENTION_MARGIN = timedelta(minutes=2)
 # page's total may drop by what expired: the chain of totals is not checked there.
 EXPIRY_SLACK = timedelta(minutes=10)
 MAX_DENSE_PASSES = 5
+# Descope's rate limit on audit searches (docs/descope-api.md): with `audit_page_size` events a search,
+# it sets how long a backlog takes to read, whatever the extractor does.
+DESCOPE_AUDIT_SEARCHES_PER_MINUTE = 10
 MAX_TOTAL_SHIFTS = 8  # consecutive answers whose total moved under us before we give up
 
 
@@ -131,6 +134,9 @@ def run(ctx: StreamContext) -> StreamResult:
             f"audit_events stopped: {exc}; progress is committed up to {position.isoformat(sep=' ')} UTC, "
             f"{_human(behind)} behind; the next run continues from there"
         )
+        if scan.remaining:
+            left = max(0, scan.remaining - (scan.result.rows_loaded - scan.loaded_at_last_count))
+            result.message += f" ({backlog_estimate(left, scan.page_size, behind)})"
         result.details["behind_seconds"] = int(behind.total_seconds())
         ctx.progress.note(result.message)
     except UnprovedRead as exc:
@@ -187,6 +193,23 @@ class _AuditScan:
         self.waiting: list[tuple[int, tuple[int, bool], tuple[int, int]]] = []
         # The last full millisecond claimed, and how many events it holds (read by offset pages).
         self.claimed: tuple[int, int] | None = None
+        self.backlog_said = False  # the backlog's expected duration is logged once
+        self.remaining: int | None = None  # events left in the window, as the last answer counted them
+        self.loaded_at_last_count = 0  # rows landed when it counted them
+
+    def _expect(self, remaining: int) -> None:
+        """Progress: `remaining` events left in the window; the first time, how long they take at Descope's limits."""
+        self.remaining = remaining
+        self.loaded_at_last_count = self.result.rows_loaded
+        self.ctx.progress.expect(STREAM, self.result.rows_loaded + remaining)
+        if self.backlog_said:
+            return
+        self.backlog_said = True
+        searches = math.ceil(remaining / max(1, self.page_size))
+        if searches > DESCOPE_AUDIT_SEARCHES_PER_MINUTE:  # more than a minute of reading: say how long
+            log.info(
+                "audit_events: %s", backlog_estimate(remaining, self.page_size, self.started_at - from_ms(self.frm))
+            )
 
     # ------------------------------------------------------------------ requests
     def _request(self, lo: int, hi: int, *, page: int = 0, size: int | None = None, min_total: int = 0) -> Page:
@@ -208,6 +231,8 @@ class _AuditScan:
             self._check_anchor(answer, lo, hi, page == 0)
 
         answer = self.ctx.client.search_audit(body, check=check)
+        if page == 0 and (lo, hi) == (self.frm, self.end) and not answer.omitted:
+            self._expect(answer.total)
         self.asked_exactly = self.from_inclusive
         if not self.from_inclusive and any(_occurred(e) == asked_from for e in answer.items):
             self.from_inclusive = True
@@ -519,6 +544,16 @@ def _key(event: Any) -> str:
 
 def _descending(occs: list[int]) -> bool:
     return len(occs) > 1 and occs[0] > occs[-1] and occs == sorted(occs, reverse=True)
+
+
+def backlog_estimate(events: int, page_size: int, behind: timedelta) -> str:
+    """How long `events` take at Descope's audit limit (10 searches a minute, `page_size` events each)."""
+    minutes = math.ceil(events / max(1, page_size)) / DESCOPE_AUDIT_SEARCHES_PER_MINUTE
+    took = f"{minutes:.0f} minutes" if minutes < 120 else f"{minutes / 60:.1f} hours"
+    return (
+        f"{events:,} events to read ({_human(behind)} behind): about {took} at Descope's limit of "
+        f"{DESCOPE_AUDIT_SEARCHES_PER_MINUTE} audit searches a minute, {page_size:,} events each"
+    )
 
 
 def _human(delta: timedelta) -> str:

@@ -492,6 +492,7 @@ def run(ctx: StreamContext) -> StreamResult:
 
         reason = _sweep_reason(ctx, reader, cursor, accepted, confirmed, collapsed)
         if reason is not None:
+            ctx.progress.expect(STREAM, reader.rows_loaded + profile.total)  # a sweep reads every user
             result.details["mode"] = "full"
             result.details["sweep_reason"] = reason
             _sweep(ctx, reader, result, accepted_start, collapsed)
