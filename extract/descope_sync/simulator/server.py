@@ -534,7 +534,7 @@ class Simulator:
             if self.on_request is not None:
                 self.on_request("before", endpoint, request, self.world)
             if self.answer_fault.get(endpoint) == "echo_key":
-                key = supplied.decode(errors="replace").partition(":")[2]
+                key = (headers.get("Authorization") or "").partition(":")[2]
                 raise _BadRequest(f"request rejected for the management key {key}: the body is not understood")
             if endpoint == "user_search":
                 payload = self._user_search(request, test_only=path == USER_PATHS[1])
