@@ -14,12 +14,14 @@ from typing import Any
 
 from descope_sync.config import REQUIRED_AUDIT_ACTIONS, Settings, load_settings, load_warehouse_settings
 from descope_sync.contract import STREAMS, RunStatus, worst_status
+from descope_sync.demo import DEFAULT_DEMO_PATH
 from descope_sync.errors import ConfigError, SyncError
 from descope_sync.landing.factory import open_writer
 from descope_sync.logs import configure_logging, install_excepthooks
 from descope_sync.pipeline import RunSummary, run_extract
 from descope_sync.progress import Progress
 from descope_sync.report import dbt_status, overall_status, print_dbt, print_extract
+from descope_sync.reset import RESETTABLE_STREAMS, describe_reset, record_reset
 from descope_sync.secrets import format_exception_scrubbed, scrub
 from descope_sync.status import ACKNOWLEDGE_ENV, DEFAULT_MAX_AGE_SECONDS, acknowledged_through, read_status, render
 from descope_sync.transform import run_dbt
@@ -197,6 +199,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="data_loss rows that finished at or before this UTC time are known "
         f"(env {ACKNOWLEDGE_ENV}, the same value dbt reads)",
     )
+    reset = sub.add_parser(
+        "reset",
+        help="start a stream's cursor over: the next run re-reads it (landed rows are kept; dbt dedups)",
+        description="Appends a `reset` row to descope_raw._sync_runs: the stream's cursor starts over and the next "
+        "run re-reads it. Nothing landed is deleted. Asks for confirmation (--yes skips it).",
+    )
+    reset.add_argument("--stream", required=True, choices=RESETTABLE_STREAMS, help="the stream to reset")
+    reset.add_argument("--yes", action="store_true", help="do it without asking (needed without a terminal)")
+    reset.add_argument(
+        "--target",
+        choices=sorted(TARGETS),
+        default=os.environ.get("DESCOPE_TARGET", "local"),
+        help="local = DuckDB file, bigquery = production (env DESCOPE_TARGET)",
+    )
+    reset.add_argument("--duckdb-path", help="DuckDB file (env DUCKDB_PATH, default ./warehouse.duckdb)")
     simulate = sub.add_parser("simulate", help="serve the Descope simulator in the foreground")
     simulate.add_argument("--port", type=int, default=8765)
     simulate.add_argument("--users", type=int, default=1000)
@@ -209,10 +226,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="how to read the API where Descope's sources disagree: documented, alternate, or overrides such as "
         "'omit_empty=true,user_time_unit=s' (see descope_sync.simulator.dialect)",
     )
-    demo = sub.add_parser("demo", help="simulator -> extract -> dbt build into ./warehouse.duckdb, then a report")
+    demo = sub.add_parser(
+        "demo",
+        help="simulator -> extract -> dbt build into ./demo.duckdb, then a report; replaces only a previous demo",
+    )
     demo.add_argument("--users", type=int, default=1000)
     demo.add_argument("--seed", type=int, default=7)
-    demo.add_argument("--duckdb-path", default=os.environ.get("DUCKDB_PATH", "warehouse.duckdb"))
+    demo.add_argument(
+        "--duckdb-path",
+        default=str(DEFAULT_DEMO_PATH),
+        help=f"the demo's own DuckDB file (default ./{DEFAULT_DEMO_PATH}); a file a previous demo did not build "
+        "is refused, never deleted",
+    )
     return parser
 
 
@@ -314,6 +339,35 @@ def cmd_status(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def confirmed(question: str, yes: bool) -> bool:
+    """True with --yes, or when the person at the terminal types `yes`; refuses without a terminal."""
+    if yes:
+        return True
+    if not sys.stdin.isatty():
+        raise ConfigError("this changes the warehouse and needs confirmation: run it in a terminal or add --yes")
+    try:
+        answer = input(f"{question} Type yes to go on: ")
+    except EOFError:
+        answer = ""
+    return answer.strip().lower() == "yes"
+
+
+def cmd_reset(args: argparse.Namespace) -> int:
+    settings = load_warehouse_settings({"warehouse": TARGETS[args.target], "duckdb_path": args.duckdb_path})
+    if settings.warehouse == "duckdb" and not settings.duckdb_path.is_file():
+        raise ConfigError(f"no warehouse at {settings.duckdb_path}: nothing to reset (set DUCKDB_PATH?)")
+    with open_writer(settings) as writer:
+        writer.ensure_tables()
+        cursor = writer.latest_cursor(args.stream)
+        print(describe_reset(args.stream, cursor))
+        if not confirmed(f"Reset {args.stream}?", args.yes):
+            print("Nothing changed.")
+            return EXIT_FAILED
+        record_reset(writer, args.stream, cursor)
+    print(f"{args.stream} reset: the next run re-reads it from the start")
+    return EXIT_OK
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     from descope_sync.simulator import serve
 
@@ -341,6 +395,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return cmd_status(args)
     if args.command == "simulate":
         return cmd_simulate(args)
+    if args.command == "reset":
+        return cmd_reset(args)
     if args.command == "demo":
         from descope_sync.demo import run_demo
 

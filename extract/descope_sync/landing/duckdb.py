@@ -14,7 +14,7 @@ from typing import Any
 
 import duckdb
 
-from descope_sync.contract import CURSOR_STATUSES, LANDING_TABLES, USER_DELETION_ACTIONS, Column
+from descope_sync.contract import CURSOR_STATUSES, LANDING_TABLES, USER_DELETION_ACTIONS, Column, cursor_sql
 from descope_sync.errors import WarehouseLocked
 from descope_sync.landing.base import MAX_ROW_BYTES, AuditAnchor, LandingWriter, SyncRun, chunk_lines
 
@@ -117,7 +117,7 @@ class DuckDBLandingWriter(LandingWriter):
     def latest_cursor(self, stream: str) -> datetime | None:
         placeholders = ", ".join("?" for _ in CURSOR_STATUSES)
         row = self._con.execute(
-            f"select max(cursor_to) from {self._table('_sync_runs')} where stream = ? and status in ({placeholders})",
+            cursor_sql(self._table("_sync_runs"), "?", f"({placeholders})"),
             [stream, *(str(s) for s in CURSOR_STATUSES)],
         ).fetchone()
         return row[0] if row else None
