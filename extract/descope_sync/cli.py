@@ -7,11 +7,13 @@ import json
 import logging
 import math
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from descope_sync import interrupts
 from descope_sync.config import REQUIRED_AUDIT_ACTIONS, Settings, load_settings, load_warehouse_settings
 from descope_sync.contract import STREAMS, RunStatus, worst_status
 from descope_sync.demo import DEFAULT_DEMO_PATH
@@ -19,7 +21,7 @@ from descope_sync.errors import ConfigError, SyncError
 from descope_sync.landing.factory import open_writer
 from descope_sync.logs import configure_logging, install_excepthooks
 from descope_sync.pipeline import RunSummary, run_extract
-from descope_sync.progress import Progress
+from descope_sync.progress import Progress, end_live_lines
 from descope_sync.report import dbt_status, overall_status, print_dbt, print_extract
 from descope_sync.reset import RESETTABLE_STREAMS, describe_reset, record_reset
 from descope_sync.secrets import format_exception_scrubbed, scrub
@@ -36,7 +38,7 @@ EXIT_PARTIAL = 3  # stopped by the time budget; progress committed, the next run
 EXIT_DATA_LOSS = 4  # audit events older than the retention can never be read
 EXIT_INCOMPLETE = 5  # finished but not proved complete (e.g. the source reported far fewer users)
 EXIT_STALE = 6  # `status`: a stream's last success is older than --max-age-seconds (or it never succeeded)
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = 130  # Ctrl-C (SIGINT); SIGTERM exits 143: 128 + the signal's number
 EXIT_CODES: dict[RunStatus, int] = {
     RunStatus.SUCCESS: EXIT_OK,
     RunStatus.PARTIAL: EXIT_PARTIAL,
@@ -411,18 +413,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "target", None) is not None and args.target not in TARGETS:
         parser.error(f"DESCOPE_TARGET must be one of {', '.join(sorted(TARGETS))}")
     configure_logging(verbose=args.verbose)
-    try:
-        return _dispatch(args)
-    except SyncError as exc:
-        _error(str(exc))
-        return EXIT_FAILED
-    except KeyboardInterrupt:
-        print("descope-sync: interrupted; committed progress is kept, the next run resumes", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except Exception as exc:  # unexpected: say what happened in one line, then keep the traceback
-        _error(f"unexpected {type(exc).__name__}: {exc}")
-        sys.stderr.write(format_exception_scrubbed(exc))
-        return EXIT_FAILED
+    with interrupts.handled():
+        try:
+            return _dispatch(args)
+        except KeyboardInterrupt as exc:
+            return _interrupted(getattr(exc, "signum", signal.SIGINT))
+        except Exception as exc:
+            if interrupts.received() is not None:  # the error is the interrupt's echo
+                return _interrupted(interrupts.received())
+            if isinstance(exc, SyncError):
+                _error(str(exc))
+                return EXIT_FAILED
+            # unexpected: say what happened in one line, then keep the traceback
+            _error(f"unexpected {type(exc).__name__}: {exc}")
+            sys.stderr.write(format_exception_scrubbed(exc))
+            return EXIT_FAILED
+
+
+def _interrupted(signum: int) -> int:
+    """One line (after ending a live progress line), then 128 + the signal: 130 for Ctrl-C, 143 for SIGTERM."""
+    end_live_lines()
+    name = signal.Signals(signum).name
+    print(
+        f"descope-sync: interrupted ({name}); committed progress is kept, the next run resumes from it",
+        file=sys.stderr,
+        flush=True,
+    )
+    return 128 + signum
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import requests
 
-from descope_sync import __version__
+from descope_sync import __version__, interrupts
 from descope_sync.errors import (
     BudgetExhausted,
     DescopeAuthError,
@@ -218,6 +218,7 @@ class DescopeClient:
         failures = 0
         rate_limit_waits = 0
         while True:
+            interrupts.check()
             self.deadline.check()
             self.stats.requests += 1
             self.stats.by_path[path] = self.stats.by_path.get(path, 0) + 1

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from descope_sync import interrupts
 from descope_sync.config import Settings
 from descope_sync.contract import STREAMS, RunStatus, worst_status
 from descope_sync.descope import Deadline, DescopeClient
@@ -93,6 +94,7 @@ def run_extract(
         writer.ensure_tables()
         selected = [name for name in STREAMS if name in streams]
         for index, name in enumerate(selected):
+            interrupts.check()  # no stream starts after a Ctrl-C or SIGTERM
             client.deadline = stream_deadline(run_deadline, settings.stream_budget_shares, selected[index:])
             ctx = StreamContext(
                 stream=name,
@@ -138,11 +140,13 @@ def _run_stream(name: str, ctx: StreamContext) -> StreamResult:
     try:
         return REGISTRY[name](ctx)
     except SyncError as exc:
+        interrupts.reraise_if_interrupted(exc)
         message = scrub(str(exc))
         log.error("%s failed: %s", name, message)
         result = StreamResult(name, status=RunStatus.FAILED, message=message)
         result.details["auth_failed"] = isinstance(exc, DescopeAuthError)
     except Exception as exc:  # a bug or an environment problem: keep the traceback (scrubbed by the log filter)
+        interrupts.reraise_if_interrupted(exc)  # e.g. DuckDB's "Query interrupted": the signal, not a failure
         message = scrub(f"unexpected {type(exc).__name__}: {exc}")
         log.exception("%s failed: %s", name, message)
         result = StreamResult(name, status=RunStatus.FAILED, message=message)

@@ -9,6 +9,14 @@ from typing import TextIO
 
 log = logging.getLogger("descope_sync.progress")
 
+_live_lines: set[Progress] = set()
+
+
+def end_live_lines() -> None:
+    """End any live progress line, so the next message starts on a line of its own."""
+    for progress in list(_live_lines):
+        progress.end_line()
+
 
 class Progress:
     def __init__(self, stream: TextIO | None = None, interval: float = 5.0) -> None:
@@ -28,6 +36,7 @@ class Progress:
             self._out.write("\r\033[K" + line)
             self._out.flush()
             self._live = True
+            _live_lines.add(self)
         elif time.monotonic() - self._last_log >= self._interval:
             self._last_log = time.monotonic()
             log.info(line)
@@ -42,6 +51,14 @@ class Progress:
             self._live = False
         else:
             log.info(message)
+
+    def end_line(self) -> None:
+        """Finish the live line where it stands (before a message that must not overwrite it)."""
+        if self._tty and self._live:
+            self._out.write("\n")
+            self._out.flush()
+        self._live = False
+        _live_lines.discard(self)
 
     def done(self, stream: str) -> None:
         pages, rows = self._counts.get(stream, [0, 0])

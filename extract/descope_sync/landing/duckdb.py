@@ -14,6 +14,7 @@ from typing import Any
 
 import duckdb
 
+from descope_sync import interrupts
 from descope_sync.contract import CURSOR_STATUSES, LANDING_TABLES, USER_DELETION_ACTIONS, Column, cursor_sql
 from descope_sync.errors import WarehouseLocked
 from descope_sync.landing.base import MAX_ROW_BYTES, AuditAnchor, LandingWriter, SyncRun, chunk_lines
@@ -110,8 +111,12 @@ class DuckDBLandingWriter(LandingWriter):
                 for chunk in chunk_lines(batches[table]):
                     self._load(table, chunk)
             self._con.execute("commit")
-        except BaseException:
-            self._con.execute("rollback")
+        except BaseException as exc:
+            # An interrupted query has already ended the transaction: rolling back again would only
+            # replace the real error with "no transaction is active".
+            with contextlib.suppress(duckdb.Error):
+                self._con.execute("rollback")
+            interrupts.reraise_if_interrupted(exc)
             raise
 
     def latest_cursor(self, stream: str) -> datetime | None:
