@@ -74,8 +74,21 @@ def in_a_rate_limit_wait(sim: Simulator, tmp: Path, stdout: list[str]) -> Callab
 
 
 def in_a_page_write(sim: Simulator, tmp: Path, stdout: list[str]) -> Callable[[], bool]:
-    """A users page of 1000 is being loaded: its staged file exists until DuckDB has inserted it."""
-    return lambda: any(p.suffix == ".ndjson" for d in tmp.glob("descope-sync-landing-*") for p in d.iterdir())
+    """A page of 1000 padded users (~12 MB) is being loaded: its staged file exists from just before
+    DuckDB reads it until the insert is done, which takes far longer than the 20 ms waited here."""
+
+    def staged() -> bool:
+        for path in tmp.glob("descope-sync-landing-*/*.ndjson"):
+            try:
+                written = path.stat().st_size
+            except FileNotFoundError:
+                continue
+            if written >= 8_000_000:  # a padded users page, not one of the small audit pages before it
+                time.sleep(0.02)
+                return True
+        return False
+
+    return staged
 
 
 def in_dbt(sim: Simulator, tmp: Path, stdout: list[str]) -> Callable[[], bool]:
@@ -100,12 +113,13 @@ POINTS = {
         ("rate-limit-wait", signal.SIGTERM),
         ("page-write", signal.SIGINT),
         ("dbt", signal.SIGINT),
+        ("dbt", signal.SIGTERM),
     ],
 )
 def test_a_signal_stops_the_run_cleanly_and_the_next_run_completes(tmp_path, point, signum):
     arm, stream = POINTS[point]
     sim = Simulator(
-        World(seed=11, users=1500),
+        World(seed=11, users=1500, user_padding_bytes=12_000 if point == "page-write" else 0),
         rate_limits=RateLimits(user_search=(100_000, 60.0), audit_search=(100_000, 1.0)),
     ).start()
     try:
