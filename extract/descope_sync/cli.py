@@ -283,7 +283,7 @@ def cmd_extract(args: argparse.Namespace, transform: bool) -> int:
     settings = _settings(args)
     summary = run_extract(settings, streams=args.streams, progress=Progress())
     status = overall_status(summary)
-    print_extract(summary, args.json)
+    print_extract(summary, args.json, failures_inline=False)  # `_error` below says why, once
     if status == RunStatus.FAILED:
         _error(f"extract failed ({_failed_streams(summary)})")
         if transform:

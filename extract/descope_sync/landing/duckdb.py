@@ -16,7 +16,7 @@ import duckdb
 
 from descope_sync import interrupts
 from descope_sync.contract import CURSOR_STATUSES, LANDING_TABLES, USER_DELETION_ACTIONS, Column, cursor_sql
-from descope_sync.errors import WarehouseLocked
+from descope_sync.errors import WarehouseLocked, WarehouseReadOnly
 from descope_sync.landing.base import MAX_ROW_BYTES, AuditAnchor, LandingWriter, SyncRun, chunk_lines
 
 _DUCKDB_TYPES = {
@@ -40,6 +40,11 @@ class DuckDBLandingWriter(LandingWriter):
         try:
             self._con = duckdb.connect(str(self.path))
         except duckdb.IOException as exc:
+            if "permission denied" in str(exc).lower() or "read-only" in str(exc).lower():
+                raise WarehouseReadOnly(
+                    f"the warehouse {self.path} cannot be opened for writing (permission denied): make it "
+                    "writable, or set DUCKDB_PATH (--duckdb-path) to a file in a writable directory"
+                ) from None
             if "lock" not in str(exc).lower():
                 raise
             holder = re.search(r"PID (\d+)", str(exc))
