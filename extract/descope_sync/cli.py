@@ -90,7 +90,12 @@ def _add_connection_flags(parser: argparse.ArgumentParser) -> None:
         type=_number_type("a number of seconds > 0", 0, False),
         help="time budget in seconds (> 0); stops cleanly with progress committed (env DESCOPE_MAX_SECONDS)",
     )
-    group.add_argument("--full-refresh", action="store_true", help="re-read every user (landing stays append-only)")
+    group.add_argument(
+        "--full-refresh",
+        action="store_true",
+        help="re-read every user in a full sweep (landing stays append-only); once it reconciles, users Descope "
+        "no longer has leave the marts",
+    )
     group.add_argument(
         "--audit-actions",
         help="comma-separated audit actions to extract (env DESCOPE_AUDIT_ACTIONS; default all); "
@@ -172,7 +177,11 @@ def build_parser() -> argparse.ArgumentParser:
     transform = sub.add_parser("transform", help="dbt build only")
     transform.add_argument("--target", choices=sorted(TARGETS), default=os.environ.get("DESCOPE_TARGET", "local"))
     transform.add_argument("--duckdb-path")
-    transform.add_argument("--full-refresh", action="store_true")
+    transform.add_argument(
+        "--full-refresh",
+        action="store_true",
+        help="drop and rebuild the incremental models from the landing tables (descope_raw is not touched)",
+    )
     transform.add_argument("--select", action="append", default=[], help="dbt node selection (repeatable)")
     transform.add_argument("--exclude", action="append", default=[], help="dbt nodes to leave out (repeatable)")
     _add_unit_tests_flag(transform)
@@ -279,8 +288,26 @@ def _add_unit_tests_flag(cmd: argparse.ArgumentParser) -> None:
     )
 
 
+def destructive_notes(settings: Settings) -> list[str]:
+    """What the flags that can remove data from the marts will do, said before the run starts."""
+    notes = []
+    if settings.full_refresh:
+        notes.append(
+            "--full-refresh: every user is read again in a full sweep (landing stays append-only); once it "
+            "reconciles, users Descope no longer has are removed from the marts at the next dbt build"
+        )
+    if settings.confirm_deletions_sweep_id:
+        notes.append(
+            f"confirming the deletions sweep {settings.confirm_deletions_sweep_id} held back: the users it would "
+            "remove are removed from the marts at the next dbt build"
+        )
+    return notes
+
+
 def cmd_extract(args: argparse.Namespace, transform: bool) -> int:
     settings = _settings(args)
+    for note in destructive_notes(settings):
+        print(f"descope-sync: {note}", file=sys.stderr)
     summary = run_extract(settings, streams=args.streams, progress=Progress())
     status = overall_status(summary)
     print_extract(summary, args.json, failures_inline=False)  # `_error` below says why, once
@@ -307,6 +334,12 @@ def exit_code(*statuses: str) -> int:
 
 
 def cmd_transform(args: argparse.Namespace) -> int:
+    if args.full_refresh:
+        print(
+            "descope-sync: dbt --full-refresh: the incremental models are dropped and rebuilt from the landing "
+            "tables (descope_raw is not touched)",
+            file=sys.stderr,
+        )
     outcome = run_dbt(
         "build",
         target=args.target,

@@ -537,3 +537,41 @@ def test_the_json_summary_of_a_real_extract_says_what_each_stream_did(in_process
     for name in ("audit_events", "users"):
         [(cursor_to,)] = query(db, "select max(cursor_to) from descope_raw._sync_runs where stream = ?", [name])
         assert datetime.fromisoformat(streams[name]["cursor_to"]) == cursor_to, name
+
+
+@pytest.mark.parametrize(
+    ("flags", "said"),
+    [
+        ([], []),
+        (
+            ["--full-refresh"],
+            [
+                "descope-sync: --full-refresh: every user is read again in a full sweep (landing stays append-only); "
+                "once it reconciles, users Descope no longer has are removed from the marts at the next dbt build"
+            ],
+        ),
+        (
+            ["--confirm-deletions-sweep-id", "sw9"],
+            [
+                "descope-sync: confirming the deletions sweep sw9 held back: the users it would remove are removed "
+                "from the marts at the next dbt build"
+            ],
+        ),
+    ],
+    ids=["none", "full-refresh", "confirm-sweep"],
+)
+def test_a_flag_that_can_remove_users_from_the_marts_says_so_first(in_process, monkeypatch, capsys, flags, said):
+    cli = in_process
+    monkeypatch.setattr(cli, "run_extract", fake_extract(summary_of("success"), []))
+    assert cli.main(["extract", *flags]) == 0
+    assert capsys.readouterr().err.splitlines() == said
+
+
+def test_dbt_full_refresh_says_what_it_rebuilds(in_process, monkeypatch, capsys):
+    cli = in_process
+    monkeypatch.setattr(cli, "run_dbt", fake_dbt(True, []))
+    assert cli.main(["transform", "--full-refresh"]) == 0
+    assert capsys.readouterr().err.splitlines() == [
+        "descope-sync: dbt --full-refresh: the incremental models are dropped and rebuilt from the landing tables "
+        "(descope_raw is not touched)"
+    ]
