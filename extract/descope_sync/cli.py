@@ -361,7 +361,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     if settings.warehouse == "duckdb" and not settings.duckdb_path.is_file():
         raise ConfigError(f"no warehouse at {settings.duckdb_path}: run descope-sync extract first, or set DUCKDB_PATH")
     acknowledged = acknowledged_through(args.acknowledge_data_loss_through, "--acknowledge-data-loss-through")
-    with open_writer(settings) as writer:
+    with open_writer(settings, read_only=True) as writer:
         report = read_status(writer, max_age_seconds=args.max_age_seconds, acknowledged_through=acknowledged)
     if args.json:
         print(scrub(json.dumps(report.as_dict(), indent=2)))

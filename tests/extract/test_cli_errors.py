@@ -163,3 +163,19 @@ def test_a_missing_geoip_database_is_reported_before_any_request(simulator, tmp_
         "set GEOIP_DATABASE to a readable GeoLite2-City.mmdb or GeoIP2-City.mmdb"
     )
     assert sum(sim.stats["requests"].values()) == 0
+
+
+def test_status_reads_a_read_only_warehouse(simulator, tmp_path):
+    from tests.extract.test_cli import land, status_of
+
+    sim = simulator(users=20)
+    db = tmp_path / "warehouse.duckdb"
+    land(sim, db)
+    as_root = os.geteuid() == 0
+    subprocess.run(["chattr", "+i", str(db)], check=True) if as_root else db.chmod(0o444)
+    try:
+        result, _body, streams = status_of(db)
+    finally:
+        subprocess.run(["chattr", "-i", str(db)], check=True) if as_root else db.chmod(0o644)
+    assert result.returncode == 0, result.stderr
+    assert set(streams) == {"audit_events", "users", "ip_locations"}

@@ -33,12 +33,20 @@ _SYNC_RUN_COLUMNS = tuple(c.name for c in LANDING_TABLES["_sync_runs"])
 
 
 class DuckDBLandingWriter(LandingWriter):
-    def __init__(self, path: str | os.PathLike[str], schema: str = "descope_raw", memory_limit: str = "256MB") -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        schema: str = "descope_raw",
+        memory_limit: str = "256MB",
+        *,
+        read_only: bool = False,
+    ) -> None:
         self.path = Path(path)
         self.schema = schema
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._con = duckdb.connect(str(self.path))
+            self._con = duckdb.connect(str(self.path), read_only=read_only)
         except duckdb.IOException as exc:
             if "permission denied" in str(exc).lower() or "read-only" in str(exc).lower():
                 raise WarehouseReadOnly(

@@ -15,12 +15,14 @@ BATCH_PAGES_VAR = "DESCOPE_BQ_BATCH_PAGES"
 EMULATOR_VAR = "BIGQUERY_EMULATOR_HOST"
 
 
-def open_writer(settings: Settings, env: Mapping[str, str] | None = None) -> LandingWriter:
+def open_writer(settings: Settings, env: Mapping[str, str] | None = None, *, read_only: bool = False) -> LandingWriter:
+    """The writer for the configured warehouse; `read_only` for commands that only read (a DuckDB file
+    opened read-only works on a read-only file and beside another reader)."""
     env = os.environ if env is None else env
     if settings.warehouse == "duckdb":
         from descope_sync.landing.duckdb import DuckDBLandingWriter
 
-        return DuckDBLandingWriter(settings.duckdb_path, schema=settings.raw_schema)
+        return DuckDBLandingWriter(settings.duckdb_path, schema=settings.raw_schema, read_only=read_only)
     if settings.warehouse == "bigquery":
         try:
             from descope_sync.landing import bigquery
