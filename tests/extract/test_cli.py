@@ -575,3 +575,40 @@ def test_dbt_full_refresh_says_what_it_rebuilds(in_process, monkeypatch, capsys)
         "descope-sync: dbt --full-refresh: the incremental models are dropped and rebuilt from the landing tables "
         "(descope_raw is not touched)"
     ]
+
+
+@pytest.mark.parametrize(("signum", "code"), [(2, 130), (15, 143)])
+def test_an_interrupt_ends_the_live_progress_line_then_prints_one_line(in_process, monkeypatch, capsys, signum, code):
+    import signal
+
+    from descope_sync.progress import Progress
+
+    cli = in_process
+
+    class Terminal:
+        """stderr as a terminal shows it: the live line and the messages share it."""
+
+        def write(self, text: str) -> None:
+            sys.stderr.write(text)
+
+        def flush(self) -> None:
+            sys.stderr.flush()
+
+        def isatty(self) -> bool:
+            return True
+
+    def run_extract(settings, *, streams, progress=None, **kwargs):
+        progress.page("users", 10)
+        os.kill(os.getpid(), signum)  # the CLI's handler raises where the run is
+        raise AssertionError("the signal did not stop the run")
+
+    monkeypatch.setattr(cli, "Progress", lambda: Progress(stream=Terminal()))
+    monkeypatch.setattr(cli, "run_extract", run_extract)
+    previous = signal.getsignal(signum)
+    assert cli.main(["extract"]) == code
+    assert signal.getsignal(signum) == previous  # the CLI's handlers are gone after it
+    name = signal.Signals(signum).name
+    assert capsys.readouterr().err == (
+        "\r\033[Kusers: 1 pages, 10 rows\n"
+        f"descope-sync: interrupted ({name}); committed progress is kept, the next run resumes from it\n"
+    )
