@@ -143,6 +143,7 @@ EPILOG = """exit codes (the worst status of the run wins: failed > data_loss > i
   3  partial: stopped by the time budget; progress is committed and the next run resumes
   4  data_loss: audit events older than Descope's retention can never be read
   5  incomplete: finished but not proved complete; no user deletion is inferred from it
+  130  interrupted by Ctrl-C (143: SIGTERM); committed progress is kept, the next run resumes from it
 `run` still builds dbt after a partial, incomplete or data_loss extract, not after a failed one.
 `status` exits 0 when healthy, 4 when data was lost and not acknowledged, 6 when a stream is stale."""
 
