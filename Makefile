@@ -91,4 +91,4 @@ mutation: install
 	$(BIN)/python scripts/mutation.py $(if $(MUTATION_RESUME),--resume) $(if $(MUTATION_SAMPLE),--sample $(MUTATION_SAMPLE)) $(if $(MUTATION_CHILDREN),--max-children $(MUTATION_CHILDREN)) $(MUTANTS)
 
 clean:
-	rm -rf target logs .pytest_cache .ruff_cache warehouse.duckdb descope_report.html $(BQ_VENV)
+	rm -rf target logs .pytest_cache .ruff_cache descope_report.html $(BQ_VENV)  # never a warehouse: it may hold data Descope no longer has

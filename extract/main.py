@@ -181,6 +181,8 @@ def _handle(request) -> Response:
     except SyncError as exc:
         return _failed(exc, parsed.max_seconds)
     status = overall_status(summary)
+    for failed in (s for s in summary.streams if s.status == RunStatus.FAILED):
+        log.error("%s failed: %s", failed.stream, failed.message)
     payload = summary_dict(summary)
     payload["max_seconds"] = parsed.max_seconds
     code = 200 if status in OK_STATUSES else 500

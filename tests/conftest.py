@@ -95,11 +95,13 @@ def logged(caplog, level: str | None = None) -> list[str]:
 
 
 def cursor(db: Path, stream: str):
-    """The newest cursor committed for `stream` (None: none yet)."""
+    """The newest cursor committed for `stream` since its latest reset (None: none yet)."""
     return query(
         db,
-        "select max(cursor_to) from descope_raw._sync_runs where stream = ? "
-        "and status in ('success', 'partial', 'incomplete', 'data_loss')",
+        "select max(r.cursor_to) from descope_raw._sync_runs as r where r.stream = ? "
+        "and r.status in ('success', 'partial', 'incomplete', 'data_loss') "
+        "and not exists (select 1 from descope_raw._sync_runs as z where z.stream = r.stream "
+        "and z.status = 'reset' and z.finished_at >= r.finished_at)",
         [stream],
     )[0][0]
 

@@ -7,20 +7,24 @@ import json
 import logging
 import math
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from descope_sync import interrupts
 from descope_sync.config import REQUIRED_AUDIT_ACTIONS, Settings, load_settings, load_warehouse_settings
 from descope_sync.contract import STREAMS, RunStatus, worst_status
+from descope_sync.demo import DEFAULT_DEMO_PATH
 from descope_sync.envfile import load_env_file
 from descope_sync.errors import ConfigError, SyncError
 from descope_sync.landing.factory import open_writer
 from descope_sync.logs import configure_logging, install_excepthooks
 from descope_sync.pipeline import RunSummary, run_extract
-from descope_sync.progress import Progress
+from descope_sync.progress import Progress, end_live_lines
 from descope_sync.report import dbt_status, overall_status, print_dbt, print_extract
+from descope_sync.reset import RESETTABLE_STREAMS, describe_reset, record_reset
 from descope_sync.secrets import format_exception_scrubbed, scrub
 from descope_sync.status import ACKNOWLEDGE_ENV, DEFAULT_MAX_AGE_SECONDS, acknowledged_through, read_status, render
 from descope_sync.transform import FRESHNESS, run_dbt
@@ -37,7 +41,7 @@ EXIT_INCOMPLETE = 5  # finished but not proved complete (e.g. the source reporte
 EXIT_STALE = 6  # `status`: a stream's last success is older than --max-age-seconds (or it never succeeded)
 # `status` only, beside 4 and 6 (descope_sync.status.EXIT_CODES decides): 7 a stream's last run failed,
 # 8 users deletions not applied (sweep held, unproved or too old), 9 a row stamped in the future.
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = 130  # Ctrl-C (SIGINT); SIGTERM exits 143: 128 + the signal's number
 EXIT_CODES: dict[RunStatus, int] = {
     RunStatus.SUCCESS: EXIT_OK,
     RunStatus.PARTIAL: EXIT_PARTIAL,
@@ -89,7 +93,12 @@ def _add_connection_flags(parser: argparse.ArgumentParser) -> None:
         type=_number_type("a number of seconds > 0", 0, False),
         help="time budget in seconds (> 0); stops cleanly with progress committed (env DESCOPE_MAX_SECONDS)",
     )
-    group.add_argument("--full-refresh", action="store_true", help="re-read every user (landing stays append-only)")
+    group.add_argument(
+        "--full-refresh",
+        action="store_true",
+        help="re-read every user in a full sweep (landing stays append-only); once it reconciles, users Descope "
+        "no longer has leave the marts",
+    )
     group.add_argument(
         "--audit-actions",
         help="comma-separated audit actions to extract (env DESCOPE_AUDIT_ACTIONS; default all); "
@@ -137,6 +146,7 @@ EPILOG = """exit codes (the worst status of the run wins: failed > data_loss > i
   3  partial: stopped by the time budget; progress is committed and the next run resumes
   4  data_loss: audit events older than Descope's retention can never be read
   5  incomplete: finished but not proved complete; no user deletion is inferred from it
+  130  interrupted by Ctrl-C (143: SIGTERM); committed progress is kept, the next run resumes from it
 `run` still builds dbt after a partial, incomplete or data_loss extract, not after a failed one.
 `status` exits 0 when healthy, else 4, 7, 8, 5, 9 or 6 (see `descope-sync status --help`)."""
 
@@ -213,7 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     transform.add_argument(
         "--full-refresh",
         action="store_true",
-        help="rebuild every incremental model from the landing tables (landing is untouched)",
+        help="drop and rebuild the incremental models from the landing tables (descope_raw is not touched)",
     )
     transform.add_argument("--select", action="append", default=[], help="dbt node selection (repeatable)")
     transform.add_argument("--exclude", action="append", default=[], help="dbt nodes to leave out (repeatable)")
@@ -253,6 +263,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--confirm-deletions-sweep-id",
         help="a held sweep confirmed by its ID counts as accepted (env DESCOPE_CONFIRM_DELETIONS_SWEEP_ID)",
     )
+    reset = sub.add_parser(
+        "reset",
+        help="start a stream's cursor over: the next run re-reads it (landed rows are kept; dbt dedups)",
+        description="Appends a `reset` row to descope_raw._sync_runs: the stream's cursor starts over and the next "
+        "run re-reads it. Nothing landed is deleted. Asks for confirmation (--yes skips it).",
+    )
+    reset.add_argument("--stream", required=True, choices=RESETTABLE_STREAMS, help="the stream to reset")
+    reset.add_argument("--yes", action="store_true", help="do it without asking (needed without a terminal)")
+    reset.add_argument(
+        "--target",
+        choices=sorted(TARGETS),
+        default=os.environ.get("DESCOPE_TARGET", "local"),
+        help="local = DuckDB file, bigquery = production (env DESCOPE_TARGET)",
+    )
+    reset.add_argument("--duckdb-path", help="DuckDB file (env DUCKDB_PATH, default ./warehouse.duckdb)")
     simulate = sub.add_parser("simulate", help="serve the Descope simulator in the foreground")
     simulate.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 to serve on (default 8765)")
     simulate.add_argument("--users", type=int, default=1000, help="users in the simulated project (default 1000)")
@@ -278,15 +303,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--duckdb-path", help="DuckDB file (env DUCKDB_PATH, default ./warehouse.duckdb)")
     report.add_argument("--output", default="descope_report.html", help="the HTML file (default ./descope_report.html)")
-    demo = sub.add_parser("demo", help="simulator -> extract -> dbt build into ./warehouse.duckdb, then a report")
+    demo = sub.add_parser(
+        "demo",
+        help="simulator -> extract -> dbt build into ./demo.duckdb, then a report; replaces only a previous demo",
+    )
     demo.add_argument("--users", type=int, default=1000, help="users in the simulated project (default 1000)")
     demo.add_argument(
         "--seed", type=int, default=7, help="random seed: the same seed builds the same project (default 7)"
     )
     demo.add_argument(
         "--duckdb-path",
-        default=os.environ.get("DUCKDB_PATH", "warehouse.duckdb"),
-        help="DuckDB file the demo builds (env DUCKDB_PATH, default ./warehouse.duckdb)",
+        default=str(DEFAULT_DEMO_PATH),
+        help=f"the demo's own DuckDB file (default ./{DEFAULT_DEMO_PATH}); a file a previous demo did not build "
+        "is refused, never deleted",
     )
     _add_explore_commands(sub)
     for subcommand in sub.choices.values():
@@ -388,11 +417,29 @@ def _add_unit_tests_flag(cmd: argparse.ArgumentParser) -> None:
     )
 
 
+def destructive_notes(settings: Settings) -> list[str]:
+    """What the flags that can remove data from the marts will do, said before the run starts."""
+    notes = []
+    if settings.full_refresh:
+        notes.append(
+            "--full-refresh: every user is read again in a full sweep (landing stays append-only); once it "
+            "reconciles, users Descope no longer has are removed from the marts at the next dbt build"
+        )
+    if settings.confirm_deletions_sweep_id:
+        notes.append(
+            f"confirming the deletions sweep {settings.confirm_deletions_sweep_id} held back: the users it would "
+            "remove are removed from the marts at the next dbt build"
+        )
+    return notes
+
+
 def cmd_extract(args: argparse.Namespace, transform: bool) -> int:
     settings = _settings(args)
+    for note in destructive_notes(settings):
+        print(f"descope-sync: {note}", file=sys.stderr)
     summary = run_extract(settings, streams=args.streams, progress=Progress())
     status = overall_status(summary)
-    print_extract(summary, args.json)
+    print_extract(summary, args.json, failures_inline=False)  # `_error` below says why, once
     if status == RunStatus.FAILED:
         _error(f"extract failed ({_failed_streams(summary)})")
         if transform:
@@ -432,6 +479,12 @@ def _stale_sources() -> int:
 
 
 def cmd_transform(args: argparse.Namespace) -> int:
+    if args.full_refresh:
+        print(
+            "descope-sync: dbt --full-refresh: the incremental models are dropped and rebuilt from the landing "
+            "tables (descope_raw is not touched)",
+            file=sys.stderr,
+        )
     duckdb_path = args.duckdb_path or os.environ.get("DUCKDB_PATH", "warehouse.duckdb")
     # A selection builds part of the project: freshness belongs to the whole build.
     fresh = _source_freshness(args.target, duckdb_path) if not (args.select or args.exclude) else True
@@ -489,6 +542,35 @@ def cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def confirmed(question: str, yes: bool) -> bool:
+    """True with --yes, or when the person at the terminal types `yes`; refuses without a terminal."""
+    if yes:
+        return True
+    if not sys.stdin.isatty():
+        raise ConfigError("this changes the warehouse and needs confirmation: run it in a terminal or add --yes")
+    try:
+        answer = input(f"{question} Type yes to go on: ")
+    except EOFError:
+        answer = ""
+    return answer.strip().lower() == "yes"
+
+
+def cmd_reset(args: argparse.Namespace) -> int:
+    settings = load_warehouse_settings({"warehouse": TARGETS[args.target], "duckdb_path": args.duckdb_path})
+    if settings.warehouse == "duckdb" and not settings.duckdb_path.is_file():
+        raise ConfigError(f"no warehouse at {settings.duckdb_path}: nothing to reset (set DUCKDB_PATH?)")
+    with open_writer(settings) as writer:
+        writer.ensure_tables()
+        cursor = writer.latest_cursor(args.stream)
+        print(describe_reset(args.stream, cursor))
+        if not confirmed(f"Reset {args.stream}?", args.yes):
+            print("Nothing changed.")
+            return EXIT_FAILED
+        record_reset(writer, args.stream, cursor)
+    print(f"{args.stream} reset: the next run re-reads it from the start")
+    return EXIT_OK
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     from descope_sync.simulator import serve
 
@@ -522,6 +604,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return cmd_runs(args)
     if args.command == "sql":
         return cmd_sql(args)
+    if args.command == "reset":
+        return cmd_reset(args)
     if args.command == "demo":
         from descope_sync.demo import run_demo
 
@@ -551,18 +635,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(json_lines=args.log_format == "json", verbose=args.verbose)
     if from_env_file:
         log.debug("settings from the env file (names only): %s", ", ".join(sorted(from_env_file)))
-    try:
-        return _dispatch(args)
-    except SyncError as exc:
-        _error(str(exc))
-        return EXIT_FAILED
-    except KeyboardInterrupt:
-        print("descope-sync: interrupted; committed progress is kept, the next run resumes", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except Exception as exc:  # unexpected: say what happened in one line, then keep the traceback
-        _error(f"unexpected {type(exc).__name__}: {exc}")
-        sys.stderr.write(format_exception_scrubbed(exc))
-        return EXIT_FAILED
+    with interrupts.handled():
+        try:
+            return _dispatch(args)
+        except KeyboardInterrupt as exc:
+            return _interrupted(getattr(exc, "signum", signal.SIGINT))
+        except Exception as exc:
+            if interrupts.received() is not None:  # the error is the interrupt's echo
+                return _interrupted(interrupts.received())
+            if isinstance(exc, SyncError):
+                _error(str(exc))
+                return EXIT_FAILED
+            # unexpected: say what happened in one line, then keep the traceback
+            _error(f"unexpected {type(exc).__name__}: {exc}")
+            sys.stderr.write(format_exception_scrubbed(exc))
+            return EXIT_FAILED
+
+
+def _interrupted(signum: int) -> int:
+    """One line (after ending a live progress line), then 128 + the signal: 130 for Ctrl-C, 143 for SIGTERM."""
+    end_live_lines()
+    name = signal.Signals(signum).name
+    print(
+        f"descope-sync: interrupted ({name}); committed progress is kept, the next run resumes from it",
+        file=sys.stderr,
+        flush=True,
+    )
+    return 128 + signum
 
 
 if __name__ == "__main__":

@@ -139,6 +139,9 @@ def _number(label: str, value: Any, kind: type, low: float, low_ok: bool, high: 
     return int(number) if kind is int else number
 
 
+QUOTES = "\"'`"
+
+
 def _printable_token(value: str) -> bool:
     """Printable ASCII without spaces: what an HTTP header can carry as a key or project ID."""
     return all("\x21" <= c <= "\x7e" for c in value)
@@ -157,6 +160,12 @@ def _credential(raw: Any, label: str, how_to_fix: str, secret: bool) -> str:
         register_secret(value)
     if not value:
         raise ConfigError(f"{label} is empty (only whitespace); {how_to_fix}")
+    if value[0] in QUOTES or value[-1] in QUOTES:
+        what = "management key" if secret else "project ID"
+        raise ConfigError(
+            f"{label} starts or ends with a quote, which no Descope {what} does: the quotes became part of "
+            "the value (a .env file or a shell quoted it twice): remove them"
+        )
     if not _printable_token(value):
         raise ConfigError(
             f"{label} contains whitespace, a control character or a non-ASCII character inside it; "

@@ -25,6 +25,7 @@ class RunStatus(StrEnum):
     INCOMPLETE = "incomplete"  # finished, but not proved complete: no deletion may be inferred from it
     DATA_LOSS = "data_loss"  # an interval older than the audit retention: it can never be read
     FAILED = "failed"  # an error; nothing about the cursor changes
+    RESET = "reset"  # `descope-sync reset`: the stream's cursor starts over; rows before it no longer count
 
 
 class RunMode(StrEnum):
@@ -57,12 +58,26 @@ def worst_status(statuses: Iterable[str]) -> RunStatus:
 
 # Rows whose `cursor_to` counts toward a stream's position. A stream sets `cursor_to` only on a
 # row that proves it (a failed row never does; an incomplete row only for what it did prove).
+# Only rows that finished after the stream's latest `reset` row count (CURSOR_SQL says it once).
 CURSOR_STATUSES: tuple[RunStatus, ...] = (
     RunStatus.SUCCESS,
     RunStatus.PARTIAL,
     RunStatus.INCOMPLETE,
     RunStatus.DATA_LOSS,
 )
+
+
+def cursor_sql(table: str, stream_param: str, statuses_param: str) -> str:
+    """The stream's cursor: the greatest `cursor_to` of its rows in CURSOR_STATUSES that finished
+    after its latest `reset` row (a cursor row without `finished_at` counts, as it always did).
+    One text for both warehouses (DuckDB and BigQuery), so their answers cannot drift apart."""
+    return (
+        f"select max(r.cursor_to) as cursor_to from {table} as r "
+        f"where r.stream = {stream_param} and r.status in {statuses_param} "
+        f"and not exists (select 1 from {table} as z where z.stream = r.stream "
+        f"and z.status = '{RunStatus.RESET}' and z.finished_at >= r.finished_at)"
+    )
+
 
 # Streams in the order one run executes them. Audit first: deletion events land before the users
 # stream compares Descope's user count with the live users the warehouse holds.

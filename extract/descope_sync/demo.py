@@ -1,4 +1,10 @@
-"""`descope-sync demo`: the simulator, a full run into a DuckDB file, and a report of what was built."""
+"""`descope-sync demo`: the simulator, a full run into a DuckDB file, and a report of what was built.
+
+The demo writes its own file (`./demo.duckdb` unless told otherwise) and starts it afresh each time,
+but it deletes a file only when it can prove the file is a previous demo: the demo marks every file it
+builds with the table `descope_raw._demo` before it lands anything. A file without that mark (a real
+warehouse, an empty DuckDB file, anything else) or a file it cannot read is refused and left alone.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ from pathlib import Path
 import duckdb
 
 from descope_sync.config import load_settings
+from descope_sync.errors import ConfigError
 from descope_sync.ga4_fixture import write_demo_export
 from descope_sync.html_report import DEFAULT_MARTS_DATASET, duckdb_query, write_report
 from descope_sync.pipeline import run_extract
@@ -37,13 +44,68 @@ from descope_data_v2.users_clean
 group by all order by users desc limit 5"""
 
 
+DEFAULT_DEMO_PATH = Path("demo.duckdb")
+DEMO_MARKER = ("descope_raw", "_demo")
+
+
+def is_demo_warehouse(path: Path) -> bool:
+    """True when `path` is a DuckDB file a previous demo built (it carries the demo's mark)."""
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        found = con.execute(
+            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+            list(DEMO_MARKER),
+        ).fetchone()
+    finally:
+        con.close()
+    return bool(found and found[0])
+
+
+def replace_previous_demo(path: Path) -> None:
+    """Delete `path` (and its WAL) when it is a previous demo; refuse anything else, deleting nothing."""
+    wal = path.with_name(path.name + ".wal")
+    if not path.exists():
+        if wal.exists():
+            raise ConfigError(
+                f"{wal} exists without {path}: not a demo's; the demo deletes nothing, choose another path"
+            )
+        return
+    try:
+        demo = path.is_file() and is_demo_warehouse(path)
+    except (duckdb.Error, OSError) as exc:
+        reason = " ".join(str(exc).split())[:200]
+        raise ConfigError(
+            f"{path} cannot be read as a demo warehouse ({reason}); the demo deletes nothing: "
+            "choose another path with --duckdb-path"
+        ) from None
+    if not demo:
+        raise ConfigError(
+            f"{path} is not a warehouse the demo built (it may hold real data); the demo deletes nothing: "
+            "choose another path with --duckdb-path"
+        )
+    for leftover in (path, wal):
+        if leftover.exists():
+            leftover.unlink()
+
+
+def _mark_as_demo(path: Path, users: int, seed: int) -> None:
+    con = duckdb.connect(str(path))
+    try:
+        schema, table = DEMO_MARKER
+        con.execute(f'create schema if not exists "{schema}"')
+        con.execute(f'create table "{schema}"."{table}" (created_at timestamp, users bigint, seed bigint)')
+        con.execute(f'insert into "{schema}"."{table}" values (now()::timestamp, ?, ?)', [users, seed])
+    finally:
+        con.close()
+
+
 def run_demo(users: int, seed: int, duckdb_path: Path) -> int:
     from descope_sync.simulator import Simulator, World
 
     started = time.monotonic()
-    for leftover in (duckdb_path, duckdb_path.with_name(duckdb_path.name + ".wal")):
-        if leftover.exists():
-            leftover.unlink()  # the demo builds from scratch: a new simulated project each time
+    replace_previous_demo(duckdb_path)  # the demo builds from scratch: a new simulated project each time
+    duckdb_path.parent.mkdir(parents=True, exist_ok=True)
+    _mark_as_demo(duckdb_path, users, seed)
     print(f"Starting the Descope simulator with {users} users (seed {seed})...")
     world = World(seed=seed, users=users)
     with Simulator(world) as sim:

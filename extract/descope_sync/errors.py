@@ -17,6 +17,10 @@ class DescopeRequestError(SyncError):
     """Descope answered a request with an error that retrying will not fix, or it could not be sent."""
 
 
+class DescopeUnreachable(SyncError):
+    """Descope's host cannot be reached at all (DNS, refused, TLS): every stream would fail the same way."""
+
+
 class DescopeUnavailableError(SyncError):
     """Descope kept failing (5xx, connection errors, malformed or unproved answers) after every retry."""
 
@@ -31,6 +35,10 @@ class MalformedAnswer(Exception):
 
 class UnprovedRead(SyncError):
     """A stream could not prove it read everything in an interval (e.g. a dense second past the offset cap)."""
+
+
+class WarehouseReadOnly(SyncError):
+    """The warehouse cannot be written (a read-only file or directory)."""
 
 
 class WarehouseLocked(SyncError):

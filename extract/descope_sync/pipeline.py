@@ -16,12 +16,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from descope_sync import interrupts
 from descope_sync.config import Settings
 from descope_sync.contract import STREAMS, RunStatus, worst_status
 from descope_sync.descope import Deadline, DescopeClient
-from descope_sync.errors import DescopeAuthError, SyncError
+from descope_sync.errors import DescopeAuthError, DescopeUnreachable, SyncError
 from descope_sync.landing.base import LandingWriter, SyncRun
 from descope_sync.landing.factory import open_writer
+from descope_sync.preflight import check_inputs
 from descope_sync.progress import Progress
 from descope_sync.secrets import scrub
 from descope_sync.streams import REGISTRY, StreamContext
@@ -75,6 +77,7 @@ def run_extract(
     unknown = set(streams) - set(STREAMS)
     if unknown:
         raise SyncError(f"unknown stream(s) {', '.join(sorted(unknown))}: choose from {', '.join(STREAMS)}")
+    check_inputs(settings, streams)  # before the first request: a bad input fails in a second, not after a stream
     progress = progress or Progress()
     run_id = uuid.uuid4().hex
     summary = RunSummary(run_id=run_id, started_at=now())
@@ -94,6 +97,7 @@ def run_extract(
         writer.ensure_tables()
         selected = [name for name in STREAMS if name in streams]
         for index, name in enumerate(selected):
+            interrupts.check()  # no stream starts after a Ctrl-C or SIGTERM
             client.deadline = stream_deadline(run_deadline, settings.stream_budget_shares, selected[index:])
             ctx = StreamContext(
                 stream=name,
@@ -107,10 +111,10 @@ def run_extract(
             )
             result = _run_stream(name, ctx)
             summary.streams.append(result)
-            if result.message:
+            if result.message and result.status != RunStatus.FAILED:  # a failure is the summary's to tell, once
                 (log.info if result.status == RunStatus.SUCCESS else log.warning)(result.message)
-            if result.details.get("auth_failed"):
-                break  # every other stream would be rejected the same way
+            if result.details.get("auth_failed") or result.details.get("unreachable"):
+                break  # every other stream would be rejected (or fail to connect) the same way
     finally:
         progress.close()  # the live line ends before any message that follows (summary, error, interrupt)
         client.close()
@@ -140,11 +144,15 @@ def _run_stream(name: str, ctx: StreamContext) -> StreamResult:
     try:
         return REGISTRY[name](ctx)
     except SyncError as exc:
+        interrupts.reraise_if_interrupted(exc)
         message = scrub(str(exc))
-        log.error("%s failed: %s", name, message)
+        log.debug("%s failed: %s", name, message)  # the caller prints it (CLI) or logs it (function), once
         result = StreamResult(name, status=RunStatus.FAILED, message=message)
         result.details["auth_failed"] = isinstance(exc, DescopeAuthError)
+        if isinstance(exc, DescopeUnreachable):
+            result.details["unreachable"] = True
     except Exception as exc:  # a bug or an environment problem: keep the traceback (scrubbed by the log filter)
+        interrupts.reraise_if_interrupted(exc)  # e.g. DuckDB's "Query interrupted": the signal, not a failure
         message = scrub(f"unexpected {type(exc).__name__}: {exc}")
         log.exception("%s failed: %s", name, message)
         result = StreamResult(name, status=RunStatus.FAILED, message=message)

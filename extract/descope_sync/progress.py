@@ -15,6 +15,7 @@ import math
 import shutil
 import sys
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
@@ -55,6 +56,16 @@ def _duration(seconds: float) -> str:
         return f"{minutes}m{secs:02d}s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h{minutes:02d}m"
+
+
+# Every Progress drawing a bar now, so an interrupt can end their lines before it prints (end_live_lines).
+_drawing: weakref.WeakSet[Progress] = weakref.WeakSet()
+
+
+def end_live_lines() -> None:
+    """End every live progress line, so the next message starts on a line of its own."""
+    for progress in list(_drawing):
+        progress.close()
 
 
 class Progress:
@@ -180,6 +191,7 @@ class Progress:
         for handler in self._filtered:
             handler.removeFilter(self._clearing_filter)
         self._filtered = []
+        _drawing.discard(self)
 
     # ------------------------------------------------------------------ terminal plumbing
     def _bar(self, stream: str, state: _StreamProgress) -> Any:
@@ -194,6 +206,7 @@ class Progress:
                 **_size(),
                 mininterval=0.2,
             )
+            _drawing.add(self)
             self._route_logs_around_bars()
         return state.bar
 

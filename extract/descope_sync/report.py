@@ -23,7 +23,8 @@ def summary_dict(summary: RunSummary) -> dict[str, Any]:
     return payload
 
 
-def print_extract(summary: RunSummary, as_json: bool = False) -> None:
+def print_extract(summary: RunSummary, as_json: bool = False, failures_inline: bool = True) -> None:
+    """The run's summary; `failures_inline=False` leaves failed streams' messages to the caller's error line."""
     if as_json:
         print(scrub(json.dumps(summary_dict(summary), indent=2, default=str)))
         return
@@ -31,6 +32,8 @@ def print_extract(summary: RunSummary, as_json: bool = False) -> None:
     for s in summary.streams:
         extra = f", {s.rows_quarantined} quarantined" if s.rows_quarantined else ""
         lines.append(f"  {s.stream:<13} {s.status:<10} {s.rows_loaded:>8} rows in {s.pages} pages{extra}")
+        if s.status == RunStatus.FAILED and not failures_inline:
+            continue
         if s.message and s.status != RunStatus.SUCCESS:
             lines.append(f"    {s.message}")
     print(scrub("\n".join(lines)))

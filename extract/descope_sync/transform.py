@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from descope_sync import interrupts
 from descope_sync.errors import ConfigError, SyncError
 
 log = logging.getLogger(__name__)
@@ -125,6 +126,7 @@ def run_dbt(
         os.environ["DUCKDB_PATH"] = str(duckdb_path)
     log.info("dbt %s --target %s%s", command, target, " --full-refresh" if full_refresh else "")
     result = dbtRunner().invoke(args)
+    interrupts.reraise_if_interrupted(result.exception)  # dbt returns a Ctrl-C as a failed result
     outcome = DbtOutcome(command=command, success=bool(result.success))
     if result.exception is not None:
         missing = _MISSING_ENV_VAR.search(str(result.exception))

@@ -103,6 +103,13 @@ RUNS = [
     run("audit_events", "partial", 2, 3, 12),
     run("audit_events", "incomplete", 4, 5, 15),
     run("ip_locations", "success", 6, 7, None, rows_loaded=3),
+    # `descope-sync reset`: only rows that finished after a stream's latest reset count toward its cursor
+    run("reset_then_ran", "success", 0, 1, 50),
+    run("reset_then_ran", "reset", 2, 2),
+    run("reset_then_ran", "partial", 3, 4, 10),
+    run("reset_then_ran", "reset", 1, 1),  # an older reset changes nothing
+    run("reset_last", "success", 0, 1, 50),
+    run("reset_last", "reset", 1, 1),  # same instant as the row it resets: that row no longer counts
 ]
 
 # (question, arguments, the answer the rows imply)
@@ -111,6 +118,8 @@ CASES = [
     ("latest_cursor", ("audit_events",), {}, at(15)),
     ("latest_cursor", ("ip_locations",), {}, None),
     ("latest_cursor", ("nobody",), {}, None),
+    ("latest_cursor", ("reset_then_ran",), {}, at(10)),
+    ("latest_cursor", ("reset_last",), {}, None),
     ("last_run", ("users",), {}, "users-failed-40"),
     ("last_run", ("users",), {"in_sweep": True}, "users-incomplete-20"),
     ("last_run", ("users",), {"statuses": ["success"], "mode": "full", "in_sweep": True}, "users-success-0"),

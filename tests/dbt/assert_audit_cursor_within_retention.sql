@@ -1,7 +1,8 @@
 -- Warns when the audit cursor is older than Descope's audit retention (var audit_retention_days):
 -- unless the extractor runs today, events before the retention edge will be lost for good.
 -- The cursor is the greatest cursor_to of the audit rows that prove how far the stream got
--- (status success, partial, incomplete or data_loss; extract/descope_sync/contract.py CURSOR_STATUSES).
+-- (status success, partial, incomplete or data_loss; extract/descope_sync/contract.py CURSOR_STATUSES)
+-- and finished after the stream's latest `reset` row (contract.cursor_sql).
 {{ config(severity='warn') }}
 
 with
@@ -10,10 +11,24 @@ sync_runs as (
     select * from {{ ref('stg_descope__sync_runs') }}
 ),
 
-audit_cursor as (
-    select max(cursor_to) as cursor_to
+latest_reset as (
+    select max(finished_at) as finished_at
     from sync_runs
-    where stream = 'audit_events' and status in ('success', 'partial', 'incomplete', 'data_loss')
+    where stream = 'audit_events' and status = 'reset'
+),
+
+audit_cursor as (
+    select max(sync_runs.cursor_to) as cursor_to
+    from sync_runs
+    cross join latest_reset
+    where
+        sync_runs.stream = 'audit_events'
+        and sync_runs.status in ('success', 'partial', 'incomplete', 'data_loss')
+        and (
+            latest_reset.finished_at is null
+            or sync_runs.finished_at is null
+            or sync_runs.finished_at > latest_reset.finished_at
+        )
 ),
 
 final as (

@@ -538,3 +538,78 @@ def test_the_json_summary_of_a_real_extract_says_what_each_stream_did(in_process
     for name in ("audit_events", "users"):
         [(cursor_to,)] = query(db, "select max(cursor_to) from descope_raw._sync_runs where stream = ?", [name])
         assert datetime.fromisoformat(streams[name]["cursor_to"]) == cursor_to, name
+
+
+@pytest.mark.parametrize(
+    ("flags", "said"),
+    [
+        ([], []),
+        (
+            ["--full-refresh"],
+            [
+                "descope-sync: --full-refresh: every user is read again in a full sweep (landing stays append-only); "
+                "once it reconciles, users Descope no longer has are removed from the marts at the next dbt build"
+            ],
+        ),
+        (
+            ["--confirm-deletions-sweep-id", "sw9"],
+            [
+                "descope-sync: confirming the deletions sweep sw9 held back: the users it would remove are removed "
+                "from the marts at the next dbt build"
+            ],
+        ),
+    ],
+    ids=["none", "full-refresh", "confirm-sweep"],
+)
+def test_a_flag_that_can_remove_users_from_the_marts_says_so_first(in_process, monkeypatch, capsys, flags, said):
+    cli = in_process
+    monkeypatch.setattr(cli, "run_extract", fake_extract(summary_of("success"), []))
+    assert cli.main(["extract", *flags]) == 0
+    assert capsys.readouterr().err.splitlines() == said
+
+
+def test_dbt_full_refresh_says_what_it_rebuilds(in_process, monkeypatch, capsys):
+    cli = in_process
+    monkeypatch.setattr(cli, "run_dbt", fake_dbt(True, []))
+    assert cli.main(["transform", "--full-refresh"]) == 0
+    assert capsys.readouterr().err.splitlines() == [
+        "descope-sync: dbt --full-refresh: the incremental models are dropped and rebuilt from the landing tables "
+        "(descope_raw is not touched)"
+    ]
+
+
+@pytest.mark.parametrize(("signum", "code"), [(2, 130), (15, 143)])
+def test_an_interrupt_ends_the_live_progress_line_then_prints_one_line(in_process, monkeypatch, capsys, signum, code):
+    import signal
+
+    from descope_sync.progress import Progress
+
+    cli = in_process
+
+    class Terminal:
+        """stderr as a terminal shows it: the live line and the messages share it."""
+
+        def write(self, text: str) -> None:
+            sys.stderr.write(text)
+
+        def flush(self) -> None:
+            sys.stderr.flush()
+
+        def isatty(self) -> bool:
+            return True
+
+    def run_extract(settings, *, streams, progress=None, **kwargs):
+        progress.page("users", 10)
+        os.kill(os.getpid(), signum)  # the CLI's handler raises where the run is
+        raise AssertionError("the signal did not stop the run")
+
+    monkeypatch.setattr(cli, "Progress", lambda: Progress(stream=Terminal()))
+    monkeypatch.setattr(cli, "run_extract", run_extract)
+    previous = signal.getsignal(signum)
+    assert cli.main(["extract"]) == code
+    assert signal.getsignal(signum) == previous  # the CLI's handlers are gone after it
+    name = signal.Signals(signum).name
+    assert capsys.readouterr().err == (
+        "\r\033[Kusers: 1 pages, 10 rows\n"
+        f"descope-sync: interrupted ({name}); committed progress is kept, the next run resumes from it\n"
+    )

@@ -32,7 +32,14 @@ from google.api_core.exceptions import Forbidden, GoogleAPIError, NotFound
 from google.auth.exceptions import DefaultCredentialsError, GoogleAuthError
 from google.cloud import bigquery
 
-from descope_sync.contract import CURSOR_STATUSES, LANDING_TABLES, USER_DELETION_ACTIONS, Column, RunStatus
+from descope_sync.contract import (
+    CURSOR_STATUSES,
+    LANDING_TABLES,
+    USER_DELETION_ACTIONS,
+    Column,
+    RunStatus,
+    cursor_sql,
+)
 from descope_sync.errors import ConfigError, SyncError
 from descope_sync.landing.base import AuditAnchor, LandingWriter, SyncRun
 from descope_sync.secrets import scrub
@@ -369,8 +376,7 @@ class BigQueryLandingWriter(LandingWriter):
 
     def latest_cursor(self, stream: str) -> datetime | None:
         rows = self._query(
-            f"select max(cursor_to) as cursor_to from {self.table_id('_sync_runs')} "
-            "where stream = @stream and status in unnest(@statuses)",
+            cursor_sql(self.table_id("_sync_runs"), "@stream", "unnest(@statuses)"),
             [_string("stream", stream), _strings("statuses", [str(s) for s in CURSOR_STATUSES])],
             "read the latest cursor",
         )

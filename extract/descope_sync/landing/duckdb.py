@@ -14,8 +14,9 @@ from typing import Any
 
 import duckdb
 
-from descope_sync.contract import CURSOR_STATUSES, LANDING_TABLES, USER_DELETION_ACTIONS, Column
-from descope_sync.errors import WarehouseLocked
+from descope_sync import interrupts
+from descope_sync.contract import CURSOR_STATUSES, LANDING_TABLES, USER_DELETION_ACTIONS, Column, cursor_sql
+from descope_sync.errors import WarehouseLocked, WarehouseReadOnly
 from descope_sync.landing.base import MAX_ROW_BYTES, AuditAnchor, LandingWriter, SyncRun, chunk_lines
 
 _DUCKDB_TYPES = {
@@ -48,6 +49,11 @@ class DuckDBLandingWriter(LandingWriter):
         try:
             self._con = duckdb.connect(str(self.path), read_only=read_only)
         except duckdb.IOException as exc:
+            if "permission denied" in str(exc).lower() or "read-only" in str(exc).lower():
+                raise WarehouseReadOnly(
+                    f"the warehouse {self.path} cannot be opened for writing (permission denied): make it "
+                    "writable, or set DUCKDB_PATH (--duckdb-path) to a file in a writable directory"
+                ) from None
             if "lock" not in str(exc).lower():
                 raise
             holder = re.search(r"PID (\d+)", str(exc))
@@ -119,14 +125,18 @@ class DuckDBLandingWriter(LandingWriter):
                 for chunk in chunk_lines(batches[table]):
                     self._load(table, chunk)
             self._con.execute("commit")
-        except BaseException:
-            self._con.execute("rollback")
+        except BaseException as exc:
+            # An interrupted query has already ended the transaction: rolling back again would only
+            # replace the real error with "no transaction is active".
+            with contextlib.suppress(duckdb.Error):
+                self._con.execute("rollback")
+            interrupts.reraise_if_interrupted(exc)
             raise
 
     def latest_cursor(self, stream: str) -> datetime | None:
         placeholders = ", ".join("?" for _ in CURSOR_STATUSES)
         row = self._con.execute(
-            f"select max(cursor_to) from {self._table('_sync_runs')} where stream = ? and status in ({placeholders})",
+            cursor_sql(self._table("_sync_runs"), "?", f"({placeholders})"),
             [stream, *(str(s) for s in CURSOR_STATUSES)],
         ).fetchone()
         return row[0] if row else None

@@ -16,8 +16,8 @@ EMULATOR_VAR = "BIGQUERY_EMULATOR_HOST"
 
 
 def open_writer(settings: Settings, env: Mapping[str, str] | None = None, *, read_only: bool = False) -> LandingWriter:
-    """`read_only`: for commands that only read (`status`); DuckDB opens the file read-only (BigQuery
-    reads need no more than the reader's own grants)."""
+    """The writer for the configured warehouse; `read_only` for commands that only read (a DuckDB file
+    opened read-only works on a read-only file and beside another reader)."""
     env = os.environ if env is None else env
     if settings.warehouse == "duckdb":
         from descope_sync.landing.duckdb import DuckDBLandingWriter

@@ -242,7 +242,9 @@ class Generator:
         logins_per_user: float,
         audit_days: int,
         paired_flow_done: bool,
+        padding_bytes: int = 0,
     ) -> None:
+        self.padding_bytes = padding_bytes
         self.seed = seed
         self.project_id = project_id
         self.extra_fields = extra_fields
@@ -416,6 +418,8 @@ class Generator:
             obj["modifiedTime"] = rec.modified
         if self.extra_fields and rng.random() < 0.02:
             obj["lastSeenRegion"] = rng.choice(names.REGIONS)
+        if self.padding_bytes:
+            obj["customAttributes"] = {**obj["customAttributes"], "padding": "x" * self.padding_bytes}
         return obj
 
     # ------------------------------------------------------------------ addresses

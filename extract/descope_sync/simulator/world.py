@@ -42,7 +42,8 @@ class World:
     ``now >= occurred + delay``, the delay drawn per event (generated history too).
     ``bulk_import``: exactly how many users share the one bulk-import createdTime second
     (default max(5, 3%)). ``bulk_ids_in``: where a ``UsersDeleted`` event carries the user IDs,
-    ``"data"`` (``data.userIds``) or ``"externalIds"``.
+    ``"data"`` (``data.userIds``) or ``"externalIds"``. ``user_padding_bytes``: a custom attribute
+    ``padding`` of that many characters in every user, for pages that take long to land.
     """
 
     def __init__(
@@ -59,6 +60,7 @@ class World:
         index_delay_ms: tuple[int, int] = (0, 0),
         bulk_import: int | None = None,
         bulk_ids_in: str = "data",
+        user_padding_bytes: int = 0,
     ) -> None:
         if not 0 < audit_days <= 29:
             raise ValueError("audit_days must be between 1 and 29 (everything must be readable)")
@@ -90,6 +92,7 @@ class World:
             logins_per_user=logins_per_user,
             audit_days=audit_days,
             paired_flow_done=self.dialect.login_flow_done == "paired",
+            padding_bytes=user_padding_bytes,
         )
         self.user_store = UserStore(self.gen.user_object, self.dialect.omit_empty)
         self.event_store = EventStore(self.dialect.omit_empty)

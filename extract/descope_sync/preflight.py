@@ -1,0 +1,45 @@
+"""Every input a run needs, checked before its first request to Descope: a wrong GeoIP path or a
+read-only warehouse is reported at once, not after the Descope streams have run for minutes.
+(Credentials are checked earlier still, by `config.load_settings`.)"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from descope_sync.config import Settings
+from descope_sync.errors import ConfigError, WarehouseReadOnly
+from descope_sync.geo import GeoDatabase
+
+
+def check_inputs(settings: Settings, streams: Sequence[str]) -> None:
+    """Raise a one-line error for the first input the run could not use."""
+    if settings.warehouse == "duckdb":
+        check_warehouse_writable(settings.duckdb_path)
+    if "ip_locations" in streams and (settings.geoip_database is None or isinstance(settings.geoip_database, Path)):
+        GeoDatabase.open(settings.geoip_database).close()  # raises ConfigError naming the path and the fix
+
+
+def check_warehouse_writable(path: Path) -> None:
+    """The DuckDB file (or, when it is new, its directory) must be writable; DuckDB also writes a WAL
+    file beside it, so its directory must be too."""
+    fix = "make it writable, or set DUCKDB_PATH (--duckdb-path) to a file in a writable directory"
+    if path.exists():
+        if path.is_dir():
+            raise ConfigError(f"the warehouse {path} is a directory, not a DuckDB file; set DUCKDB_PATH to a file")
+        if not os.access(path, os.R_OK | os.W_OK):
+            raise WarehouseReadOnly(f"the warehouse {path} is read-only (descope-sync appends to it): {fix}")
+    directory = _nearest_existing(path.parent)
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise WarehouseReadOnly(
+            f"the warehouse's directory {directory} is read-only (DuckDB writes {path.name} and its .wal there): {fix}"
+        )
+
+
+def _nearest_existing(directory: Path) -> Path:
+    absolute = directory.absolute()
+    for candidate in (absolute, *absolute.parents):
+        if candidate.exists():
+            return candidate
+    return absolute
