@@ -497,7 +497,13 @@ INCREMENTAL_READS = {
         rf"`int_logins_geolocated`\s+where\s+not is_impersonation\s+and _extracted_at >= {WATERMARK}",
     ],
     "users": [rf"`int_users_deduplicated`\s+where _latest_extracted_at > {WATERMARK}"],
-    "user_logins": [rf"_extracted_at > {WATERMARK}", r"_extracted_at >= cast\(date\(", r"login_date >= date\("],
+    "user_logins": [
+        rf"_extracted_at > {WATERMARK}",
+        r"_extracted_at >= cast\(date\(",
+        r"login_date >= date\(",
+        # logins older than the merge window are looked up in the mart from the oldest one read
+        rf"`user_logins`\s+where\s+login_date >= date\({WATERMARK}\)\s+and login_date < date\(",
+    ],
 }
 # The merges into partitioned marts: incremental_predicates bound the target's partitions.
 MERGE_PREDICATES = {"user_logins": [r"DBT_INTERNAL_DEST\.login_date >= date\("]}
