@@ -5,30 +5,41 @@
     returns null when the path is absent or holds JSON null.
 -#}
 
-{#- Scalar as a string (a JSON string's text, a number's or boolean's literal). -#}
+{#-
+    Scalar as a string: a JSON string's text, a number's or boolean's literal; null for an object,
+    an array, JSON null or an absent path. BigQuery's JSON_VALUE is documented so ("extracts a
+    JSON scalar value ... if the path refers to a non-scalar value (an object or array), returns
+    NULL"); DuckDB's json_extract_string returns an object's or array's JSON text, so the DuckDB
+    side leaves those out by their json_type.
+-#}
 {% macro json_string(col, path) -%}
     {{ return(adapter.dispatch('json_string', 'descope_sync')(col, path)) }}
 {%- endmacro %}
 
 {% macro default__json_string(col, path) -%}
-    json_extract_string({{ col }}, '{{ path }}')
+    case
+        when json_type({{ col }}, '{{ path }}') not in ('OBJECT', 'ARRAY')
+            then json_extract_string({{ col }}, '{{ path }}')
+    end
 {%- endmacro %}
 
 {% macro bigquery__json_string(col, path) -%}
     json_value({{ col }}, '{{ path }}')
 {%- endmacro %}
 
-{#- Boolean; null when absent or not a boolean literal. -#}
+{#-
+    Boolean: true for JSON true or a string 'true' in any case, false for JSON false or a string
+    'false' in any case, null for anything else ('1', 't', 'yes', '', 0, 1, objects, arrays).
+    Written out rather than cast: BigQuery's SAFE_CAST(STRING AS BOOL) accepts exactly 'true' and
+    'false', case-insensitively (anything else is NULL), while DuckDB's try_cast also reads '1',
+    't', 'yes' as true and the emulator (DuckDB underneath) follows DuckDB: the same rule on every
+    engine, the one BigQuery's cast documents.
+-#}
 {% macro json_bool(col, path) -%}
-    {{ return(adapter.dispatch('json_bool', 'descope_sync')(col, path)) }}
-{%- endmacro %}
-
-{% macro default__json_bool(col, path) -%}
-    try_cast({{ json_string(col, path) }} as boolean)
-{%- endmacro %}
-
-{% macro bigquery__json_bool(col, path) -%}
-    safe_cast({{ json_string(col, path) }} as bool)
+    case lower({{ json_string(col, path) }})
+        when 'true' then true
+        when 'false' then false
+    end
 {%- endmacro %}
 
 {#- 64-bit integer; null when absent or not an integer literal (1.5, "1e9", true: null). -#}

@@ -23,15 +23,38 @@
 -- user_logins_merge_window_days of today: the merge only touches those days (on BigQuery, only
 -- their partitions). Past that window a login keeps the geolocation it was merged with until a
 -- --full-refresh (after loading a new MaxMind database, say).
+-- On BigQuery, incremental_predicates bound the MERGE's target to the window's partitions, so a
+-- login older than the window no longer matches its row there: one the run reads again (the
+-- lookback, a backfill landed late) is looked up in the table instead, only on the days the new
+-- logins hold (a constant, so partitions are pruned), and merged only when it is not there yet.
+-- Both engines run the same SQL (DuckDB's merge has no predicate, the result is the same).
 {%- if is_incremental() %}
 {%- set since = incremental_watermark('_extracted_at') %}
+{%- set oldest_new_login_at = min_timestamp_where(
+    ref('int_logins_geolocated'), 'login_at', '_extracted_at > ' ~ since
+) %}
 {%- endif %}
 with
 
 {% if is_incremental() -%}
-new_logins as (
+read_logins as (
     select * from {{ ref('int_logins_geolocated') }}
     where _extracted_at > {{ since }}
+),
+
+-- logins older than the window that user_logins already holds (outside the merge's reach)
+merged_before_window as (
+    select event_id from {{ this }}
+    where
+        login_date >= {{ to_utc_date(oldest_new_login_at) }}
+        and login_date < {{ user_logins_merge_window_start() }}
+),
+
+new_logins as (
+    select * from read_logins
+    where
+        login_date >= {{ user_logins_merge_window_start() }}
+        or event_id not in (select merged_before_window.event_id from merged_before_window)
 ),
 
 relocated_addresses as (

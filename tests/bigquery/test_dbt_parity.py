@@ -433,12 +433,13 @@ def parity(bq_emulator, tmp_path_factory) -> Parity:
     bq_landing = EmulatorLanding(bq_emulator.client(), DATASETS["DESCOPE_RAW_DATASET"])
     parity = Parity()
     for stage in ("full", "incremental"):
+        # Unit tests do not read the warehouse: test_bigquery_sql.py runs them on the emulator.
+        extra_args = ["--exclude", "test_type:unit"]
         if stage == "full":
-            batch, extra_args = extractor.first_run(), []
+            batch = extractor.first_run()
         else:
             parity.changes = change_world(world, clock, extractor.audit_cursor)
-            # Unit tests do not read the warehouse: the first build ran them on both engines.
-            batch, extra_args = extractor.next_run(), ["--exclude", "test_type:unit"]
+            batch = extractor.next_run()
         land_duckdb(duckdb_path, batch)
         for table, rows in batch.items():
             bq_landing.append(table, rows)
@@ -470,7 +471,6 @@ def test_dbt_build_passes_on_both_engines(parity: Parity, stage: str) -> None:
         assert outcome.success, f"{stage} build on {engine}: {outcome.failures}"
         assert not [key for key in outcome.counts if key.endswith(":skipped")], (engine, outcome.counts)
         assert outcome.counts["model:success"] == len(list((project_dir() / "dbt_project").rglob("*.sql")))
-    assert parity.outcomes["full"]["bigquery"].counts["unit_test:pass"] >= 10
 
 
 @pytest.mark.parametrize("stage", ["full", "incremental"])
@@ -523,7 +523,13 @@ INCREMENTAL_READS = {
         rf"`int_logins_geolocated`\s+where\s+not is_impersonation\s+and _extracted_at >= {WATERMARK}",
     ],
     "users": [rf"`int_users_deduplicated`\s+where _latest_extracted_at > {WATERMARK}"],
-    "user_logins": [rf"_extracted_at > {WATERMARK}", r"_extracted_at >= cast\(date\(", r"login_date >= date\("],
+    "user_logins": [
+        rf"_extracted_at > {WATERMARK}",
+        r"_extracted_at >= cast\(date\(",
+        r"login_date >= date\(",
+        # logins older than the merge window are looked up in the mart from the oldest one read
+        rf"`user_logins`\s+where\s+login_date >= date\({WATERMARK}\)\s+and login_date < date\(",
+    ],
 }
 # The merges into partitioned marts: incremental_predicates bound the target's partitions.
 MERGE_PREDICATES = {"user_logins": [r"DBT_INTERNAL_DEST\.login_date >= date\("]}
