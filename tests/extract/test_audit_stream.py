@@ -865,3 +865,50 @@ def test_pages_of_two_events_are_read_in_either_order(simulator, tmp_path, order
     assert stream.details.get("newest_first", False) is (order == "ignored")
     assert sorted(set(landed_event_ids(db))) == sorted(truth_event_ids(sim))
     assert stream.cursor_to == from_ms(NOW_MS)
+
+
+# ---------------------------------------------------------------------------- an `occurred` that does not parse
+READERS = {  # how the server reads page, size and oldestFirst
+    "oldest-first": "audit_oldest_first=honoured",
+    "newest-first": "audit_oldest_first=ignored",
+    "newest-first, size ignored": "audit_oldest_first=ignored,audit_size=ignored",
+    "oldest-first, page and size ignored": "audit_page=ignored,audit_size=ignored",
+    "sdk-only": "sdk_only",
+    "sdk-only, from exclusive": "sdk_only,audit_from=exclusive",
+}
+
+
+def _world_of(reader, *occurred_ms, clock=None):
+    from descope_sync.simulator import Dialect, World
+
+    clock = clock or [NOW_MS / 1000]
+    world = World(seed=1, users=0, now=lambda: clock[0], dialect=Dialect.parse(READERS[reader]))
+    _add_events(world, occurred_ms)
+    return world
+
+
+@pytest.mark.parametrize("reader", list(READERS))
+@pytest.mark.parametrize("at", [0, 49, 50, 75, 999, 1000, 1001, 1449, 1499])
+def test_an_event_whose_occurred_does_not_parse_is_quarantined_counted_and_fails_nothing(
+    simulator, tmp_path, monkeypatch, reader, at
+):
+    """Descope files the event at its own time and counts it in `total`; we cannot read that time. It goes to
+    _quarantine once, with its reason and batch, and every other event lands once: first, last or in the middle
+    of a page, at a page boundary (pages of 50 asked, 1000 served by a server ignoring size), in either order."""
+    world = _world_of(reader, *range(HOUR_AGO, HOUR_AGO + 1500))
+    bad = {"ID": "EVbad", "action": "LoginSucceed", "userId": "U1", "occurred": "soon"}
+    world.add_event(bad, filed_at_ms=HOUR_AGO + at)
+    sim = simulator(world=world, rate_limits=UNLIMITED)
+    db = tmp_path / "w.duckdb"
+    summary = _extract_at(sim, db, max_seconds=60)
+    stream = summary.streams[0]
+    assert (str(stream.status), stream.rows_quarantined) == ("success", 1), stream.message
+    [(why, batch, payload)] = query(db, "select reason, _batch_id, payload::varchar from descope_raw._quarantine")
+    assert (why, batch, json.loads(payload)) == (
+        "audit event without a usable 'occurred'",
+        f"{summary.run_id}:audit_events",
+        bad,
+    )
+    landed = landed_event_ids(db)
+    assert sorted(landed) == sorted(truth_event_ids(sim) - {"EVbad"})
+    assert stream.cursor_to == from_ms(NOW_MS)

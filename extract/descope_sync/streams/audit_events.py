@@ -187,6 +187,10 @@ class _AuditScan:
         self.waiting: list[tuple[int, tuple[int, bool], tuple[int, int]]] = []
         # The last full millisecond claimed, and how many events it holds (read by offset pages).
         self.claimed: tuple[int, int] | None = None
+        # Whether the server has shown it honours `page` / `size` (None: not shown either way yet).
+        self.paging: bool | None = None
+        self.sizing: bool | None = None
+        self.quarantined: set[str] = set()  # records quarantined by this run (a re-read one is not again)
 
     # ------------------------------------------------------------------ requests
     def _request(self, lo: int, hi: int, *, page: int = 0, size: int | None = None, min_total: int = 0) -> Page:
@@ -209,6 +213,13 @@ class _AuditScan:
 
         answer = self.ctx.client.search_audit(body, check=check)
         self.asked_exactly = self.from_inclusive
+        if len(answer.items) > size:
+            # More events than asked: the server ignores `size` and serves a fixed number an answer.
+            if self.sizing is not False:
+                log.info("audit_events: Descope ignores 'size' and serves %d events an answer", len(answer.items))
+            self.sizing = False
+            if not answer.fits:
+                self.page_size = len(answer.items)
         if not self.from_inclusive and any(_occurred(e) == asked_from for e in answer.items):
             self.from_inclusive = True
         if page == 0 and 0 < len(answer.items) < min(size, answer.total) and len(answer.items) < self.page_size:
@@ -230,7 +241,9 @@ class _AuditScan:
         occs = [o for o in map(_occurred, answer.items) if o is not None]
         if answer.fits:
             covers = True
-        elif _descending(occs):  # newest first: a page holds a slice of time
+        elif _descending(occs) and page_is_first:  # the newest events: all of them newer than its oldest
+            covers = min(occs) < a
+        elif _descending(occs):  # newest first: a later page holds a slice of time
             covers = min(occs) <= a < max(occs)
         elif len(set(occs)) <= 1:  # one millisecond: the oldest of the range or its newest, nothing tells
             covers = False
@@ -255,6 +268,9 @@ class _AuditScan:
         for event in events:
             row, reason = to_landing_row(event, self.ctx.batch_id, extracted_at)
             if row is None:
+                if _key(event) in self.quarantined:  # read again (a tie re-read, a window walked back)
+                    continue
+                self.quarantined.add(_key(event))
                 bad.append(
                     {
                         "stream": STREAM,
@@ -362,7 +378,7 @@ class _AuditScan:
                     known = self._read_full_millisecond(last, answer)
                 else:
                     self._land(answer.items, from_ms(last), in_range_from=self.frm)
-                    known = self._known(answer.total - sum(1 for o in occs if o < last))
+                    known = self._known(answer.total - _older_than(answer.items, last))
                     self._advance(last, answer.items)
                 answer = self._request(self.frm, self.hi, min_total=self._floor(known))
                 continue
@@ -508,13 +524,19 @@ class _AuditScan:
                 continue
             self._land(answer.items, from_ms(newest), in_range_from=self.frm)
             # Everything older than the page's newest event is in this page (it is the tail).
-            total -= sum(1 for o in occs if o < newest)
+            total -= _older_than(answer.items, newest)
             known = self._known(total)
             self._advance(newest, answer.items)
 
 
 def _key(event: Any) -> str:
     return event_id(event) if isinstance(event, dict) else repr(event)
+
+
+def _older_than(events: list[Any], ms: int) -> int:
+    """How many of `events` the next range, from `ms`, no longer counts: those older than `ms`, and those whose
+    time cannot be read (the server counts them where it files them: taking them out errs low, which is safe)."""
+    return sum(1 for e in events if (_occurred(e) or -1) < ms)
 
 
 def _descending(occs: list[int]) -> bool:
