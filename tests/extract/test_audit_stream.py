@@ -458,15 +458,42 @@ def test_a_newest_first_total_that_moves_eight_times_in_a_row_twice_is_still_rea
     assert stream.cursor_to == from_ms(NOW_MS)
 
 
-def test_a_newest_first_tail_page_cut_short_ends_incomplete_with_nothing_claimed(simulator, tmp_path):
-    """A server that answers no items past an offset (a search engine's max result window) while
-    counting them: the tail page cannot be proved whole."""
+def test_a_newest_first_tail_page_cut_short_before_paging_was_shown_is_read_by_time_windows(simulator, tmp_path):
+    """A server that answers no items past an offset (a search engine's max result window) while counting
+    them: its first tail page is not the size it must be, so nothing shows it pages. The window is read with
+    `from` and `to` alone: every event lands once and the cursor reaches the end."""
     world = _newest_first_world(*range(NOW_MS - 3_600_000, NOW_MS - 3_600_000 + 150))
-    sim = simulator(world=world, max_offset=100)
+    sim = simulator(world=world, max_offset=100, rate_limits=UNLIMITED)
     db = tmp_path / "w.duckdb"
     stream = _extract_at(sim, db).streams[0]
-    said = "audit_events: page 2 of 150 events held 0; cannot prove the tail was read"
-    _assert_incomplete_and_nothing_claimed(stream, db, said)
+    assert str(stream.status) == "success", stream.message
+    assert stream.details["windows"] is True
+    assert sorted(landed_event_ids(db)) == sorted(truth_event_ids(sim))
+    assert stream.cursor_to == from_ms(NOW_MS)
+
+
+def test_a_newest_first_tail_page_cut_short_after_paging_was_shown_ends_incomplete(simulator, tmp_path):
+    """Once a tail page showed the server pages, a later tail page cut short cannot be proved whole: the run
+    ends incomplete and the cursor stays at the last tail page landed."""
+    tails = []
+
+    def cut_from_the_second_tail_page(phase, endpoint, request, world):
+        if phase == "before" and request.get("page", 0) > 0:
+            tails.append(request["page"])
+            sim_ref[0].max_offset = 100 if len(tails) > 1 else None
+
+    sim_ref = []
+    world = _newest_first_world(*range(HOUR_AGO, HOUR_AGO + 300))
+    sim = simulator(world=world, on_request=cut_from_the_second_tail_page, rate_limits=UNLIMITED)
+    sim_ref.append(sim)
+    db = tmp_path / "w.duckdb"
+    stream = _extract_at(sim, db).streams[0]
+    assert (str(stream.status), stream.message) == (
+        "incomplete",
+        "audit_events: page 5 of 251 events held 0; cannot prove the tail was read",
+    )
+    assert stream.cursor_to == from_ms(HOUR_AGO + 49)
+    assert sorted(landed_event_ids(db)) == [f"E{n:06d}" for n in range(50)]
 
 
 def test_a_newest_first_tail_page_older_than_the_window_ends_incomplete(simulator, tmp_path):

@@ -53,6 +53,11 @@ RETENTION_MARGIN = timedelta(minutes=2)
 # page's total may drop by what expired: the chain of totals is not checked there.
 EXPIRY_SLACK = timedelta(minutes=10)
 MAX_DENSE_PASSES = 5
+# A newest-first server that ignores `page` is read by time windows aimed at this many answers' worth of events
+# (a whole number of answers each walk, and what a budget stop loses); one holding more is narrowed first.
+WINDOW_ANSWERS = 3.85
+MAX_WALK_ANSWERS = 8
+MAX_ANSWER = 1000  # the most events Descope serves in one answer
 MAX_TOTAL_SHIFTS = 8  # consecutive answers whose total moved under us before we give up
 
 
@@ -434,17 +439,31 @@ class _AuditScan:
         pass that finds nothing new; the caller lands them."""
         seen: dict[str, Any] = {}
         counted = 0
-        size = self.page_size
+        size = self.page_size if self.paging is not False else max(self.page_size, MAX_ANSWER)
         for _ in range(MAX_DENSE_PASSES):
-            fresh, page = 0, 0
+            fresh, page, first_keys = 0, 0, None
             while True:
                 self.ctx.deadline.check()
                 answer = self._request(ms, ms + 1, page=page, size=size)
+                keys = [_key(e) for e in answer.items]
                 if page == 0:
-                    size = min(size, self.page_size)  # a capped page 0 (offset 0 either way) sets the size
+                    if self.paging is not False or not answer.fits:
+                        size = min(size, self.page_size)  # a capped page 0 (offset 0 either way) sets the size
+                    first_keys = keys
+                elif keys and keys == first_keys:  # page k answered with page 0's events: `page` is ignored
+                    self.paging = False
+                    if len(seen) < answer.total and size < MAX_ANSWER and self.sizing is not False:
+                        size = MAX_ANSWER  # the most one answer may hold, in one page
+                        break
+                    if len(seen) < answer.total:
+                        raise UnprovedRead(
+                            f"Descope counts {answer.total} audit events in the one millisecond "
+                            f"{from_ms(ms).isoformat(sep=' ')} UTC, more than one answer holds ({len(keys)}), and "
+                            "ignores 'page': they cannot all be read; the cursor stays before it"
+                        )
+                    break
                 counted = answer.total
-                for event in answer.items:
-                    key = _key(event)
+                for key, event in zip(keys, answer.items, strict=True):
                     if key not in seen:
                         seen[key] = event
                         fresh += 1
@@ -469,8 +488,11 @@ class _AuditScan:
         [frm, hi) was read to `hi` (not when the last page answered `{}`).
         """
         self.result.details["newest_first"] = True
+        if self.paging is False:
+            return self._read_by_windows(first.total)
         total = first.total
         known = self._known(total)
+        newest = _key(first.items[0])  # on any page but page 0 only if the server ignores `page`
         shifts = 0
         while True:
             self.ctx.deadline.check()
@@ -487,9 +509,14 @@ class _AuditScan:
                 known = self._known(total)
                 continue
             pages = math.ceil(total / self.page_size)
-            size = math.ceil(total / pages)
+            # Balanced pages make the tail nearly full; a server ignoring `size` pages by what it serves.
+            size = math.ceil(total / pages) if self.sizing is not False else self.page_size
             last_page = pages - 1
             answer = self._request(self.frm, self.hi, page=last_page, size=size, min_total=self._floor(known))
+            if len(answer.items) > size:  # `size` ignored (learned just now): choose the tail again
+                continue
+            if any(_key(e) == newest for e in answer.items):
+                return self._page_ignored(answer)
             if answer.total != total:
                 total = answer.total
                 known = self._known(total)
@@ -498,6 +525,9 @@ class _AuditScan:
                     raise UnprovedRead("the audit window kept changing under a newest-first server; try again later")
                 continue
             shifts = 0
+            if self.paging is None and len(answer.items) != total - last_page * size:
+                return self._page_ignored(answer)
+            self.paging = True
             if len(answer.items) != total - last_page * size:
                 raise UnprovedRead(
                     f"page {last_page} of {total} events held {len(answer.items)}; cannot prove the tail was read"
@@ -527,6 +557,85 @@ class _AuditScan:
             total -= _older_than(answer.items, newest)
             known = self._known(total)
             self._advance(newest, answer.items)
+
+    # ------------------------------------------------------------------ from and to alone
+    def _page_ignored(self, answer: Page) -> bool:
+        self.paging = False
+        log.info("audit_events: Descope ignores 'page'; reading by time windows, newest first")
+        return self._read_by_windows(answer.total)
+
+    def _read_by_windows(self, counted: int) -> bool:
+        """[frm, hi) on a newest-first server, asking only `from` and `to`: windows [frm, end) sized from the
+        density the last `total` showed to hold a few answers, each walked back from its end (every answer holds
+        the window's events newer than its oldest) and landed and committed once the walk reaches `frm`.
+        `counted`: the events last counted in [frm, hi). Returns whether it read to `hi` (not on `{}`)."""
+        self.result.details["windows"] = True
+        span = max(1, self.hi - self.frm)
+        while self.frm < self.hi:
+            self.ctx.deadline.check()
+            width = max(1, min(span * 8, int(span * self.page_size * WINDOW_ANSWERS / max(counted, 1))))
+            end = min(self.hi, self.frm + width)
+            walked = self._walk_window(end)
+            if walked is None:
+                return False
+            span, counted = width, walked
+        return True
+
+    def _walk_window(self, end: int) -> int | None:
+        """Read [frm, end) newest first and land it, committing `end`; returns how many events it held. A window
+        holding too many answers' worth is not walked: returns its total (the caller narrows it), frm unmoved.
+        None on an unproved `{}`."""
+        answer = self._request(self.frm, end)
+        if not answer.fits and answer.total > self.page_size * MAX_WALK_ANSWERS and end - self.frm > 1:
+            return answer.total
+        held: dict[str, Any] = {}  # every event of [top, end)
+        top = end
+        while not answer.fits:
+            self.ctx.deadline.check()
+            occs = [o for o in map(_occurred, answer.items) if o is not None]
+            if not occs or occs != sorted(occs, reverse=True):
+                raise UnprovedRead("an audit answer that is not newest first from a server that was; nothing is proved")
+            oldest = occs[-1]
+            if oldest < self.frm:  # it reaches the millisecond before ours: all of [frm, top) is in it
+                break
+            newer = [e for e in answer.items if _occurred(e) is None or _occurred(e) > oldest]  # (untimed: quarantined)
+            held.update((_key(e), e) for e in newer)
+            if occs[0] > oldest:
+                known = self._known(answer.total - len(newer))
+                top = oldest + 1  # ties at `oldest` are read again, and kept once by id
+                answer = self._request(self.frm, top, min_total=self._floor(known))
+                continue
+            # Every event it could time is of `oldest`, the newest millisecond left: read it whole, then older ones.
+            answer = self._whole_millisecond(oldest, answer, held)
+            top = oldest
+        if not answer.items and answer.omitted and not held and not self._empty_since_claim():
+            self._unproved_empty()
+            return None
+        events = [*held.values(), *answer.items]
+        self._land(events, from_ms(end), in_range_from=self.frm)
+        self._advance(end, [])
+        return len(events)
+
+    def _whole_millisecond(self, ms: int, answer: Page, held: dict[str, Any]) -> Page:
+        """`answer` (of [frm, top), newest first) holds only events of `ms`, the newest left: put all of `ms` in
+        `held` and return the answer for [frm, ms). `ms` holds what the two totals differ by; more than one
+        answer holds needs `page` to read, else it cannot be proved."""
+        at_ms = {_key(e): e for e in answer.items if _occurred(e) == ms}
+        while True:
+            exactly = self.asked_exactly
+            if ms == self.frm and exactly:  # nothing in [frm, frm)
+                older = Page([], 0, False, 0)
+                break
+            older = self._request(self.frm, ms)
+            if self.asked_exactly == exactly:
+                break
+            # `from` was learned inclusive between the two: count [frm, ms] again the same way
+            answer = self._request(self.frm, ms + 1)
+            at_ms.update((_key(e), e) for e in answer.items if _occurred(e) == ms)
+        if answer.total - older.total > len(at_ms):  # more than in hand: offset pages, or one larger answer
+            at_ms.update((_key(e), e) for e in self._read_dense(ms) if _occurred(e) == ms)
+        held.update(at_ms)
+        return older
 
 
 def _key(event: Any) -> str:
