@@ -939,3 +939,85 @@ def test_an_event_whose_occurred_does_not_parse_is_quarantined_counted_and_fails
     landed = landed_event_ids(db)
     assert sorted(landed) == sorted(truth_event_ids(sim) - {"EVbad"})
     assert stream.cursor_to == from_ms(NOW_MS)
+
+
+# ---------------------------------------------------------------- every reading of page, size, oldestFirst, from
+READINGS = {
+    "documented": "documented",
+    "from exclusive": "audit_from=exclusive",
+    "newest-first": "audit_oldest_first=ignored",
+    "page ignored": "audit_page=ignored",
+    "size ignored": "audit_size=ignored",
+    "page and size ignored": "audit_page=ignored,audit_size=ignored",
+    "newest-first, page ignored": "audit_oldest_first=ignored,audit_page=ignored",
+    "newest-first, page ignored, from exclusive": "audit_oldest_first=ignored,audit_page=ignored,audit_from=exclusive",
+    "newest-first, size ignored": "audit_oldest_first=ignored,audit_size=ignored",
+    "sdk-only": "sdk_only",
+    "sdk-only, from exclusive": "sdk_only,audit_from=exclusive",
+    "alternate": "alternate",
+}
+SPREAD = [
+    *range(HOUR_AGO - 1_800_000, HOUR_AGO, 300),  # six thousand over half an hour
+    *[HOUR_AGO] * 60,  # a millisecond fuller than the 50 asked a page
+    *[HOUR_AGO + 300_000] * 3,  # ties
+]
+
+
+def _stop_after(monkeypatch, checks: int) -> None:
+    """The run's time budget runs out at its `checks`-th look (a budget stop, wherever it falls)."""
+    from descope_sync.descope import Deadline
+    from descope_sync.errors import BudgetExhausted
+
+    seen = [0]
+
+    def check(self):
+        seen[0] += 1
+        if seen[0] >= checks:
+            raise BudgetExhausted("time budget of 1s used up")
+
+    monkeypatch.setattr(Deadline, "check", check)
+
+
+@pytest.mark.parametrize("reading", list(READINGS))
+def test_every_reading_lands_every_event_once_across_budget_stops_and_reruns_and_always_progresses(
+    simulator, tmp_path, monkeypatch, reading
+):
+    """Whether the server honours or ignores page, size and oldestFirst, and reads `from` in or out: a run stopped
+    by its budget commits progress, the next ones read on to the end, every event lands once per run, and no
+    checkpoint claims an event not landed."""
+    from descope_sync.simulator import Dialect, World
+
+    clock = [NOW_MS / 1000]
+    world = World(seed=1, users=0, now=lambda: clock[0], dialect=Dialect.parse(READINGS[reading]))
+    _add_events(world, SPREAD)
+    sim = simulator(world=world, rate_limits=UNLIMITED)
+    db = tmp_path / "w.duckdb"
+    unbacked = _unbacked_checkpoints(monkeypatch, sim)
+
+    with monkeypatch.context() as budget:
+        _stop_after(budget, 8)
+        stopped = _extract_at(sim, db).streams[0]
+    assert str(stopped.status) == "partial", stopped.message
+    assert stopped.cursor_to is not None  # progress, committed
+
+    runs = [_extract_at(sim, db)]
+    assert str(runs[0].streams[0].status) == "success", runs[0].streams[0].message
+    assert runs[0].streams[0].cursor_to == from_ms(NOW_MS)
+
+    later = NOW_MS + 3_600_000
+    clock[0] = later / 1000
+    _add_events(world, [*range(NOW_MS + 1000, NOW_MS + 1_500_000, 1000), *[NOW_MS + 2000] * 5])
+    runs.append(_extract_at(sim, db, now_ms=later))
+    assert str(runs[1].streams[0].status) == "success", runs[1].streams[0].message
+    assert runs[1].streams[0].cursor_to == from_ms(later)
+
+    assert set(landed_event_ids(db)) == truth_event_ids(sim)
+    for run in runs:
+        batch = [
+            e
+            for (e,) in query(
+                db, "select event_id from descope_raw.audit_events where _batch_id = ?", [f"{run.run_id}:audit_events"]
+            )
+        ]
+        assert len(batch) == len(set(batch)), "a run landed an event twice"
+    assert unbacked == []

@@ -608,13 +608,31 @@ class _AuditScan:
             # Every event it could time is of `oldest`, the newest millisecond left: read it whole, then older ones.
             answer = self._whole_millisecond(oldest, answer, held)
             top = oldest
-        if not answer.items and answer.omitted and not held and not self._empty_since_claim():
-            self._unproved_empty()
-            return None
+        if not answer.items and answer.omitted and not held:
+            proved = self._proved_empty_before(end)
+            if proved is not None:
+                self._land([], from_ms(proved), in_range_from=self.frm)
+                self._advance(proved, [])
+                return 0
+            if not self._empty_since_claim():
+                self._unproved_empty()
+                return None
         events = [*held.values(), *answer.items]
         self._land(events, from_ms(end), in_range_from=self.frm)
         self._advance(end, [])
         return len(events)
+
+    def _proved_empty_before(self, end: int) -> int | None:
+        """A window [frm, end) answered `{}` (protobuf's "nothing"): two explicit answers, [frm, hi) and then
+        [end, hi), that count the same prove it empty. Returns how far (`end`, or `end - 1` while `from` may be
+        read inclusively: both then count the millisecond before), or None when nothing is proved."""
+        whole = self._request(self.frm, self.hi)
+        exactly = self.asked_exactly
+        rest = self._request(end, self.hi)
+        if whole.omitted or rest.omitted or self.asked_exactly != exactly or rest.total < whole.total:
+            return None
+        proved = end if exactly else end - 1
+        return proved if proved > self.frm else None
 
     def _whole_millisecond(self, ms: int, answer: Page, held: dict[str, Any]) -> Page:
         """`answer` (of [frm, top), newest first) holds only events of `ms`, the newest left: put all of `ms` in
