@@ -1021,3 +1021,71 @@ def test_every_reading_lands_every_event_once_across_budget_stops_and_reruns_and
         ]
         assert len(batch) == len(set(batch)), "a run landed an event twice"
     assert unbacked == []
+
+
+# ---------------------------------------------------------------------------- the retention edge
+DAY_MS = 86_400_000
+
+
+def _retention_world(clock, reading="documented"):
+    from descope_sync.simulator import Dialect, World
+
+    world = World(seed=1, users=0, now=lambda: clock[0], dialect=Dialect.parse(reading))
+    _add_events(world, [*range(HOUR_AGO, HOUR_AGO + 120_000, 1000)])  # two minutes of events, an hour old
+    return world
+
+
+@pytest.mark.parametrize("reading", ["documented", "sdk_only"])
+def test_after_the_extractor_was_down_past_retention_the_landed_anchor_is_not_asked_for(simulator, tmp_path, reading):
+    """Events landed, then the extractor is down 35 days: the newest landed event (the anchor) is older than
+    Descope's 30-day retention, which answers 400 for such a `from`. The run records the lost interval and
+    reads from the retention edge, landing what arrived since; it does not fail on every run."""
+    clock = [NOW_MS / 1000]
+    world = _retention_world(clock, reading)
+    sim = simulator(world=world, rate_limits=UNLIMITED)
+    db = tmp_path / "w.duckdb"
+    assert str(_extract_at(sim, db).streams[0].status) == "success"
+
+    later = NOW_MS + 35 * DAY_MS
+    clock[0] = later / 1000
+    new = _add_events(world, [later - DAY_MS, later - 60_000])
+    stream = _extract_at(sim, db, now_ms=later).streams[0]
+    assert str(stream.status) == "data_loss", stream.message
+    assert stream.cursor_to == from_ms(later)
+    assert new <= set(landed_event_ids(db))
+    assert str(_extract_at(sim, db, now_ms=later + 60_000).streams[0].status) == "success"
+
+
+@pytest.mark.parametrize("reading", ["documented", "sdk_only"])
+def test_a_quiet_tenant_whose_newest_event_left_retention_is_read_from_inside_it(simulator, tmp_path, reading):
+    """The extractor runs every day but nothing happens: the cursor stays recent while the newest landed event
+    (the anchor) ages past the 30-day retention. Asking `from` it would be a 400 on every run; it is not
+    asked for, and the run succeeds with the cursor at its end."""
+    clock = [NOW_MS / 1000]
+    world = _retention_world(clock, reading)
+    sim = simulator(world=world, rate_limits=UNLIMITED)
+    db = tmp_path / "w.duckdb"
+    for day in (0, 15, 29, 31):
+        now_ms = NOW_MS + day * DAY_MS
+        clock[0] = now_ms / 1000
+        stream = _extract_at(sim, db, now_ms=now_ms).streams[0]
+        assert (day, str(stream.status)) == (day, "success"), stream.message
+        assert stream.cursor_to == from_ms(now_ms)
+    assert set(landed_event_ids(db)) == truth_event_ids(sim)  # (a run re-reads the anchor it proves its start by)
+
+
+def test_a_cursor_within_its_overlap_of_the_retention_edge_reads_from_the_edge(simulator, tmp_path):
+    """A cursor a minute inside the retention, with a five-minute overlap: re-reading the overlap would ask a
+    `from` older than the retention (a 400); the window starts at the edge instead."""
+    from descope_sync.contract import AUDIT_RETENTION_DAYS
+
+    clock = [NOW_MS / 1000]
+    world = _retention_world(clock)
+    sim = simulator(world=world, rate_limits=UNLIMITED)
+    db = tmp_path / "w.duckdb"
+    edge = from_ms(NOW_MS) - timedelta(days=AUDIT_RETENTION_DAYS)
+    land_audit_cursor(db, edge + timedelta(minutes=3))
+    stream = _extract_at(sim, db, audit_overlap_seconds=300).streams[0]
+    assert str(stream.status) == "success", stream.message
+    assert edge < stream.cursor_from < edge + timedelta(minutes=3)
+    assert sorted(landed_event_ids(db)) == sorted(truth_event_ids(sim))
