@@ -909,7 +909,8 @@ def _world_of(reader, *occurred_ms, clock=None):
     from descope_sync.simulator import Dialect, World
 
     clock = clock or [NOW_MS / 1000]
-    world = World(seed=1, users=0, now=lambda: clock[0], dialect=Dialect.parse(READERS[reader]))
+    dialect = Dialect.parse({**READINGS, **READERS}[reader])
+    world = World(seed=1, users=0, now=lambda: clock[0], dialect=dialect)
     _add_events(world, occurred_ms)
     return world
 
@@ -1089,3 +1090,47 @@ def test_a_cursor_within_its_overlap_of_the_retention_edge_reads_from_the_edge(s
     assert str(stream.status) == "success", stream.message
     assert edge < stream.cursor_from < edge + timedelta(minutes=3)
     assert sorted(landed_event_ids(db)) == sorted(truth_event_ids(sim))
+
+
+# ---------------------------------------------------------------------------- a server that ignores `page`
+def test_a_page_ignoring_server_whose_tail_is_the_size_expected_is_caught_by_page_0s_newest_event(
+    simulator, tmp_path, monkeypatch
+):
+    """100 events, pages of 50: the tail page (page 1) must hold 50, and a server ignoring `page` answers page
+    0's 50 newest, the size expected. Page 0's newest event on it shows `page` is ignored: no cursor passes
+    the 50 oldest unread, and the window is read by time windows instead."""
+    world = _world_of("newest-first, page ignored", *range(HOUR_AGO, HOUR_AGO + 100))
+    sim = simulator(world=world, rate_limits=UNLIMITED)
+    db = tmp_path / "w.duckdb"
+    unbacked = _unbacked_checkpoints(monkeypatch, sim)
+    stream = _extract_at(sim, db).streams[0]
+    assert str(stream.status) == "success", stream.message
+    assert stream.details["windows"] is True
+    assert unbacked == []
+    assert sorted(landed_event_ids(db)) == sorted(truth_event_ids(sim))
+
+
+@pytest.mark.parametrize("reading", ["sdk-only", "sdk-only, from exclusive"])
+def test_a_millisecond_fuller_than_one_answer_on_a_server_ignoring_page_ends_incomplete_saying_why(
+    simulator, tmp_path, monkeypatch, reading
+):
+    """1,200 events in one millisecond, and a server that answers 1,000 at most and ignores `page`: they cannot
+    all be read. The run ends incomplete and says exactly that; the events before it land, committed, and no
+    cursor passes it. Every rerun says the same (nothing is claimed on the way)."""
+    dense = HOUR_AGO + 60_000
+    world = _world_of(reading, *range(HOUR_AGO, HOUR_AGO + 30), *[dense] * 1200, *range(dense + 1, dense + 31))
+    sim = simulator(world=world, rate_limits=UNLIMITED)
+    db = tmp_path / "w.duckdb"
+    unbacked = _unbacked_checkpoints(monkeypatch, sim)
+    said = (
+        "audit_events: Descope counts 1200 audit events in the one millisecond "
+        f"{from_ms(dense).isoformat(sep=' ')} UTC, more than one answer holds (1000), and ignores 'page': "
+        "they cannot all be read; the cursor stays before it"
+    )
+    for _ in range(2):
+        stream = _extract_at(sim, db).streams[0]
+        assert (str(stream.status), stream.message) == ("incomplete", said)
+        assert all(cursor is None or cursor <= from_ms(dense) for _, cursor, _ in _checkpoints(db))
+    assert unbacked == []
+    before = {event_id(e) for e in sim.world.truth()["events"] if int(e["occurred"]) < dense}
+    assert before <= set(landed_event_ids(db))

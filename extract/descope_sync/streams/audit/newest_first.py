@@ -154,7 +154,12 @@ class NewestFirstReading:
                 answer = self._request(self.frm, top, min_total=self._floor(known))
                 continue
             # Every event it could time is of `oldest`, the newest millisecond left: read it whole, then older ones.
-            answer = self._whole_millisecond(oldest, answer, held)
+            try:
+                answer = self._whole_millisecond(oldest, answer, held)
+            except UnprovedRead:
+                if oldest > self.frm:  # land what is older first: the cursor reaches the millisecond it cannot read
+                    self._walk_window(oldest)
+                raise
             top = oldest
         if not answer.items and answer.omitted and not held:
             proved = self._proved_empty_before(end)
