@@ -206,8 +206,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--dialect",
         type=_dialect,
         default="documented",
-        help="how to read the API where Descope's sources disagree: documented, alternate, or overrides such as "
-        "'omit_empty=true,user_time_unit=s' (see descope_sync.simulator.dialect)",
+        help="how to read the API where Descope's sources disagree: documented, alternate, sdk_only (audit search "
+        "honours only from/to/actions: the newest 1000 and total), or overrides such as "
+        "'omit_empty=true,audit_page=ignored' (see descope_sync.simulator.dialect)",
     )
     demo = sub.add_parser("demo", help="simulator -> extract -> dbt build into ./warehouse.duckdb, then a report")
     demo.add_argument("--users", type=int, default=1000)
