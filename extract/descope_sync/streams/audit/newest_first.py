@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import logging
 import math
+from datetime import timedelta
 from typing import Any
 
+from descope_sync.contract import AUDIT_RETENTION_DAYS
 from descope_sync.descope import Page
 from descope_sync.errors import UnprovedRead
 from descope_sync.streams.audit.rows import event_key, occurred_ms, older_than
-from descope_sync.timeutil import from_ms
+from descope_sync.timeutil import from_ms, to_ms
 
 log = logging.getLogger("descope_sync.streams.audit_events")
 
@@ -136,6 +138,7 @@ class NewestFirstReading:
             return answer.total
         held: dict[str, Any] = {}  # every event of [top, end)
         top = end
+        counted, exactly = answer.total, self.asked_exactly
         while not answer.fits:
             self.ctx.deadline.check()
             occs = [o for o in map(occurred_ms, answer.items) if o is not None]
@@ -170,10 +173,21 @@ class NewestFirstReading:
             if not self._empty_since_claim():
                 self._unproved_empty()
                 return None
-        events = [*held.values(), *answer.items]
+        events = list({**held, **{event_key(e): e for e in answer.items}}.values())
+        if len(events) < counted and self.asked_exactly == exactly and not self._expired(self.frm):
+            # Events only arrive (none can have expired since the window starts inside the retention): the walk
+            # must have found every event its first answer counted.
+            raise UnprovedRead(
+                f"a walk over {from_ms(self.frm).isoformat(sep=' ')}..{from_ms(end).isoformat(sep=' ')} UTC found "
+                f"{len(events)} of the {counted} audit events its first answer counted; the cursor stays before it"
+            )
         self._land(events, from_ms(end), in_range_from=self.frm)
         self._advance(end, [])
         return len(events)
+
+    def _expired(self, ms: int) -> bool:
+        """Whether events at `ms` may have left Descope's retention by now."""
+        return ms < to_ms(self.ctx.now() - timedelta(days=AUDIT_RETENTION_DAYS))
 
     def _proved_empty_before(self, end: int) -> int | None:
         """A window [frm, end) answered `{}` (protobuf's "nothing"): two explicit answers, [frm, hi) and then
