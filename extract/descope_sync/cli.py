@@ -289,8 +289,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--dialect",
         type=_dialect,
         default="documented",
-        help="how to read the API where Descope's sources disagree: documented, alternate, or overrides such as "
-        "'omit_empty=true,user_time_unit=s' (see descope_sync.simulator.dialect)",
+        help="how to read the API where Descope's sources disagree: documented, alternate, sdk_only (audit search "
+        "honours only from/to/actions: the newest 1000 and total), or overrides such as "
+        "'omit_empty=true,audit_page=ignored' (see descope_sync.simulator.dialect)",
     )
     report = sub.add_parser(
         "report", help="write one self-contained HTML report of the activity marts (and GA4 attribution)"

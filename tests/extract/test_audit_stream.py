@@ -458,15 +458,42 @@ def test_a_newest_first_total_that_moves_eight_times_in_a_row_twice_is_still_rea
     assert stream.cursor_to == from_ms(NOW_MS)
 
 
-def test_a_newest_first_tail_page_cut_short_ends_incomplete_with_nothing_claimed(simulator, tmp_path):
-    """A server that answers no items past an offset (a search engine's max result window) while
-    counting them: the tail page cannot be proved whole."""
+def test_a_newest_first_tail_page_cut_short_before_paging_was_shown_is_read_by_time_windows(simulator, tmp_path):
+    """A server that answers no items past an offset (a search engine's max result window) while counting
+    them: its first tail page is not the size it must be, so nothing shows it pages. The window is read with
+    `from` and `to` alone: every event lands once and the cursor reaches the end."""
     world = _newest_first_world(*range(NOW_MS - 3_600_000, NOW_MS - 3_600_000 + 150))
-    sim = simulator(world=world, max_offset=100)
+    sim = simulator(world=world, max_offset=100, rate_limits=UNLIMITED)
     db = tmp_path / "w.duckdb"
     stream = _extract_at(sim, db).streams[0]
-    said = "audit_events: page 2 of 150 events held 0; cannot prove the tail was read"
-    _assert_incomplete_and_nothing_claimed(stream, db, said)
+    assert str(stream.status) == "success", stream.message
+    assert stream.details["windows"] is True
+    assert sorted(landed_event_ids(db)) == sorted(truth_event_ids(sim))
+    assert stream.cursor_to == from_ms(NOW_MS)
+
+
+def test_a_newest_first_tail_page_cut_short_after_paging_was_shown_ends_incomplete(simulator, tmp_path):
+    """Once a tail page showed the server pages, a later tail page cut short cannot be proved whole: the run
+    ends incomplete and the cursor stays at the last tail page landed."""
+    tails = []
+
+    def cut_from_the_second_tail_page(phase, endpoint, request, world):
+        if phase == "before" and request.get("page", 0) > 0:
+            tails.append(request["page"])
+            sim_ref[0].max_offset = 100 if len(tails) > 1 else None
+
+    sim_ref = []
+    world = _newest_first_world(*range(HOUR_AGO, HOUR_AGO + 300))
+    sim = simulator(world=world, on_request=cut_from_the_second_tail_page, rate_limits=UNLIMITED)
+    sim_ref.append(sim)
+    db = tmp_path / "w.duckdb"
+    stream = _extract_at(sim, db).streams[0]
+    assert (str(stream.status), stream.message) == (
+        "incomplete",
+        "audit_events: page 5 of 251 events held 0; cannot prove the tail was read",
+    )
+    assert stream.cursor_to == from_ms(HOUR_AGO + 49)
+    assert sorted(landed_event_ids(db)) == [f"E{n:06d}" for n in range(50)]
 
 
 def test_a_newest_first_tail_page_older_than_the_window_ends_incomplete(simulator, tmp_path):
@@ -865,3 +892,245 @@ def test_pages_of_two_events_are_read_in_either_order(simulator, tmp_path, order
     assert stream.details.get("newest_first", False) is (order == "ignored")
     assert sorted(set(landed_event_ids(db))) == sorted(truth_event_ids(sim))
     assert stream.cursor_to == from_ms(NOW_MS)
+
+
+# ---------------------------------------------------------------------------- an `occurred` that does not parse
+READERS = {  # how the server reads page, size and oldestFirst
+    "oldest-first": "audit_oldest_first=honoured",
+    "newest-first": "audit_oldest_first=ignored",
+    "newest-first, size ignored": "audit_oldest_first=ignored,audit_size=ignored",
+    "oldest-first, page and size ignored": "audit_page=ignored,audit_size=ignored",
+    "sdk-only": "sdk_only",
+    "sdk-only, from exclusive": "sdk_only,audit_from=exclusive",
+}
+
+
+def _world_of(reader, *occurred_ms, clock=None):
+    from descope_sync.simulator import Dialect, World
+
+    clock = clock or [NOW_MS / 1000]
+    dialect = Dialect.parse({**READINGS, **READERS}[reader])
+    world = World(seed=1, users=0, now=lambda: clock[0], dialect=dialect)
+    _add_events(world, occurred_ms)
+    return world
+
+
+@pytest.mark.parametrize("reader", list(READERS))
+@pytest.mark.parametrize("at", [0, 49, 50, 75, 999, 1000, 1001, 1449, 1499])
+def test_an_event_whose_occurred_does_not_parse_is_quarantined_counted_and_fails_nothing(
+    simulator, tmp_path, monkeypatch, reader, at
+):
+    """Descope files the event at its own time and counts it in `total`; we cannot read that time. It goes to
+    _quarantine once, with its reason and batch, and every other event lands once: first, last or in the middle
+    of a page, at a page boundary (pages of 50 asked, 1000 served by a server ignoring size), in either order."""
+    world = _world_of(reader, *range(HOUR_AGO, HOUR_AGO + 1500))
+    bad = {"ID": "EVbad", "action": "LoginSucceed", "userId": "U1", "occurred": "soon"}
+    world.add_event(bad, filed_at_ms=HOUR_AGO + at)
+    sim = simulator(world=world, rate_limits=UNLIMITED)
+    db = tmp_path / "w.duckdb"
+    summary = _extract_at(sim, db, max_seconds=60)
+    stream = summary.streams[0]
+    assert (str(stream.status), stream.rows_quarantined) == ("success", 1), stream.message
+    [(why, batch, payload)] = query(db, "select reason, _batch_id, payload::varchar from descope_raw._quarantine")
+    assert (why, batch, json.loads(payload)) == (
+        "audit event without a usable 'occurred'",
+        f"{summary.run_id}:audit_events",
+        bad,
+    )
+    landed = landed_event_ids(db)
+    assert sorted(landed) == sorted(truth_event_ids(sim) - {"EVbad"})
+    assert stream.cursor_to == from_ms(NOW_MS)
+
+
+# ---------------------------------------------------------------- every reading of page, size, oldestFirst, from
+READINGS = {
+    "documented": "documented",
+    "from exclusive": "audit_from=exclusive",
+    "newest-first": "audit_oldest_first=ignored",
+    "page ignored": "audit_page=ignored",
+    "size ignored": "audit_size=ignored",
+    "page and size ignored": "audit_page=ignored,audit_size=ignored",
+    "newest-first, page ignored": "audit_oldest_first=ignored,audit_page=ignored",
+    "newest-first, page ignored, from exclusive": "audit_oldest_first=ignored,audit_page=ignored,audit_from=exclusive",
+    "newest-first, size ignored": "audit_oldest_first=ignored,audit_size=ignored",
+    "sdk-only": "sdk_only",
+    "sdk-only, from exclusive": "sdk_only,audit_from=exclusive",
+    "alternate": "alternate",
+}
+SPREAD = [
+    *range(HOUR_AGO - 1_800_000, HOUR_AGO, 300),  # six thousand over half an hour
+    *[HOUR_AGO] * 60,  # a millisecond fuller than the 50 asked a page
+    *[HOUR_AGO + 300_000] * 3,  # ties
+]
+
+
+def _stop_after(monkeypatch, checks: int) -> None:
+    """The run's time budget runs out at its `checks`-th look (a budget stop, wherever it falls)."""
+    from descope_sync.descope import Deadline
+    from descope_sync.errors import BudgetExhausted
+
+    seen = [0]
+
+    def check(self):
+        seen[0] += 1
+        if seen[0] >= checks:
+            raise BudgetExhausted("time budget of 1s used up")
+
+    monkeypatch.setattr(Deadline, "check", check)
+
+
+@pytest.mark.parametrize("reading", list(READINGS))
+def test_every_reading_lands_every_event_once_across_budget_stops_and_reruns_and_always_progresses(
+    simulator, tmp_path, monkeypatch, reading
+):
+    """Whether the server honours or ignores page, size and oldestFirst, and reads `from` in or out: a run stopped
+    by its budget commits progress, the next ones read on to the end, every event lands once per run, and no
+    checkpoint claims an event not landed."""
+    from descope_sync.simulator import Dialect, World
+
+    clock = [NOW_MS / 1000]
+    world = World(seed=1, users=0, now=lambda: clock[0], dialect=Dialect.parse(READINGS[reading]))
+    _add_events(world, SPREAD)
+    sim = simulator(world=world, rate_limits=UNLIMITED)
+    db = tmp_path / "w.duckdb"
+    unbacked = _unbacked_checkpoints(monkeypatch, sim)
+
+    with monkeypatch.context() as budget:
+        _stop_after(budget, 8)
+        stopped = _extract_at(sim, db).streams[0]
+    assert str(stopped.status) == "partial", stopped.message
+    assert stopped.cursor_to is not None  # progress, committed
+
+    runs = [_extract_at(sim, db)]
+    assert str(runs[0].streams[0].status) == "success", runs[0].streams[0].message
+    assert runs[0].streams[0].cursor_to == from_ms(NOW_MS)
+
+    later = NOW_MS + 3_600_000
+    clock[0] = later / 1000
+    _add_events(world, [*range(NOW_MS + 1000, NOW_MS + 1_500_000, 1000), *[NOW_MS + 2000] * 5])
+    runs.append(_extract_at(sim, db, now_ms=later))
+    assert str(runs[1].streams[0].status) == "success", runs[1].streams[0].message
+    assert runs[1].streams[0].cursor_to == from_ms(later)
+
+    assert set(landed_event_ids(db)) == truth_event_ids(sim)
+    for run in runs:
+        batch = [
+            e
+            for (e,) in query(
+                db, "select event_id from descope_raw.audit_events where _batch_id = ?", [f"{run.run_id}:audit_events"]
+            )
+        ]
+        assert len(batch) == len(set(batch)), "a run landed an event twice"
+    assert unbacked == []
+
+
+# ---------------------------------------------------------------------------- the retention edge
+DAY_MS = 86_400_000
+
+
+def _retention_world(clock, reading="documented"):
+    from descope_sync.simulator import Dialect, World
+
+    world = World(seed=1, users=0, now=lambda: clock[0], dialect=Dialect.parse(reading))
+    _add_events(world, [*range(HOUR_AGO, HOUR_AGO + 120_000, 1000)])  # two minutes of events, an hour old
+    return world
+
+
+@pytest.mark.parametrize("reading", ["documented", "sdk_only"])
+def test_after_the_extractor_was_down_past_retention_the_landed_anchor_is_not_asked_for(simulator, tmp_path, reading):
+    """Events landed, then the extractor is down 35 days: the newest landed event (the anchor) is older than
+    Descope's 30-day retention, which answers 400 for such a `from`. The run records the lost interval and
+    reads from the retention edge, landing what arrived since; it does not fail on every run."""
+    clock = [NOW_MS / 1000]
+    world = _retention_world(clock, reading)
+    sim = simulator(world=world, rate_limits=UNLIMITED)
+    db = tmp_path / "w.duckdb"
+    assert str(_extract_at(sim, db).streams[0].status) == "success"
+
+    later = NOW_MS + 35 * DAY_MS
+    clock[0] = later / 1000
+    new = _add_events(world, [later - DAY_MS, later - 60_000])
+    stream = _extract_at(sim, db, now_ms=later).streams[0]
+    assert str(stream.status) == "data_loss", stream.message
+    assert stream.cursor_to == from_ms(later)
+    assert new <= set(landed_event_ids(db))
+    assert str(_extract_at(sim, db, now_ms=later + 60_000).streams[0].status) == "success"
+
+
+@pytest.mark.parametrize("reading", ["documented", "sdk_only"])
+def test_a_quiet_tenant_whose_newest_event_left_retention_is_read_from_inside_it(simulator, tmp_path, reading):
+    """The extractor runs every day but nothing happens: the cursor stays recent while the newest landed event
+    (the anchor) ages past the 30-day retention. Asking `from` it would be a 400 on every run; it is not
+    asked for, and the run succeeds with the cursor at its end."""
+    clock = [NOW_MS / 1000]
+    world = _retention_world(clock, reading)
+    sim = simulator(world=world, rate_limits=UNLIMITED)
+    db = tmp_path / "w.duckdb"
+    for day in (0, 15, 29, 31):
+        now_ms = NOW_MS + day * DAY_MS
+        clock[0] = now_ms / 1000
+        stream = _extract_at(sim, db, now_ms=now_ms).streams[0]
+        assert (day, str(stream.status)) == (day, "success"), stream.message
+        assert stream.cursor_to == from_ms(now_ms)
+    assert set(landed_event_ids(db)) == truth_event_ids(sim)  # (a run re-reads the anchor it proves its start by)
+
+
+def test_a_cursor_within_its_overlap_of_the_retention_edge_reads_from_the_edge(simulator, tmp_path):
+    """A cursor a minute inside the retention, with a five-minute overlap: re-reading the overlap would ask a
+    `from` older than the retention (a 400); the window starts at the edge instead."""
+    from descope_sync.contract import AUDIT_RETENTION_DAYS
+
+    clock = [NOW_MS / 1000]
+    world = _retention_world(clock)
+    sim = simulator(world=world, rate_limits=UNLIMITED)
+    db = tmp_path / "w.duckdb"
+    edge = from_ms(NOW_MS) - timedelta(days=AUDIT_RETENTION_DAYS)
+    land_audit_cursor(db, edge + timedelta(minutes=3))
+    stream = _extract_at(sim, db, audit_overlap_seconds=300).streams[0]
+    assert str(stream.status) == "success", stream.message
+    assert edge < stream.cursor_from < edge + timedelta(minutes=3)
+    assert sorted(landed_event_ids(db)) == sorted(truth_event_ids(sim))
+
+
+# ---------------------------------------------------------------------------- a server that ignores `page`
+def test_a_page_ignoring_server_whose_tail_is_the_size_expected_is_caught_by_page_0s_newest_event(
+    simulator, tmp_path, monkeypatch
+):
+    """100 events, pages of 50: the tail page (page 1) must hold 50, and a server ignoring `page` answers page
+    0's 50 newest, the size expected. Page 0's newest event on it shows `page` is ignored: no cursor passes
+    the 50 oldest unread, and the window is read by time windows instead."""
+    world = _world_of("newest-first, page ignored", *range(HOUR_AGO, HOUR_AGO + 100))
+    sim = simulator(world=world, rate_limits=UNLIMITED)
+    db = tmp_path / "w.duckdb"
+    unbacked = _unbacked_checkpoints(monkeypatch, sim)
+    stream = _extract_at(sim, db).streams[0]
+    assert str(stream.status) == "success", stream.message
+    assert stream.details["windows"] is True
+    assert unbacked == []
+    assert sorted(landed_event_ids(db)) == sorted(truth_event_ids(sim))
+
+
+@pytest.mark.parametrize("reading", ["sdk-only", "sdk-only, from exclusive"])
+def test_a_millisecond_fuller_than_one_answer_on_a_server_ignoring_page_ends_incomplete_saying_why(
+    simulator, tmp_path, monkeypatch, reading
+):
+    """1,200 events in one millisecond, and a server that answers 1,000 at most and ignores `page`: they cannot
+    all be read. The run ends incomplete and says exactly that; the events before it land, committed, and no
+    cursor passes it. Every rerun says the same (nothing is claimed on the way)."""
+    dense = HOUR_AGO + 60_000
+    world = _world_of(reading, *range(HOUR_AGO, HOUR_AGO + 30), *[dense] * 1200, *range(dense + 1, dense + 31))
+    sim = simulator(world=world, rate_limits=UNLIMITED)
+    db = tmp_path / "w.duckdb"
+    unbacked = _unbacked_checkpoints(monkeypatch, sim)
+    said = (
+        "audit_events: Descope counts 1200 audit events in the one millisecond "
+        f"{from_ms(dense).isoformat(sep=' ')} UTC, more than one answer holds (1000), and ignores 'page': "
+        "they cannot all be read; the cursor stays before it"
+    )
+    for _ in range(2):
+        stream = _extract_at(sim, db).streams[0]
+        assert (str(stream.status), stream.message) == ("incomplete", said)
+        assert all(cursor is None or cursor <= from_ms(dense) for _, cursor, _ in _checkpoints(db))
+    assert unbacked == []
+    before = {event_id(e) for e in sim.world.truth()["events"] if int(e["occurred"]) < dense}
+    assert before <= set(landed_event_ids(db))

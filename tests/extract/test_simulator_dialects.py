@@ -75,6 +75,8 @@ def test_presets_flip_every_point_and_parse_reads_presets_and_overrides() -> Non
         "audit_from": "inclusive",
         "audit_to": "exclusive",
         "audit_oldest_first": "honoured",
+        "audit_page": "honoured",
+        "audit_size": "honoured",
         "omit_empty": False,
         "user_time_unit": "ms",
         "user_from": "exclusive",
@@ -84,7 +86,13 @@ def test_presets_flip_every_point_and_parse_reads_presets_and_overrides() -> Non
     mixed = Dialect.parse("user_time_unit=s, omit_empty=true")
     assert mixed == dataclasses.replace(DOCUMENTED, user_time_unit="s", omit_empty=True)
     assert Dialect.parse("alternate,omit_empty=false") == dataclasses.replace(ALTERNATE, omit_empty=False)
-    for d in (DOCUMENTED, ALTERNATE, mixed):
+    sdk_only = Dialect.parse("sdk_only")
+    assert sdk_only == dataclasses.replace(
+        DOCUMENTED, audit_oldest_first="ignored", audit_page="ignored", audit_size="ignored"
+    )
+    assert sdk_only.describe() == "sdk_only"
+    assert Dialect.parse("sdk_only,audit_from=exclusive") == dataclasses.replace(sdk_only, audit_from="exclusive")
+    for d in (DOCUMENTED, ALTERNATE, mixed, sdk_only, Dialect(audit_page="ignored")):
         assert Dialect.parse(d.describe()) == d
     for bad, words in (
         ("", "empty"),

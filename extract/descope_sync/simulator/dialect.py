@@ -18,12 +18,17 @@ _CHOICES: dict[str, tuple[Any, Any]] = {
     "audit_from": ("inclusive", "exclusive"),
     "audit_to": ("exclusive", "inclusive"),
     "audit_oldest_first": ("honoured", "ignored"),
+    "audit_page": ("honoured", "ignored"),
+    "audit_size": ("honoured", "ignored"),
     "omit_empty": (False, True),
     "user_time_unit": ("ms", "s"),
     "user_from": ("exclusive", "inclusive"),
     "user_to": ("inclusive", "exclusive"),
     "login_flow_done": ("none", "paired"),
 }
+# The audit points a server honouring only what the official SDKs send plays.
+SDK_ONLY = {"audit_oldest_first": "ignored", "audit_page": "ignored", "audit_size": "ignored"}
+PRESETS = ("documented", "alternate", "sdk_only")
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
 
@@ -35,6 +40,8 @@ class Dialect:
     - ``audit_from`` / ``audit_to``: is the audit-search bound (epoch ms, against ``occurred``)
       ``"inclusive"`` or ``"exclusive"``.
     - ``audit_oldest_first``: ``"honoured"``, or ``"ignored"`` (always newest first).
+    - ``audit_page``: ``"honoured"``, or ``"ignored"`` (every answer is page 0).
+    - ``audit_size``: ``"honoured"``, or ``"ignored"`` (every answer holds up to 1000 events).
     - ``omit_empty``: protobuf-style JSON: fields holding ``false``, ``0``, ``""``, ``[]`` or ``{}``
       are omitted, recursively, in users, events and at the top level of an answer.
     - ``user_time_unit``: ``"ms"`` or ``"s"``, the unit of the user-search time filters.
@@ -46,6 +53,8 @@ class Dialect:
     audit_from: str = "inclusive"
     audit_to: str = "exclusive"
     audit_oldest_first: str = "honoured"
+    audit_page: str = "honoured"
+    audit_size: str = "honoured"
     omit_empty: bool = False
     user_time_unit: str = "ms"
     user_from: str = "exclusive"
@@ -72,8 +81,15 @@ class Dialect:
         return cls(**{name: alternate for name, (_, alternate) in _CHOICES.items()})
 
     @classmethod
+    def sdk_only(cls) -> Dialect:
+        """A server that honours only what the official SDKs send (``from``, ``to``, ``actions``): it ignores
+        ``page``, ``size`` and ``oldestFirst`` and answers every audit search with the newest 1000 events of
+        the range and its ``total``. Every other point as documented."""
+        return cls(**SDK_ONLY)
+
+    @classmethod
     def parse(cls, text: str) -> Dialect:
-        """``"documented"``, ``"alternate"``, or ``"key=value,..."`` overrides.
+        """``"documented"``, ``"alternate"``, ``"sdk_only"``, or ``"key=value,..."`` overrides.
 
         Overrides apply on top of documented, or on top of a preset named first
         (``"alternate,omit_empty=false"``). Unknown keys or values raise ``ValueError``.
@@ -86,9 +102,9 @@ class Dialect:
             preset = items.pop(0).lower()
             if preset in _CHOICES:
                 raise ValueError(f"dialect item {preset!r} is not key=value")
-            if preset not in ("documented", "alternate"):
-                raise ValueError(f"unknown dialect preset {preset!r}: use documented or alternate")
-            base = cls.alternate() if preset == "alternate" else base
+            if preset not in PRESETS:
+                raise ValueError(f"unknown dialect preset {preset!r}: use {', '.join(PRESETS)}")
+            base = getattr(cls, preset)()
         overrides: dict[str, Any] = {}
         for item in items:
             key, sep, value = (part.strip() for part in item.partition("="))
@@ -105,11 +121,10 @@ class Dialect:
         return dataclasses.replace(base, **overrides)
 
     def describe(self) -> str:
-        """``"documented"``, ``"alternate"``, or the ``key=value`` overrides on top of documented."""
-        if self == Dialect.documented():
-            return "documented"
-        if self == Dialect.alternate():
-            return "alternate"
+        """A preset's name, or the ``key=value`` overrides on top of documented."""
+        for preset in PRESETS:
+            if self == getattr(Dialect, preset)():
+                return preset
         changed = [f.name for f in dataclasses.fields(self) if getattr(self, f.name) != f.default]
         return ",".join(f"{name}={str(getattr(self, name)).lower()}" for name in changed)
 

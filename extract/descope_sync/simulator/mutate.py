@@ -207,22 +207,31 @@ def login(
 
 
 def add_event(
-    w: World, event: dict[str, Any], *, client_ip: str | None = None, visible_from_ms: int | None = None
+    w: World,
+    event: dict[str, Any],
+    *,
+    client_ip: str | None = None,
+    visible_from_ms: int | None = None,
+    filed_at_ms: int | None = None,
 ) -> dict[str, Any]:
     """Insert any audit event, served verbatim in every dialect (``occurred`` must hold epoch ms).
 
     It becomes visible at ``visible_from_ms``, default now (or at ``occurred`` if that is later):
     an old ``occurred`` makes an event "indexed late". ``client_ip`` defaults to ``remoteAddress``.
+    ``filed_at_ms``: the server files (sorts, filters, counts) the event at this time and serves its
+    ``occurred`` as given, whatever it holds (a server whose index and payload disagree).
     """
     if not isinstance(event, dict):
         raise TypeError("an event is a dict")
     try:
-        occurred = int(event["occurred"])
+        occurred = int(event["occurred"]) if filed_at_ms is None else filed_at_ms
     except (KeyError, TypeError, ValueError):
         raise ValueError("an event needs an occurred of epoch-ms digits") from None
     if visible_from_ms is None:
         visible_from_ms = max(w.now_ms(), occurred)
-    visible = log_event(w, copy.deepcopy(event), client_ip, visible_from_ms=visible_from_ms, verbatim=True)
+    visible = log_event(
+        w, copy.deepcopy(event), client_ip, visible_from_ms=visible_from_ms, verbatim=True, filed_at_ms=filed_at_ms
+    )
     return {"op": "event", "event": event, "visible": visible}
 
 

@@ -16,6 +16,10 @@ Dialect points
 - ``audit_from``: audit ``from`` is inclusive [exclusive]; ``audit_to``: ``to`` exclusive
   [inclusive]; both epoch ms compared with ``int(occurred)``.
 - ``audit_oldest_first``: ``oldestFirst: true`` is honoured [ignored: always newest first].
+- ``audit_page``: ``page`` is honoured [ignored: every answer is page 0]; ``audit_size``: ``size`` is
+  honoured [ignored: every answer holds up to 1000 events]. The ``sdk_only`` preset ignores all three
+  (what a server honouring only the official SDKs' ``from``/``to``/``actions`` would do: the newest
+  1000 events of the range and its ``total``).
 - ``omit_empty``: false [true: protobuf-style JSON: every field holding ``false``, ``0``, ``""``,
   ``[]``, ``{}`` (or null) is omitted, recursively, in users and events (``{"a": {"b": 0}}`` loses
   ``a`` too; list items stay), and at the top level (``users``/``audits`` when empty, ``total``
@@ -625,10 +629,11 @@ class Simulator:
         size = _int(q, "size", 0)
         if size < 0:
             raise _BadRequest("size must be >= 0")
-        size = min(size or MAX_AUDIT_PAGE, MAX_AUDIT_PAGE)
+        size = min(size or MAX_AUDIT_PAGE, MAX_AUDIT_PAGE) if dialect.audit_size == "honoured" else MAX_AUDIT_PAGE
         page = _int(q, "page", 0)
         if page < 0:
             raise _BadRequest("page must be >= 0")
+        page = page if dialect.audit_page == "honoured" else 0
         oldest_first = _bool(q, "oldestFirst") and dialect.audit_oldest_first == "honoured"
         lo, hi = dialect.audit_bounds(from_ms, to_ms)
         past = self._past_window(page, size)

@@ -344,10 +344,13 @@ class EventStore:
         self.version = 0
         self._cache: OrderedDict[Any, Any] = OrderedDict()
 
-    def pack(self, e: dict[str, Any], client_ip: str | None = None, *, verbatim: bool = False) -> tuple:
+    def pack(
+        self, e: dict[str, Any], client_ip: str | None = None, *, verbatim: bool = False, filed_at_ms: int | None = None
+    ) -> tuple:
         """An event as stored: its sort and filter columns, its JSON as served, its client IP.
 
-        ``verbatim`` events are served exactly as given, in every dialect.
+        ``verbatim`` events are served exactly as given, in every dialect. ``filed_at_ms``: the time the
+        server sorts, filters and counts the event by, whatever its ``occurred`` says (default: ``occurred``).
         """
         if verbatim:
             blob = dumps(e)
@@ -368,7 +371,7 @@ class EventStore:
             blob = dumps(strip_empty(e) if self.omit_empty else e)
         address = e.get("remoteAddress")
         return (
-            int(e["occurred"]),
+            int(e["occurred"]) if filed_at_ms is None else filed_at_ms,
             event_tiebreak(e),
             e.get("action"),
             e.get("userId"),

@@ -165,11 +165,19 @@ class World:
             return mutate.login(self, user_id, success, occurred_ms, remote_address=remote_address, client_ip=client_ip)
 
     def add_event(
-        self, event: dict[str, Any], *, client_ip: str | None = None, visible_from_ms: int | None = None
+        self,
+        event: dict[str, Any],
+        *,
+        client_ip: str | None = None,
+        visible_from_ms: int | None = None,
+        filed_at_ms: int | None = None,
     ) -> dict[str, Any]:
-        """Insert any event verbatim, visible from ``visible_from_ms`` (default now: "indexed late")."""
+        """Insert any event verbatim, visible from ``visible_from_ms`` (default now: "indexed late");
+        ``filed_at_ms``: searched and counted at that time whatever its ``occurred`` says."""
         with self.lock:
-            return mutate.add_event(self, event, client_ip=client_ip, visible_from_ms=visible_from_ms)
+            return mutate.add_event(
+                self, event, client_ip=client_ip, visible_from_ms=visible_from_ms, filed_at_ms=filed_at_ms
+            )
 
     def put_user(self, obj: dict[str, Any]) -> dict[str, Any]:
         """Insert or replace (by userId) a user object served verbatim; see :func:`.mutate.put_user`."""
