@@ -62,7 +62,8 @@ def check() -> None:
 
 @contextmanager
 def handled() -> Iterator[None]:
-    """Inside the block SIGINT and SIGTERM raise `Interrupted`; the previous handlers come back after."""
+    """Inside the block SIGINT and SIGTERM raise `Interrupted`; the previous handlers come back after, and
+    the signal is forgotten (a process that runs again, a test worker or an embedding host, starts clean)."""
     global _received
     _received = None
     try:
@@ -74,3 +75,4 @@ def handled() -> Iterator[None]:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+        _received = None

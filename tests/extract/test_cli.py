@@ -583,6 +583,7 @@ def test_dbt_full_refresh_says_what_it_rebuilds(in_process, monkeypatch, capsys)
 def test_an_interrupt_ends_the_live_progress_line_then_prints_one_line(in_process, monkeypatch, capsys, signum, code):
     import signal
 
+    from descope_sync import interrupts
     from descope_sync.progress import Progress
 
     cli = in_process
@@ -609,6 +610,7 @@ def test_an_interrupt_ends_the_live_progress_line_then_prints_one_line(in_proces
     previous = signal.getsignal(signum)
     assert cli.main(["extract"]) == code
     assert signal.getsignal(signum) == previous  # the CLI's handlers are gone after it
+    assert interrupts.received() is None  # and the signal with them: the next run in this process is not stopped
     name = signal.Signals(signum).name
     err = capsys.readouterr().err
     assert "users: 10 rows" in err  # the live line was drawn
