@@ -812,12 +812,10 @@ def _sweep(
     lo = _epoch_s(state.started_at) - TAIL_MARGIN_S
     if cursor is not None:
         lo = max(lo, _epoch_s(cursor) - settings.users_overlap_seconds)
-    reader.quiet = False
     watermark = reader.modified_pass(lo, checkpoint=lambda _cursor_to, _pos: row())
-    # After a quiet pass nobody was created since this run's count was read (a creation is a
-    # modification the pass would have brought): that count, which deletions since only raise, is
-    # at least as strict as a new one.
-    source_total = reader.profile.total if reader.quiet else reader.count().total
+    # Counted again even after a quiet pass: a user imported behind the sweep without a
+    # modifiedTime is seen by no pass, only by a count taken after the sweep.
+    source_total = reader.count().total
     seen = writer.live_user_count(state.started_at)
     if seen + state.quarantined < source_total:
         reader.unfiltered_pass(state, (1, window_end), checkpoint=row)
