@@ -16,7 +16,7 @@ def extract(settings, streams):
 
 def test_a_full_sweep_stopped_by_its_budget_resumes_and_finishes_across_invocations(simulator, tmp_path):
     sim = simulator(
-        world=World(seed=3, users=2000),
+        world=World(seed=3, users=4000),  # about 45 searches at 10 a second: three invocations or more
         max_page_size=100,
         rate_limits=RateLimits(user_search=(10, 1.0), audit_search=(10, 1.0)),
     )

@@ -93,7 +93,9 @@ def test_more_users_in_one_second_than_a_page_holds_are_read_with_verified_offse
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_users_created_modified_or_deleted_between_page_requests_are_not_skipped(simulator, tmp_path, seed):
-    chaos = ChaosConfig(seed=seed, p_429=0.0, p_5xx=0.0, p_malformed=0.0, p_mutation=0.6)
+    # A burst of 20 mutations, over before the sweep's last requests (about 25 for 500 users in pages
+    # of 40): a change after a run's last read is the next run's to land.
+    chaos = ChaosConfig(seed=seed, p_429=0.0, p_5xx=0.0, p_malformed=0.0, p_mutation=0.6, max_mutations=20)
     sim = simulator(users=500, chaos=chaos, max_page_size=40)
     db = tmp_path / "w.duckdb"
     settings = settings_for(sim, db)
@@ -307,6 +309,7 @@ def test_a_user_changed_during_the_first_tail_pass_brings_a_second_one(simulator
     db = tmp_path / "w.duckdb"
     settings = settings_for(sim, db)
     assert extract_users(settings).status == "success"
+    sim.world.modify_user()  # a change since the run began: a quiet first request would need no tail pass
     changed: list[dict] = []
 
     def change_before_the_first_tail_pass(phase, endpoint, request, world):
@@ -324,8 +327,12 @@ def test_a_user_changed_during_the_first_tail_pass_brings_a_second_one(simulator
     assert latest_landed_users(db)[uid] == sim.world.truth()["users"][uid]
 
 
-def test_the_window_counters_account_for_every_windowed_request(simulator, tmp_path):
-    """details.windows + details.probes_discarded = the bounded searches made (a probe that overflowed is redone)."""
+@pytest.mark.parametrize(
+    ("unit", "discards"), [("ms", False), ("s", True)], ids=["keyset (ms filters)", "windows (s filters)"]
+)
+def test_the_window_counters_account_for_every_windowed_request(simulator, tmp_path, unit, discards):
+    """details.windows + details.probes_discarded = the bounded searches made (a probe that overflowed is
+    redone). The createdTime keyset of a sweep on a server whose filters are milliseconds discards none."""
     bounded: list[dict] = []
 
     def count_bounded(phase, endpoint, request, world):
@@ -333,12 +340,13 @@ def test_the_window_counters_account_for_every_windowed_request(simulator, tmp_p
         if phase == "before" and endpoint == "user_search" and both and request.get("limit", 0) > 1:
             bounded.append(request)
 
-    sim = simulator(world=World(seed=7, users=600, bulk_import=0), on_request=count_bounded)
+    world = World(seed=7, users=600, bulk_import=0, dialect=Dialect(user_time_unit=unit))
+    sim = simulator(world=world, on_request=count_bounded)
     db = tmp_path / "w.duckdb"
     stream = extract_users(settings_for(sim, db, users_page_size=50)).streams[0]
     assert str(stream.status) == "success", stream.message
     details = stream.details
-    assert details["dense_windows"] == 0 and details["probes_discarded"] > 0
+    assert details["dense_windows"] == 0 and (details["probes_discarded"] > 0) == discards
     assert details["windows"] + details["probes_discarded"] == len(bounded)
     assert_landing_matches_truth(sim, db)
 
@@ -634,6 +642,7 @@ def test_a_dense_second_read_from_both_ends_is_read_again_while_its_count_or_mem
 def test_a_tail_pass_that_brings_users_in_a_dense_second_and_elsewhere_brings_another(simulator, tmp_path):
     sim, clock, now, settings, db = _swept_fixed_clock_world(simulator, tmp_path, users_page_size=4)
     clock[0] = now_s = 1_800_000_100
+    sim.world.modify_user()  # a change since the run began, so that a tail pass follows the first request
     changed: list[str] = []
 
     def change_during_the_first_tail_pass(phase, endpoint, request, world):
@@ -653,11 +662,14 @@ def test_a_tail_pass_that_brings_users_in_a_dense_second_and_elsewhere_brings_an
     assert_landing_matches_truth(sim, db)
 
 
-def _incremental_run_after_a_sweep(simulator, tmp_path):
-    """A fixed-clock world swept once; returns (sim, clock, run) with the clock set 100 s later and
-    `run()` an incremental users run on the ticking clock."""
-    sim, clock, now, settings, _ = _swept_fixed_clock_world(simulator, tmp_path)
+def _incremental_run_after_a_sweep(simulator, tmp_path, changed_since=1, **settings_overrides):
+    """A fixed-clock world swept once; returns (sim, clock, run) with the clock set 100 s later,
+    `changed_since` users modified then (a run whose first request brings nobody modified since it
+    began needs no tail pass), and `run()` an incremental users run on the ticking clock."""
+    sim, clock, now, settings, _ = _swept_fixed_clock_world(simulator, tmp_path, **settings_overrides)
     clock[0] = 1_800_000_100
+    for _ in range(changed_since):
+        sim.world.modify_user()
 
     def run():
         stream = run_extract(settings, streams=["users"], progress=SilentProgress(), now=now).streams[0]
@@ -691,13 +703,15 @@ def test_a_source_that_changes_during_every_tail_pass_stops_after_ten_with_the_c
     assert_landing_matches_truth(sim, tmp_path / "w.duckdb")
 
 
-@pytest.mark.parametrize(("ahead", "tail_passes"), [(2, 1), (3, 2)])
+@pytest.mark.parametrize(("ahead", "page_size", "tail_passes"), [(2, 4, 1), (3, 4, 2), (3, 1000, 1)])
 def test_the_windows_of_an_incremental_run_reach_two_seconds_past_now_and_the_tail_reads_what_lies_beyond(
-    simulator, tmp_path, ahead, tail_passes
+    simulator, tmp_path, ahead, page_size, tail_passes
 ):
-    """A change stamped `ahead` seconds in the future (a Descope clock ahead of ours): the windows read
-    it up to two seconds ahead; past that the tail pass lands it as new, so a second pass must prove it."""
-    sim, clock, run = _incremental_run_after_a_sweep(simulator, tmp_path)
+    """A change stamped `ahead` seconds in the future (a Descope clock ahead of ours): when the first
+    request (up to year 9999) does not fit, the windows read it up to two seconds ahead; past that the
+    tail pass lands it as new, so a second pass must prove it. When the first request fits it is read
+    there, and one tail pass proves it."""
+    sim, clock, run = _incremental_run_after_a_sweep(simulator, tmp_path, changed_since=5, users_page_size=page_size)
     clock[0] += ahead
     uid = sim.world.modify_user()["userId"]
     clock[0] -= ahead
@@ -941,14 +955,15 @@ def test_a_warehouse_whose_full_runs_predate_sweep_ids_gets_a_reconciled_sweep_f
 def test_an_incremental_run_that_found_no_change_keeps_its_progress_when_killed_in_the_tail(
     simulator, tmp_path, monkeypatch
 ):
-    """A quiet stretch is progress too: the window that found nothing commits its cursor, so a run
-    killed in the tail pass after it does not send the next run back to the old cursor."""
+    """A quiet stretch is progress too: the first request commits its cursor, so a run killed in the
+    tail pass after it does not send the next run back to the old cursor."""
     from descope_sync.descope import DescopeClient
 
     sim, clock, now, settings, db = _swept_fixed_clock_world(simulator, tmp_path)
     swept_to = cursor(db, "users")
     clock[0] += 3600
     second_of_the_run = int(clock[0])
+    sim.world.modify_user()  # a change since the run began, so that a tail pass follows the first request
     search = DescopeClient.search_users
 
     def killed_at_the_tail(self, body, **kwargs):

@@ -6,17 +6,20 @@ otherwise it shrinks in proportion to `total`. Each accepted window lands with a
 same commit, so a run stopped by its budget keeps its progress.
 
 One run:
-1. **Probe** (three one-row requests): Descope's user count, whether the server takes filter times
-   in milliseconds or seconds (one docs page says seconds), and whether it sends empty lists and
-   zero totals (then a body lacking them is malformed) or omits them protobuf-style.
+1. **Count** (one one-row request, newest first): Descope's user count and the newest user. The
+   server's profile (filter unit, empty-value style, sort honoured) is remembered from earlier
+   runs, else probed (`users_profile`); an answer that contradicts a remembered profile makes the
+   run probe and start over before anything lands on it.
 2. **Incremental pass** over `modifiedTime` from the cursor minus an overlap, then tail passes
-   from just before the run started until a pass brings nothing new. Skipped when the source
+   from just before the run started until a pass brings nothing new (a first request that fits
+   and brings nothing new is that pass). Skipped when the source
    reports far fewer users than the warehouse holds live (an outage answering `{}`, a wrong
    project): nothing it says can move the cursor.
 3. **Full sweep** when one is open, on the first run, with `--full-refresh`, when the last
    accepted sweep is older than `reconcile_days` or was not accepted, or when Descope's count
    differs from the live users the warehouse holds (deletions nobody told us about). The sweep
-   walks `createdTime` windows from 1 s to now, then one open-ended window, checkpointing its
+   walks `createdTime` from 1 s to now (oldest first, each page proved by the next request's count,
+   where filters are milliseconds; else windows), then one open-ended window, checkpointing its
    position (`partial`, with a sweep id) after each window so budget-limited runs finish it.
    Then a final incremental pass, and the **reconciliation**: the users landed since the sweep
    began (less those deleted by events, plus records quarantined for lacking an id) must
@@ -36,12 +39,14 @@ may return a neighbouring second's users too, which are landed as harmless dupli
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from descope_sync.contract import RunMode, RunStatus
@@ -50,6 +55,14 @@ from descope_sync.errors import BudgetExhausted, MalformedAnswer, UnprovedRead
 from descope_sync.landing.base import SyncRun
 from descope_sync.streams.base import StreamContext
 from descope_sync.streams.result import StreamResult
+from descope_sync.streams.users_profile import (
+    NEWEST_FIRST,
+    ProfileContradicted,
+    ServerProfile,
+    check_answer,
+    modified_s,
+    recall,
+)
 from descope_sync.timeutil import EPOCH, from_epoch_seconds
 
 log = logging.getLogger(__name__)
@@ -63,6 +76,7 @@ MAX_EPOCH_S = 253_402_300_799  # 9999-12-31 23:59:59
 # that random clustering rarely overflows a window (a miss costs one discarded request).
 FILL = 0.9
 TEN_YEARS_S = 10 * 366 * 86_400
+OLDEST_FIRST = [{"field": "createdTime", "desc": False}]
 
 
 def _epoch_s(value: datetime) -> int:
@@ -71,15 +85,6 @@ def _epoch_s(value: datetime) -> int:
 
 def _fingerprint(user: Any) -> str:
     return hashlib.sha1(json.dumps(user, sort_keys=True, default=str).encode()).hexdigest()
-
-
-@dataclass
-class ServerProfile:
-    """What the probe learned about the server this run talks to."""
-
-    total: int  # Descope's count of every user (test users included)
-    unit: str  # "ms" or "s": the unit of user-search time filters
-    explicit_empty: bool  # the server sends empty lists and zero totals
 
 
 @dataclass
@@ -131,20 +136,33 @@ class _Reader:
         self.dense_windows = 0
         self.tail_passes = 0
         self.recent_from_s: int | None = None
+        self.started_s = _epoch_s(started_at)
+        self.quiet = False  # the last modified pass was one request, and nobody was modified since the run began
         self.recent_seen: set[tuple[str, str]] = set()
 
     # ------------------------------------------------------------------ requests
-    def search(self, body: dict[str, Any]) -> Page:
+    def search(self, body: dict[str, Any], window: tuple[str, int, int | None] | None = None) -> Page:
+        """One user search; `window` (field, lo, hi in whole seconds) is what its filter selects."""
         body = {"withTestUser": True, **body}
-        explicit = self.profile.explicit_empty if self.profile else False
+        profile = self.profile
         answer = self.ctx.client.search_users(
-            body, require_explicit=explicit, check=_first_page_not_empty if body.get("page", 0) == 0 else None
+            body,
+            require_explicit=bool(profile and profile.fresh and profile.explicit_empty),
+            check=_first_page_not_empty if body.get("page", 0) == 0 else None,
         )
+        if profile is not None:
+            check_answer(profile, *(window or ("", 0, None)), answer)
+            if not answer.omitted and answer.total == 0:
+                profile.explicit_empty = True  # proved now: from here on an answer lacking them is malformed
         if answer.size_bytes > self.ctx.settings.max_page_bytes and self.page_size > 1:
             # The page is in memory already and lands in byte-bounded chunks; ask for less from now on.
             self.page_size = max(1, self.page_size // 2)
             log.info("users: a %d-byte page; asking for %d users per page", answer.size_bytes, self.page_size)
         return answer
+
+    def window_search(self, field_name: str, lo: int, hi: int | None, **body: Any) -> Page:
+        """A search for users whose `field_name` lies in whole seconds [lo, hi] (hi None: no end)."""
+        return self.search({**body, **self.bounds(field_name, lo, hi)}, (field_name, lo, hi))
 
     def count(self, bounds: dict[str, Any] | None = None) -> Page:
         return self.search({"limit": 1, "page": 0, **(bounds or {})})
@@ -160,8 +178,21 @@ class _Reader:
             body[f"to{prefix}Time"] = hi * 1000 + 999 if unit == "ms" else hi + 1
         return body
 
-    def probe(self) -> ServerProfile:
-        everyone = self.count()
+    def start(self, remembered: dict[str, Any] | None) -> ServerProfile:
+        """Descope's count and the newest user in one request; a probe unless `remembered` holds."""
+        self.started_s = _epoch_s(self.ctx.now())
+        newest = self.search({"limit": 1, "page": 0, "sort": NEWEST_FIRST})
+        if remembered is None:
+            return self.probe(newest)
+        self.profile = ServerProfile(
+            total=newest.total, fresh=False, witness_modified_s=_newest_modified(newest), **remembered
+        )
+        return self.profile
+
+    def probe(self, newest: Page | None = None) -> ServerProfile:
+        self.profile = None
+        self.started_s = _epoch_s(self.ctx.now())
+        everyone = newest or self.search({"limit": 1, "page": 0, "sort": NEWEST_FIRST})
         now_s = _epoch_s(self.ctx.now())
         # `toCreatedTime = now in seconds` selects everyone when filters are seconds, and only users
         # created in January 1970 when they are milliseconds.
@@ -170,8 +201,14 @@ class _Reader:
         answers = [everyone, early]
         if unit == "s":
             answers.append(self.count({"fromCreatedTime": now_s + TEN_YEARS_S}))
-        explicit = any(not a.omitted and a.total == 0 for a in answers)
-        self.profile = ServerProfile(everyone.total, unit, explicit)
+        self.profile = ServerProfile(everyone.total, unit, False, probed_at=self.ctx.now())
+        # Sort is honoured when nobody was modified after the user a newest-first search returned.
+        witness = _newest_modified(everyone)
+        if witness is not None and everyone.total > 1:
+            later = self.count(self.bounds("modifiedTime", witness + 1, None))
+            answers.append(later)
+            self.profile.sort_honoured = later.total == 0
+        self.profile.explicit_empty = any(not a.omitted and a.total == 0 for a in answers)
         return self.profile
 
     # ------------------------------------------------------------------ landing
@@ -225,6 +262,68 @@ class _Reader:
         self.ctx.progress.page(STREAM, len(rows))
         return fresh, len(quarantined)
 
+    # ------------------------------------------------------------------ keyset
+    def keyset_scan(
+        self,
+        lo: int,
+        hi: int,
+        *,
+        checkpoint: Callable[[int, int], SyncRun | None],
+        on_unproved: Callable[[str], None] | None,
+    ) -> int:
+        """Users whose createdTime lies in whole seconds [lo, hi], read oldest first; returns the
+        records without an id counted (as `scan` counts them, which it falls back to).
+
+        A page that does not hold all of [cursor, hi] ends at some second `cut`; the next request
+        reads [cut, hi], and [cursor, cut - 1] is accepted only when the page holds as many distinct
+        users of it as the two totals say it has (`total` of [cursor, hi] less `total` of [cut, hi]).
+        Whether the server honoured the sort decides only how often that proof holds: a page that is
+        not in createdTime order, or a proof that fails, hands the rest to `scan`'s windows.
+        """
+        field_name, quarantined, cursor = "createdTime", 0, lo
+        if lo > hi:
+            return 0
+        answer = self._oldest_first(cursor, hi)
+        while True:
+            self.ctx.deadline.check()
+            if answer.fits:
+                q = _without_id_in(answer.items, field_name, cursor, hi)
+                self.land(answer.items, run=checkpoint(hi, q))
+                self.windows += 1
+                return quarantined + q
+            if 0 < len(answer.items) < self.page_size:
+                log.info(
+                    "users: the server returned %d of %d rows per page; using that page size",
+                    len(answer.items),
+                    self.page_size,
+                )
+                self.page_size = len(answer.items)
+            cut = _keyset_cut(answer.items, field_name)
+            if cut is not None and cut <= cursor:  # one second fills the page: its window, then offset pages
+                _, q = self.scan(
+                    field_name, cursor, cursor, checkpoint=checkpoint, on_unproved=on_unproved, crowded=True
+                )
+                quarantined, cursor = quarantined + q, cursor + 1
+                if cursor > hi:
+                    return quarantined
+                answer = self._oldest_first(cursor, hi)
+                continue
+            following = self._oldest_first(cut, hi) if cut is not None else None
+            if following is None or len(_keys_in(answer.items, cursor, cut - 1)) != answer.total - following.total:
+                log.info("users: createdTime keyset unproved at %d; reading windows from there", cursor)
+                self.probes_discarded += 1
+                _, q = self.scan(field_name, cursor, hi, checkpoint=checkpoint, on_unproved=on_unproved)
+                return quarantined + q
+            # The users of the second `cut` come again with the next page: land each once.
+            accepted = [u for u in answer.items if not _in_seconds(_field(u, field_name), cut, MAX_EPOCH_S)]
+            q = _without_id_in(accepted, field_name, cursor, cut - 1)
+            self.land(accepted, run=checkpoint(cut - 1, q))
+            self.windows += 1
+            quarantined, cursor, answer = quarantined + q, cut, following
+
+    def _oldest_first(self, lo: int, hi: int) -> Page:
+        return self.window_search("createdTime", lo, hi, limit=self.page_size, page=0, sort=OLDEST_FIRST)
+
     # ------------------------------------------------------------------ windows
     def scan(
         self,
@@ -235,8 +334,10 @@ class _Reader:
         checkpoint: Callable[[int, int], SyncRun | None] = lambda _hi, _q: None,
         on_unproved: Callable[[str], None] | None = None,
         only_unseen: bool = False,
+        crowded: bool = False,
     ) -> tuple[int, int]:
         """Read every user whose `field_name` lies in whole seconds [lo, hi]; (fresh, without an id).
+        `crowded`: [lo, hi] is known to hold more users than a page, so no count sizes the first window.
 
         After each accepted window [a, b] lands, `checkpoint(b, q)` is committed with it: `q`
         counts the records without a userId whose `field_name` lies in [a, b]. A neighbouring
@@ -250,19 +351,20 @@ class _Reader:
         span = hi - lo + 1
         # Count first with a one-row page, so the first window is sized from the real density
         # instead of a full page fetched only to learn that it overflows.
-        first = self.count(self.bounds(field_name, lo, hi))
-        if first.total == 0:
-            self.land([], run=checkpoint(hi, 0))
-            return 0, 0
-        width = (
-            span if first.total <= FILL * self.page_size else max(1, int(span * FILL * self.page_size / first.total))
-        )
+        width = span
+        if not crowded:
+            first = self.window_search(field_name, lo, hi, limit=1, page=0)
+            if first.total == 0:
+                self.land([], run=checkpoint(hi, 0))
+                return 0, 0
+            if first.total > FILL * self.page_size:
+                width = max(1, int(span * FILL * self.page_size / first.total))
         cursor = lo
         while cursor <= hi:
             self.ctx.deadline.check()
             window_hi = min(hi, cursor + width - 1)
             limit = self.page_size
-            answer = self.search({"limit": limit, "page": 0, **self.bounds(field_name, cursor, window_hi)})
+            answer = self.window_search(field_name, cursor, window_hi, limit=limit, page=0)
             if answer.fits:
                 q = _without_id_in(answer.items, field_name, cursor, window_hi)
                 f, _ = self.land(answer.items, run=checkpoint(window_hi, q), only_unseen=only_unseen)
@@ -315,7 +417,7 @@ class _Reader:
                 body: dict[str, Any] = {"limit": size, "page": page, **bounds}
                 if order:
                     body["sort"] = list(order)
-                answer = self.search(body)
+                answer = self.search(body, (field_name, second, second))
                 counted = answer.total
                 totals.add(answer.total)
                 unseen = [u for u in answer.items if _key(u) not in seen]
@@ -364,7 +466,25 @@ class _Reader:
             # A window ending in the future proves nothing past now.
             return checkpoint(min(window_hi, _epoch_s(self.ctx.now()) - 1), window_hi)
 
-        self.scan("modifiedTime", lo, hi, checkpoint=window_checkpoint)
+        # One request up to the end of year 9999 first: in a quiet tenant it reads everything, and
+        # when it brings nobody modified since the run began it is itself the pass that brings nothing
+        # new, so no tail pass follows. Under a remembered profile its proof starts at the witness
+        # request (see users_profile.check_answer).
+        pass_started = now_s if self.profile is None or self.profile.fresh else min(now_s, self.started_s)
+        answer = self.window_search("modifiedTime", lo, MAX_EPOCH_S, limit=self.page_size, page=0)
+        if answer.fits:
+            self.windows += 1
+            fresh, _ = self.land(answer.items, run=checkpoint(pass_started - 1, hi))
+            if fresh == 0:
+                self.tail_passes = 0
+                # Quiet: nobody at all (landed before or not) modified since just before the run began.
+                self.quiet = not any(
+                    self._is_recent(from_epoch_seconds(_field(u, "modifiedTime"))) for u in answer.items
+                )
+                return pass_started - 1
+        else:
+            self.probes_discarded += 1
+            self.scan("modifiedTime", lo, hi, checkpoint=window_checkpoint)
         # Tail: whatever changed while we paged, until a whole pass brings nothing new. Open-ended on
         # purpose: a change applied while a pass waits out a retry still lands in its answer.
         tail_lo = self.recent_from_s - 1
@@ -387,7 +507,7 @@ class _Reader:
         Returns (fresh, records without an id whose `field_name` lies in [lo, MAX_EPOCH_S]): the same
         range whether the request fit or not, so a caller knows which records it counted.
         """
-        answer = self.search({"limit": self.page_size, "page": 0, **self.bounds(field_name, lo, None)})
+        answer = self.window_search(field_name, lo, None, limit=self.page_size, page=0)
         if answer.fits:
             fresh, _ = self.land(answer.items, only_unseen=only_unseen)
             return fresh, _without_id_in(answer.items, field_name, lo, MAX_EPOCH_S)
@@ -451,6 +571,23 @@ def _without_id_in(users: list[Any], field_name: str, lo: int, hi: int) -> int:
     return sum(1 for u in users if not _has_id(u) and _in_seconds(_field(u, field_name), lo, hi))
 
 
+def _keyset_cut(users: list[Any], field_name: str) -> int | None:
+    """The last user's `field_name` (epoch s) when every user has one and they are in order, else None."""
+    values = [_field(u, field_name) for u in users]
+    if not values or not all(_in_seconds(v, 1, MAX_EPOCH_S) for v in values):
+        return None
+    return values[-1] if all(a <= b for a, b in itertools.pairwise(values)) else None
+
+
+def _keys_in(users: list[Any], lo: int, hi: int) -> set[str]:
+    """The distinct users (records without an id told apart by content) with createdTime in [lo, hi]."""
+    return {_key(u) for u in users if _in_seconds(_field(u, "createdTime"), lo, hi)}
+
+
+def _newest_modified(answer: Page) -> int | None:
+    return modified_s(answer.items[0]) if answer.items else None
+
+
 def _first_page_not_empty(answer: Page) -> None:
     if answer.total and not answer.items:
         raise MalformedAnswer(f"page 0 is empty but 'total' is {answer.total}")
@@ -465,37 +602,17 @@ def run(ctx: StreamContext) -> StreamResult:
     result = StreamResult(STREAM, details={})
     cursor = writer.latest_cursor(STREAM)
     confirmed = settings.confirm_deletions_sweep_id
+    last_success = writer.last_run(STREAM, statuses=[RunStatus.SUCCESS])
+    remembered = recall(last_success.details if last_success else None, started_at)
+    collapsed = False
     try:
-        profile = reader.probe()
-        result.details.update(source_total=profile.total, filter_unit=profile.unit)
-        accepted = _last_accepted_sweep(writer, confirmed)
-        accepted_start = accepted.sweep_started_at if accepted else None
-        live = writer.live_user_count(accepted_start)
-        collapsed = live > 0 and profile.total < (1 - settings.max_delete_fraction) * live
-        result.details["warehouse_live_users"] = live
-        if collapsed:
-            result.message = (
-                f"users: Descope reports {profile.total} users but the warehouse holds {live} live: an outage, "
-                "a wrong project ID, or a mass deletion; the cursor does not move and nobody is deleted"
-            )
-            log.warning(result.message)
-        if cursor is not None and not collapsed:
-            result.details["mode"] = "incremental"
-            watermark = reader.modified_pass(
-                _epoch_s(cursor) - settings.users_overlap_seconds,
-                checkpoint=lambda cursor_to, _pos: _incremental_row(ctx, started_at, cursor, cursor_to),
-            )
-            result.cursor_from = cursor
-            result.cursor_to = _at(watermark)
-            ctx.writer.record_run(_incremental_row(ctx, started_at, cursor, watermark, RunStatus.SUCCESS))
-            result.details["tail_passes"] = reader.tail_passes
-
-        reason = _sweep_reason(ctx, reader, cursor, accepted, confirmed, collapsed)
-        if reason is not None:
-            ctx.progress.expect(STREAM, reader.rows_loaded + profile.total)  # a sweep reads every user
-            result.details["mode"] = "full"
-            result.details["sweep_reason"] = reason
-            _sweep(ctx, reader, result, accepted_start, collapsed)
+        try:
+            collapsed = _run_passes(ctx, reader, result, cursor, confirmed, remembered)
+        except ProfileContradicted as exc:
+            # Raised before the contradicting answer landed or moved anything: probe and start over.
+            log.warning("users: %s; the remembered server profile is wrong, probing again", exc)
+            result.details["profile_contradicted"] = str(exc)
+            collapsed = _run_passes(ctx, reader, result, cursor, confirmed, None)
     except BudgetExhausted as exc:
         result.status = RunStatus.PARTIAL
         result.message = f"users stopped: {exc}; progress is committed and the next run continues from there"
@@ -518,6 +635,53 @@ def run(ctx: StreamContext) -> StreamResult:
     if result.status == RunStatus.SUCCESS:
         ctx.progress.done(STREAM)
     return result
+
+
+def _run_passes(
+    ctx: StreamContext,
+    reader: _Reader,
+    result: StreamResult,
+    cursor: datetime | None,
+    confirmed: str | None,
+    remembered: dict[str, Any] | None,
+) -> bool:
+    """The count, the incremental pass and, when due, the sweep; True when Descope's count collapsed."""
+    settings, writer, started_at = ctx.settings, ctx.writer, reader.started_at
+    profile = reader.start(remembered)
+    result.details.update(source_total=profile.total, filter_unit=profile.unit, profile_probed=profile.fresh)
+    accepted = _last_accepted_sweep(writer, confirmed)
+    accepted_start = accepted.sweep_started_at if accepted else None
+    live = writer.live_user_count(accepted_start)
+    collapsed = live > 0 and profile.total < (1 - settings.max_delete_fraction) * live
+    result.details["warehouse_live_users"] = live
+    if collapsed:
+        result.message = (
+            f"users: Descope reports {profile.total} users but the warehouse holds {live} live: an outage, "
+            "a wrong project ID, or a mass deletion; the cursor does not move and nobody is deleted"
+        )
+        log.warning(result.message)
+    if cursor is not None and not collapsed:
+        result.details["mode"] = "incremental"
+        watermark = reader.modified_pass(
+            _epoch_s(cursor) - settings.users_overlap_seconds,
+            checkpoint=lambda cursor_to, _pos: _incremental_row(ctx, started_at, cursor, cursor_to),
+        )
+        result.cursor_from = cursor
+        result.cursor_to = _at(watermark)
+        row = _incremental_row(ctx, started_at, cursor, watermark, RunStatus.SUCCESS)
+        row.details = {"profile": reader.profile.remembered()}
+        ctx.writer.record_run(row)
+        result.details["tail_passes"] = reader.tail_passes
+
+    reason = _sweep_reason(ctx, reader, cursor, accepted, confirmed, collapsed)
+    if reason is not None:
+        result.details["mode"] = "full"
+        result.details["sweep_reason"] = reason
+        if not reader.profile.fresh:
+            reader.probe()  # a sweep is long and decides deletions: never on a remembered reading
+        ctx.progress.expect(STREAM, reader.rows_loaded + reader.profile.total)  # a sweep reads every user
+        _sweep(ctx, reader, result, accepted_start, collapsed)
+    return collapsed
 
 
 def _at(epoch_s: int) -> datetime:
@@ -580,7 +744,9 @@ def _sweep_reason(
     if collapsed:
         return "Descope's count collapsed"
     unlandable = int(accepted.details.get("quarantined", 0))
-    total = reader.count().total
+    # After a quiet pass (one request, nobody modified since the run began) the run's first count
+    # still holds; otherwise count again, after what the pass landed.
+    total = reader.profile.total if reader.quiet else reader.count().total
     live = writer.live_user_count(accepted.sweep_started_at)
     if total != live + unlandable:
         return f"Descope counts {total} users, the warehouse holds {live} live"
@@ -628,13 +794,10 @@ def _sweep(
     # (window_end, MAX_EPOCH_S], else (no such createdTime) the unfiltered pass.
     window_end = _epoch_s(state.started_at) + 2
     if state.phase == "windows":
-        reader.scan(
-            "createdTime",
-            max(1, state.position + 1),
-            window_end,
-            checkpoint=at_position,
-            on_unproved=unproved,
-        )
+        # Oldest first where filters are milliseconds (whole seconds then read the same under every
+        # inclusivity of the bounds, which the keyset proof relies on); windows where they are seconds.
+        read = reader.keyset_scan if reader.profile.unit == "ms" else partial(reader.scan, "createdTime")
+        read(max(1, state.position + 1), window_end, checkpoint=at_position, on_unproved=unproved)
         # Users created "in the future" (clock skew, imports) lie past the windows: one open request.
         # Its records without an id count in the row that ends the phase; a run stopped before it
         # reads the open window again.
@@ -651,6 +814,8 @@ def _sweep(
     if cursor is not None:
         lo = max(lo, _epoch_s(cursor) - settings.users_overlap_seconds)
     watermark = reader.modified_pass(lo, checkpoint=lambda _cursor_to, _pos: row())
+    # Counted again even after a quiet pass: a user imported behind the sweep without a
+    # modifiedTime is seen by no pass, only by a count taken after the sweep.
     source_total = reader.count().total
     seen = writer.live_user_count(state.started_at)
     if seen + state.quarantined < source_total:
@@ -693,7 +858,7 @@ def _sweep(
         "reason": reason,
     }
     terminal = row(status, cursor_to=None if collapsed else _at(watermark), error=reason)
-    terminal.details = details
+    terminal.details = details | {"profile": reader.profile.remembered()}
     writer.record_run(terminal)
     result.details.update({k: details[k] for k in ("reconciled", "held", "would_remove", "users_seen")})
     if not collapsed:
