@@ -296,7 +296,7 @@ def _secret_manager_fix(name: str) -> str:
     return f"add a new version without it: printf '%s' \"$VALUE\" | gcloud secrets versions add {name} --data-file=-"
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
     if host.lower() == "localhost":
         return True
     try:
@@ -324,7 +324,7 @@ def _base_url(value: Any, label: str, why: str = "the management key travels in 
     scheme = parts.scheme.lower()
     if not host or scheme not in ("https", "http"):
         raise ConfigError(rule)
-    if scheme == "http" and not _is_loopback(host):
+    if scheme == "http" and not is_loopback(host):
         raise ConfigError(f"{label} uses plain http:// to a host that is not loopback; {rule}")
     if parts.username is not None or parts.password is not None:
         raise ConfigError(f"{label} must not carry a user name or password; {rule}")

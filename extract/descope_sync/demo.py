@@ -16,6 +16,7 @@ from pathlib import Path
 import duckdb
 
 from descope_sync.config import load_settings
+from descope_sync.demo_mark import DEMO_MARKER, is_demo_warehouse
 from descope_sync.errors import ConfigError
 from descope_sync.ga4_fixture import write_demo_export
 from descope_sync.html_report import DEFAULT_MARTS_DATASET, duckdb_query, write_report
@@ -45,20 +46,6 @@ group by all order by users desc limit 5"""
 
 
 DEFAULT_DEMO_PATH = Path("demo.duckdb")
-DEMO_MARKER = ("descope_raw", "_demo")
-
-
-def is_demo_warehouse(path: Path) -> bool:
-    """True when `path` is a DuckDB file a previous demo built (it carries the demo's mark)."""
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        found = con.execute(
-            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-            list(DEMO_MARKER),
-        ).fetchone()
-    finally:
-        con.close()
-    return bool(found and found[0])
 
 
 def replace_previous_demo(path: Path) -> None:

@@ -7,8 +7,12 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from descope_sync.config import Settings
+import duckdb
+
+from descope_sync.config import Settings, is_loopback
+from descope_sync.demo_mark import is_demo_warehouse
 from descope_sync.errors import ConfigError, WarehouseReadOnly
 from descope_sync.geo import GeoDatabase
 
@@ -17,6 +21,7 @@ def check_inputs(settings: Settings, streams: Sequence[str]) -> None:
     """Raise a one-line error for the first input the run could not use."""
     if settings.warehouse == "duckdb":
         check_warehouse_writable(settings.duckdb_path)
+        check_not_a_demo_for_real_data(settings.duckdb_path, settings.base_url)
     if "ip_locations" in streams and (settings.geoip_database is None or isinstance(settings.geoip_database, Path)):
         GeoDatabase.open(settings.geoip_database).close()  # raises ConfigError naming the path and the fix
 
@@ -34,6 +39,22 @@ def check_warehouse_writable(path: Path) -> None:
     if not os.access(directory, os.W_OK | os.X_OK):
         raise WarehouseReadOnly(
             f"the warehouse's directory {directory} is read-only (DuckDB writes {path.name} and its .wal there): {fix}"
+        )
+
+
+def check_not_a_demo_for_real_data(path: Path, base_url: str) -> None:
+    """A demo's file holds only simulated data: the next `make demo` replaces it. Data from a real Descope
+    project (any host but loopback, where the simulator serves) must not land there."""
+    if not path.is_file() or is_loopback(urlsplit(base_url).hostname or ""):
+        return
+    try:
+        demo = is_demo_warehouse(path)
+    except duckdb.Error:
+        return  # not readable as DuckDB: the writer reports it
+    if demo:
+        raise ConfigError(
+            f"{path} is the demo's warehouse (the next demo replaces it): real data does not go there; "
+            "set DUCKDB_PATH (--duckdb-path) to another file, e.g. ./warehouse.duckdb"
         )
 
 

@@ -179,3 +179,20 @@ def test_status_reads_a_read_only_warehouse(simulator, tmp_path):
         subprocess.run(["chattr", "-i", str(db)], check=True) if as_root else db.chmod(0o644)
     assert result.returncode == 0, result.stderr
     assert set(streams) == {"audit_events", "users", "ip_locations"}
+
+
+def test_a_real_project_is_not_extracted_into_the_demos_warehouse(tmp_path):
+    """The next `make demo` replaces its file: real data landed there would be deleted by it."""
+    from descope_sync.demo import _mark_as_demo
+
+    db = tmp_path / "demo.duckdb"
+    _mark_as_demo(db, users=1, seed=1)
+    before = db.read_bytes()
+    # Refused before the first request: nothing listens at this host, and nothing is asked of it.
+    result, _ = extract("https://descope.invalid", db)
+    assert result.returncode == 1
+    assert last_line(result) == (
+        f"descope-sync: error: {db} is the demo's warehouse (the next demo replaces it): real data does not go "
+        "there; set DUCKDB_PATH (--duckdb-path) to another file, e.g. ./warehouse.duckdb"
+    )
+    assert db.read_bytes() == before
