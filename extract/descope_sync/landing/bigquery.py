@@ -193,11 +193,11 @@ class BigQueryLandingWriter(LandingWriter):
 
         def dataset() -> bigquery.Dataset:
             try:
-                return self._client.get_dataset(dataset_ref, timeout=60)
+                return self._client.get_dataset(dataset_ref, timeout=self._timeout(60))
             except NotFound:
                 spec = bigquery.Dataset(dataset_ref)
                 spec.location = self.location
-                return self._client.create_dataset(spec, exists_ok=True, timeout=60)
+                return self._client.create_dataset(spec, exists_ok=True, timeout=self._timeout(60))
 
         existing = self._call(dataset, f"create dataset {self.dataset}")
         if existing.location and existing.location.lower() != self.location.lower():
@@ -211,9 +211,10 @@ class BigQueryLandingWriter(LandingWriter):
 
             def landing_table(table: str = table, columns: Sequence[Column] = columns) -> bigquery.Table:
                 try:
-                    return self._client.get_table(self._ref(table), timeout=60)
+                    return self._client.get_table(self._ref(table), timeout=self._timeout(60))
                 except NotFound:
-                    return self._client.create_table(self._table_spec(table, columns), exists_ok=True, timeout=60)
+                    spec = self._table_spec(table, columns)
+                    return self._client.create_table(spec, exists_ok=True, timeout=self._timeout(60))
 
             current = self._call(landing_table, f"create table {self.dataset}.{table}")
             have = {field.name.lower() for field in current.schema}
@@ -327,10 +328,18 @@ class BigQueryLandingWriter(LandingWriter):
             job_id_prefix=f"descope_sync_{table.lstrip('_')}_",
             location=self.location,
             job_config=config,
+            timeout=self._timeout(60),  # each upload request
         )
 
+    def _timeout(self, seconds: float) -> float:
+        """`seconds`, cut to what is left of the run's deadline: no wait on BigQuery outlasts the budget."""
+        return seconds if self.deadline is None else self.deadline.bound(seconds)
+
     def _await(self, job: Any) -> None:
-        job.result(timeout=self.job_timeout)
+        # A job still running when the wait ends is not counted: its batch (with its checkpoints) fails,
+        # so no cursor moves past rows that may not have landed; if the job lands them later, the next
+        # run reads them again and dbt removes the duplicates.
+        job.result(timeout=self._timeout(self.job_timeout))
         if job.error_result:  # result() raises on a failed job; this is belt and braces
             raise GoogleAPIError(str(job.error_result))
 
@@ -344,8 +353,8 @@ class BigQueryLandingWriter(LandingWriter):
         config = bigquery.QueryJobConfig(query_parameters=list(params))
 
         def run() -> Any:
-            job = self._client.query(sql, job_config=config, location=self.location)
-            return job.result(timeout=self.job_timeout, page_size=page_size)
+            job = self._client.query(sql, job_config=config, location=self.location, timeout=self._timeout(60))
+            return job.result(timeout=self._timeout(self.job_timeout), page_size=page_size)
 
         return self._call(run, what)
 
