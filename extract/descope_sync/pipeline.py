@@ -57,7 +57,7 @@ class RunSummary:
 # Streams stop reading this long before the run's deadline, so their last batch can still be committed
 # (a BigQuery load job takes seconds); the writer's own waits end with the run's deadline itself.
 COMMIT_RESERVE_SECONDS = 30.0
-COMMIT_RESERVE_SHARE = 0.1  # ... or this share of a smaller budget
+COMMIT_RESERVE_SHARE = 0.25  # ... or this share of a smaller budget
 
 
 def work_deadline(run_deadline: Deadline) -> Deadline:

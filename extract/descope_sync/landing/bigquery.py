@@ -40,6 +40,7 @@ from descope_sync.secrets import scrub
 DEFAULT_BATCH_BYTES = 64 * 1024 * 1024
 DEFAULT_BATCH_PAGES = 100
 DEFAULT_JOB_TIMEOUT = 600.0  # seconds a load or query job may take before the run gives up on it
+_UPLOAD_RETRIES = 6  # the client's default for a load's upload
 
 # Logical column types (contract.Column.type) as BigQuery API schema types and as DDL types.
 _FIELD_TYPES = {
@@ -328,8 +329,20 @@ class BigQueryLandingWriter(LandingWriter):
             job_id_prefix=f"descope_sync_{table.lstrip('_')}_",
             location=self.location,
             job_config=config,
-            timeout=self._timeout(60),  # each upload request
+            **self._upload_plan(),
         )
+
+    def _upload_plan(self) -> dict[str, Any]:
+        """A load's upload retries (the client backs off 1, 2, 4 ... s, plus up to 1 s of jitter, between
+        attempts) and each attempt's timeout, chosen so that all of them end within the run's deadline."""
+        retries = _UPLOAD_RETRIES
+        if self.deadline is None:
+            return {"num_retries": retries, "timeout": 60.0}
+        left = self.deadline.remaining()
+        while retries and 2**retries - 1 + retries > left / 2:
+            retries -= 1
+        backoff = 2**retries - 1 + retries
+        return {"num_retries": retries, "timeout": max(0.001, min(60.0, (left - backoff) / (retries + 1)))}
 
     def _timeout(self, seconds: float) -> float:
         """`seconds`, cut to what is left of the run's deadline: no wait on BigQuery outlasts the budget."""
