@@ -193,3 +193,72 @@ def test_the_geoip_fetch_ends_with_the_stream_deadline(gcs_emulator, tmp_path, m
         proxy.stop()
     assert proxy.held
     assert elapsed < 2.0 + 1.5, elapsed  # not 60 s, then 300 s, with retries
+
+
+def test_a_bigquery_query_that_outlasts_the_deadline_fails_within_it(bq_emulator, request):
+    dataset = dataset_for(request)
+    setup = bq_writer(bq_emulator, dataset)
+    setup.ensure_tables()
+    setup.close()
+    proxy = SlowProxy(bq_emulator.endpoint, lambda method, path, number: 600.0).start()  # BigQuery never answers
+    try:
+        writer = bq_writer(bq_emulator, dataset, api_endpoint=proxy.endpoint)
+        writer.deadline = Deadline(3.0)
+        started = time.monotonic()
+        with pytest.raises(SyncError, match="BigQuery could not"):
+            writer.latest_cursor("users")
+        elapsed = time.monotonic() - started
+    finally:
+        proxy.stop()
+    assert proxy.held
+    assert elapsed < 3.0 + 2.0, elapsed  # not the 600 s job timeout, nor the client's retries
+
+
+def function_client(monkeypatch, sim, tmp_path, secret_manager_server, budget: float):
+    """The function as deployed: secrets from Secret Manager (the local server), landing in DuckDB."""
+    for name in list(os.environ):
+        if name.startswith("DESCOPE_"):
+            monkeypatch.delenv(name)
+    secret_manager_server.secrets.update(
+        {"descope-project-id": sim.project_id.encode(), "descope-management-key": sim.management_key.encode()}
+    )
+    env = {
+        "GCP_PROJECT": secret_manager_server.project,
+        "SECRET_MANAGER_ENDPOINT": secret_manager_server.endpoint,
+        "DESCOPE_BASE_URL": sim.base_url,
+        "DESCOPE_WAREHOUSE": "duckdb",
+        "DUCKDB_PATH": str(tmp_path / "w.duckdb"),
+        "DESCOPE_FUNCTION_MAX_SECONDS": str(budget),
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return serve(monkeypatch).test_client()
+
+
+def test_a_hung_secret_manager_is_answered_within_the_budget(simulator, tmp_path, monkeypatch, secret_manager_server):
+    client = function_client(monkeypatch, simulator(users=5), tmp_path, secret_manager_server, budget=3.0)
+    secret_manager_server.delay_seconds = 600.0
+    started = time.monotonic()
+    response = client.post("/", json={})
+    elapsed = time.monotonic() - started
+    assert response.status_code == 500 and "could not read secret" in response.get_json()["error"]
+    assert elapsed < 3.0 + 1.5, elapsed
+
+
+def test_slow_secret_manager_reads_count_against_the_budget(simulator, tmp_path, monkeypatch, secret_manager_server):
+    sim = simulator(users=300)
+    budget = 8.0
+    client = function_client(monkeypatch, sim, tmp_path, secret_manager_server, budget=budget)
+    descope = SlowProxy(sim.base_url, SlowDescope()).start()  # the users stream's second page never comes
+    monkeypatch.setenv("DESCOPE_BASE_URL", descope.endpoint)
+    secret_manager_server.delay_seconds = 1.5  # each of the two secrets
+    try:
+        started = time.monotonic()
+        response = client.post("/", json={})
+        elapsed = time.monotonic() - started
+    finally:
+        descope.stop()
+    body = response.get_json()
+    assert response.status_code == 200, body
+    assert {s["stream"]: s["status"] for s in body["streams"]}["users"] == "partial", body
+    assert elapsed < budget + 1.5, elapsed  # the 3 s of secret reads came out of the budget, not on top of it

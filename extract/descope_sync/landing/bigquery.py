@@ -31,6 +31,7 @@ from typing import Any
 from google.api_core.exceptions import Forbidden, GoogleAPIError, NotFound
 from google.auth.exceptions import DefaultCredentialsError, GoogleAuthError
 from google.cloud import bigquery
+from google.cloud.bigquery.retry import DEFAULT_JOB_RETRY, DEFAULT_RETRY
 
 from descope_sync.contract import CURSOR_STATUSES, LANDING_TABLES, USER_DELETION_ACTIONS, Column, RunStatus
 from descope_sync.errors import ConfigError, SyncError
@@ -194,11 +195,11 @@ class BigQueryLandingWriter(LandingWriter):
 
         def dataset() -> bigquery.Dataset:
             try:
-                return self._client.get_dataset(dataset_ref, timeout=self._timeout(60))
+                return self._client.get_dataset(dataset_ref, timeout=self._timeout(60), **self._retries())
             except NotFound:
                 spec = bigquery.Dataset(dataset_ref)
                 spec.location = self.location
-                return self._client.create_dataset(spec, exists_ok=True, timeout=self._timeout(60))
+                return self._client.create_dataset(spec, exists_ok=True, timeout=self._timeout(60), **self._retries())
 
         existing = self._call(dataset, f"create dataset {self.dataset}")
         if existing.location and existing.location.lower() != self.location.lower():
@@ -212,10 +213,10 @@ class BigQueryLandingWriter(LandingWriter):
 
             def landing_table(table: str = table, columns: Sequence[Column] = columns) -> bigquery.Table:
                 try:
-                    return self._client.get_table(self._ref(table), timeout=self._timeout(60))
+                    return self._client.get_table(self._ref(table), timeout=self._timeout(60), **self._retries())
                 except NotFound:
                     spec = self._table_spec(table, columns)
-                    return self._client.create_table(spec, exists_ok=True, timeout=self._timeout(60))
+                    return self._client.create_table(spec, exists_ok=True, timeout=self._timeout(60), **self._retries())
 
             current = self._call(landing_table, f"create table {self.dataset}.{table}")
             have = {field.name.lower() for field in current.schema}
@@ -348,11 +349,18 @@ class BigQueryLandingWriter(LandingWriter):
         """`seconds`, cut to what is left of the run's deadline: no wait on BigQuery outlasts the budget."""
         return seconds if self.deadline is None else self.deadline.bound(seconds)
 
+    def _retries(self) -> dict[str, Any]:
+        """The client's retries of an API call, all ending within the run's deadline (by default they
+        go on for 600 s)."""
+        if self.deadline is None:
+            return {}
+        return {"retry": DEFAULT_RETRY.with_timeout(self._timeout(600.0))}
+
     def _await(self, job: Any) -> None:
         # A job still running when the wait ends is not counted: its batch (with its checkpoints) fails,
         # so no cursor moves past rows that may not have landed; if the job lands them later, the next
         # run reads them again and dbt removes the duplicates.
-        job.result(timeout=self._timeout(self.job_timeout))
+        job.result(timeout=self._timeout(self.job_timeout), **self._retries())
         if job.error_result:  # result() raises on a failed job; this is belt and braces
             raise GoogleAPIError(str(job.error_result))
 
@@ -366,8 +374,18 @@ class BigQueryLandingWriter(LandingWriter):
         config = bigquery.QueryJobConfig(query_parameters=list(params))
 
         def run() -> Any:
-            job = self._client.query(sql, job_config=config, location=self.location, timeout=self._timeout(60))
-            return job.result(timeout=self._timeout(self.job_timeout), page_size=page_size)
+            retries = self._retries()
+            inserting = dict(retries)
+            if retries:
+                # A failed query job is run again, by default for 2,400 s; and with any job_retry the
+                # client wraps the job's insertion in a retry of its own that no argument bounds: so
+                # none here (`retry` still covers the insertion), and a bounded one for the result.
+                inserting["job_retry"] = None
+                retries["job_retry"] = DEFAULT_JOB_RETRY.with_timeout(self._timeout(self.job_timeout))
+            job = self._client.query(
+                sql, job_config=config, location=self.location, timeout=self._timeout(60), **inserting
+            )
+            return job.result(timeout=self._timeout(self.job_timeout), page_size=page_size, **retries)
 
         return self._call(run, what)
 
