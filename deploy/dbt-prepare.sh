@@ -5,8 +5,8 @@
 #  2. writes /workspace/dbt.env with the two operator settings dbt reads, taken from the function's
 #     environment: the one place they are set (README, runbook), so every dbt build, whoever
 #     started it, sees what the extractor sees.
-# Needs: PROJECT_ID, BUILD_ID, REGION, FUNCTION; roles/cloudbuild.builds.viewer and
-# roles/cloudfunctions.viewer for the build's service account.
+# Needs: PROJECT_ID, BUILD_ID, REGION, FUNCTION; for the build's service account, cloudbuild.builds.get
+# and .list (setup.sh's custom role descopeSyncBuildReader) and roles/cloudfunctions.viewer on the function.
 set -euo pipefail
 : "${PROJECT_ID:?}" "${BUILD_ID:?}" "${REGION:?}" "${FUNCTION:?}"
 WAIT_SECONDS=${WAIT_SECONDS:-2400}

@@ -12,11 +12,20 @@
 #   GEOIP_FILE                     a GeoLite2-City.mmdb / GeoIP2-City.mmdb to upload (a new generation)
 #   CLOUDBUILD_REPOSITORY          a Cloud Build (2nd gen) repository, projects/P/locations/R/connections/C/repositories/N,
 #                                  connected once in the console; without it the triggers are not created
-#   BRANCH (main)                  the branch the triggers build
+#   BRANCH (main)                  the branch the release trigger builds
 #   SKIP_DEPLOY=1                  stop before the first deploy
+#   STRIP_LEGACY_CLOUDBUILD_ROLES=1  remove every project role of the legacy Cloud Build account
+#                                  (<number>@cloudbuild.gserviceaccount.com); without it setup stops
+#                                  while that account holds any
 #
 # Everything is created only when missing and every grant is idempotent. Least privilege: no account
-# gets Owner or Editor; BigQuery data roles are granted on the datasets, secret access on the two secrets.
+# gets Owner or Editor; BigQuery data roles are granted on the datasets, secret access on the two
+# secrets, bucket access on the buckets, Cloud Functions access on the one function. The function
+# starts dbt with a custom role holding only cloudbuild.builds.create (Cloud Build has no IAM policy
+# per trigger, so it is granted on the project); the build accounts read builds with a custom role
+# holding only cloudbuild.builds.get and .list (listing builds exists only on the project).
+# The first deploy releases the checkout's commit (it must be clean and pushed: the dbt builds the
+# function starts check that commit out of the repository).
 set -euo pipefail
 
 : "${GCP_PROJECT:?set GCP_PROJECT to the Google Cloud project ID}"
@@ -40,6 +49,8 @@ FN_SA=descope-sync-fn@${PROJECT}.iam.gserviceaccount.com             # runs the 
 INVOKER_SA=descope-sync-invoker@${PROJECT}.iam.gserviceaccount.com   # Cloud Scheduler's identity (OIDC)
 DBT_SA=descope-sync-dbt@${PROJECT}.iam.gserviceaccount.com           # the dbt-only builds
 DEPLOY_SA=descope-sync-deployer@${PROJECT}.iam.gserviceaccount.com   # the release build (cloudbuild.yaml)
+BUILD_STARTER_ROLE=descopeSyncBuildStarter  # cloudbuild.builds.create only: the function starts dbt
+BUILD_READER_ROLE=descopeSyncBuildReader    # cloudbuild.builds.get/.list: the builds wait for older ones
 
 say() { printf '\n== %s\n' "$*"; }
 g() { gcloud --project="$PROJECT" --quiet "$@"; }
@@ -54,6 +65,47 @@ dataset_role() { # member role dataset  (BigQuery DCL: idempotent, scoped to one
 sa_role() { # member role service-account-email  (e.g. actAs on one account only)
   g iam service-accounts add-iam-policy-binding "$3" --member="$1" --role="$2" >/dev/null
 }
+
+custom_role() { # id title permissions  (created, or its permissions set to exactly these)
+  if g iam roles describe "$1" --project="$PROJECT" >/dev/null 2>&1; then
+    g iam roles update "$1" --project="$PROJECT" --permissions="$3" >/dev/null
+  else
+    g iam roles create "$1" --project="$PROJECT" --title="$2" --permissions="$3" --stage=GA >/dev/null
+  fi
+}
+
+say "the legacy Cloud Build account"
+# Any build may run as <number>@cloudbuild.gserviceaccount.com unless told otherwise; its project roles
+# would be a way around every grant below.
+NUMBER=$(g projects describe "$PROJECT" --format='value(projectNumber)')
+test -n "$NUMBER"
+LEGACY_SA=${NUMBER}@cloudbuild.gserviceaccount.com
+legacy_roles=$(g projects get-iam-policy "$PROJECT" --flatten='bindings[].members' \
+  --filter="bindings.members:serviceAccount:$LEGACY_SA" --format='value(bindings.role)')
+if [[ -n "$legacy_roles" ]]; then
+  mapfile -t legacy <<<"$legacy_roles"
+  printf 'the legacy Cloud Build account %s holds these project roles:\n' "$LEGACY_SA" >&2
+  printf '  %s\n' "${legacy[@]}" >&2
+  if [[ "${STRIP_LEGACY_CLOUDBUILD_ROLES:-}" != 1 ]]; then
+    printf 'stopping: remove them, or run again with STRIP_LEGACY_CLOUDBUILD_ROLES=1 to have setup remove exactly these\n' >&2
+    exit 1
+  fi
+  printf 'STRIP_LEGACY_CLOUDBUILD_ROLES=1: removing each of them from %s now\n' "$LEGACY_SA" >&2
+  for role in "${legacy[@]}"; do
+    g projects remove-iam-policy-binding "$PROJECT" --member="serviceAccount:$LEGACY_SA" --role="$role" \
+      --all >/dev/null
+  done
+fi
+
+if [[ "${SKIP_DEPLOY:-}" != 1 ]]; then
+  # the first deploy releases this commit: exactly what was tested, and reachable by the dbt trigger
+  if [[ -n "$(git -C "$ROOT" status --porcelain)" ]]; then
+    printf 'the checkout %s has uncommitted changes: commit and push them (the release records its commit), or SKIP_DEPLOY=1\n' \
+      "$ROOT" >&2
+    exit 1
+  fi
+  RELEASE_COMMIT=$(git -C "$ROOT" rev-parse HEAD)
+fi
 
 say "APIs"
 g services enable cloudfunctions.googleapis.com run.googleapis.com cloudbuild.googleapis.com \
@@ -130,25 +182,43 @@ fi
 say "IAM: the function's account"
 dataset_role "serviceAccount:$FN_SA" roles/bigquery.dataEditor "$RAW_DATASET"
 project_role "serviceAccount:$FN_SA" roles/bigquery.jobUser
-project_role "serviceAccount:$FN_SA" roles/cloudbuild.builds.editor   # start the dbt trigger
+custom_role "$BUILD_STARTER_ROLE" "descope-sync: start the dbt build" cloudbuild.builds.create
+custom_role "$BUILD_READER_ROLE" "descope-sync: see older builds" cloudbuild.builds.get,cloudbuild.builds.list
+project_role "serviceAccount:$FN_SA" "projects/$PROJECT/roles/$BUILD_STARTER_ROLE"  # start the dbt trigger
 sa_role "serviceAccount:$FN_SA" roles/iam.serviceAccountUser "$DBT_SA"  # ... which runs as descope-sync-dbt
 
 say "IAM: the dbt builds' account"
 dataset_role "serviceAccount:$DBT_SA" roles/bigquery.dataViewer "$RAW_DATASET"
 dataset_role "serviceAccount:$DBT_SA" roles/bigquery.dataEditor "$STAGING_DATASET"
 dataset_role "serviceAccount:$DBT_SA" roles/bigquery.dataEditor "$MARTS_DATASET"
-for role in roles/bigquery.jobUser roles/logging.logWriter roles/cloudbuild.builds.viewer roles/cloudfunctions.viewer; do
+for role in roles/bigquery.jobUser roles/logging.logWriter "projects/$PROJECT/roles/$BUILD_READER_ROLE"; do
   project_role "serviceAccount:$DBT_SA" "$role"
 done
+# ... and reads the one function's settings (granted on the function once it exists, after the deploy)
 
 say "IAM: the release build's account"
 dataset_role "serviceAccount:$DEPLOY_SA" roles/bigquery.dataViewer "$RAW_DATASET"
 dataset_role "serviceAccount:$DEPLOY_SA" roles/bigquery.dataEditor "$STAGING_DATASET"
 dataset_role "serviceAccount:$DEPLOY_SA" roles/bigquery.dataEditor "$MARTS_DATASET"
-for role in roles/bigquery.jobUser roles/logging.logWriter roles/cloudbuild.builds.builder \
+for role in roles/bigquery.jobUser roles/logging.logWriter "projects/$PROJECT/roles/$BUILD_READER_ROLE" \
   roles/cloudfunctions.developer roles/cloudscheduler.admin; do
   project_role "serviceAccount:$DEPLOY_SA" "$role"
 done
+# It builds the function's image (--build-service-account): reads the uploaded source, writes the image.
+# It writes no bucket; it reads two: the function's sources and `gcloud builds submit` uploads.
+for bucket in "gcf-v2-sources-$NUMBER-$REGION" "${PROJECT}_cloudbuild"; do
+  if ! g storage buckets describe "gs://$bucket" >/dev/null 2>&1; then
+    g storage buckets create "gs://$bucket" --location="$REGION" --uniform-bucket-level-access
+  fi
+  g storage buckets add-iam-policy-binding "gs://$bucket" --member="serviceAccount:$DEPLOY_SA" \
+    --role=roles/storage.objectViewer >/dev/null
+done
+if ! g artifacts repositories describe gcf-artifacts --location="$REGION" >/dev/null 2>&1; then
+  g artifacts repositories create gcf-artifacts --location="$REGION" --repository-format=docker \
+    --description="Cloud Functions images (descope-sync)"
+fi
+g artifacts repositories add-iam-policy-binding gcf-artifacts --location="$REGION" \
+  --member="serviceAccount:$DEPLOY_SA" --role=roles/artifactregistry.writer >/dev/null
 sa_role "serviceAccount:$DEPLOY_SA" roles/iam.serviceAccountUser "$FN_SA"       # deploy the function as it
 sa_role "serviceAccount:$DEPLOY_SA" roles/iam.serviceAccountUser "$INVOKER_SA"  # the scheduler job's OIDC identity
 sa_role "serviceAccount:$DEPLOY_SA" roles/iam.serviceAccountUser "$DEPLOY_SA"   # builds the function's image as itself
@@ -156,6 +226,7 @@ sa_role "serviceAccount:$DEPLOY_SA" roles/iam.serviceAccountUser "$DEPLOY_SA"   
 say "Cloud Build triggers ($REGION)"
 if [[ -n "${CLOUDBUILD_REPOSITORY:-}" ]]; then
   if ! g builds triggers describe "$DBT_TRIGGER" --region="$REGION" >/dev/null 2>&1; then
+    # --branch is only the default source: the function runs it at the released commit (source.commitSha)
     g builds triggers create manual --name="$DBT_TRIGGER" --region="$REGION" \
       --repository="$CLOUDBUILD_REPOSITORY" --branch="$BRANCH" --build-config=deploy/cloudbuild-dbt.yaml \
       --service-account="projects/$PROJECT/serviceAccounts/$DBT_SA" \
@@ -179,13 +250,17 @@ if [[ "${SKIP_DEPLOY:-}" == 1 ]]; then
   exit 0
 fi
 
-say "first deploy (cloudbuild.yaml: test, deploy, schedule, dbt)"
+say "first deploy of $RELEASE_COMMIT (cloudbuild.yaml: test, deploy, schedule, dbt)"
 (cd "$ROOT" && g builds submit --region="$REGION" --config=cloudbuild.yaml \
   --service-account="projects/$PROJECT/serviceAccounts/$DEPLOY_SA" \
-  --substitutions="_REGION=$REGION,_BQ_LOCATION=$BQ_LOCATION" .)
+  --substitutions="_REGION=$REGION,_BQ_LOCATION=$BQ_LOCATION,_RELEASE_COMMIT=$RELEASE_COMMIT" .)
 
-say "IAM: only the scheduler's account may invoke the function"
+say "IAM: on the function"
+# only the scheduler's account may invoke it
 g functions add-invoker-policy-binding "$FUNCTION" --region="$REGION" --member="serviceAccount:$INVOKER_SA" >/dev/null
+# the dbt builds read its settings (deploy/dbt-prepare.sh): this function's, no other's
+g functions add-iam-policy-binding "$FUNCTION" --region="$REGION" --member="serviceAccount:$DBT_SA" \
+  --role=roles/cloudfunctions.viewer >/dev/null
 
 say "done"
 printf 'function:  %s (region %s), scheduled daily 02:00 UTC by %s\n' "$FUNCTION" "$REGION" "$SCHEDULER_JOB"

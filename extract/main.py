@@ -17,9 +17,13 @@ Anything else (another type, an unknown key, a query string) is a 400 naming the
 Response: 200 with the run summary (plus the `max_seconds` that applied) when the run's status is
 success or partial (a budget stop, progress committed); 500 with the summary for failed, data_loss
 and incomplete, so Cloud Scheduler marks the run failed. With DESCOPE_DBT_TRIGGER the summary has a
-`dbt` object: `started` (with the build id) after every status but failed, as `descope-sync run`
-builds dbt; `skipped` after a failed extract; `failed` (and the answer 500) when the build could not
-be started, since the marts would otherwise fall behind without anyone noticing.
+`dbt` object: `started` (with the build id and the commit it builds) after every status but failed,
+as `descope-sync run` builds dbt; `skipped` after a failed extract; `refused` (and the answer 500) when
+DESCOPE_RELEASE_COMMIT is unset, since the build would otherwise run the branch's untested head;
+`failed` (and the answer 500) when the build could not be started, since the marts would otherwise
+fall behind without anyone noticing.
+Time: the run (Secret Manager reads included) ends within max_seconds, every request and wait cut to
+what is left; starting dbt then has its own 20 s slice, so the answer comes before the 540 s timeout.
 Other methods 405, other paths 404, an unexpected error 500 {"status": "failed", "error": "<type>: <message>"}
 with its traceback logged.
 """
@@ -37,9 +41,10 @@ from typing import Any
 import functions_framework
 from werkzeug.exceptions import HTTPException
 
-from descope_sync.build_trigger import BuildTriggerError, start_build
-from descope_sync.config import dbt_trigger, function_max_seconds, load_settings
+from descope_sync.build_trigger import TRIGGER_SECONDS, BuildTriggerError, start_build
+from descope_sync.config import RELEASE_COMMIT_ENV, dbt_trigger, function_max_seconds, load_settings, release_commit
 from descope_sync.contract import STREAMS, RunStatus
+from descope_sync.descope import Deadline
 from descope_sync.errors import SyncError
 from descope_sync.logs import configure_logging, install_excepthooks
 from descope_sync.pipeline import run_extract
@@ -161,6 +166,7 @@ def _handle(request) -> Response:
     try:
         budget = function_max_seconds()
         trigger = dbt_trigger()
+        commit = release_commit()
     except SyncError as exc:
         return _failed(exc, None)
     try:
@@ -168,6 +174,9 @@ def _handle(request) -> Response:
     except BadRequest as exc:
         log.warning("request rejected (%s): %s", exc.field, exc)
         return _rejected(400, exc.field, str(exc))
+    # One deadline from here on: the Secret Manager reads, every request, wait and load of the run end
+    # within it; starting dbt then has its own slice (TRIGGER_SECONDS), inside the function's timeout.
+    deadline = Deadline(parsed.max_seconds)
     try:
         settings = load_settings(
             {
@@ -175,9 +184,10 @@ def _handle(request) -> Response:
                 "max_seconds": parsed.max_seconds,
                 # Production lands in BigQuery; DESCOPE_WAREHOUSE=duckdb runs the function locally.
                 "warehouse": os.environ.get("DESCOPE_WAREHOUSE", "bigquery"),
-            }
+            },
+            deadline=deadline,
         )
-        summary = run_extract(settings, streams=list(parsed.streams), progress=Progress())
+        summary = run_extract(settings, streams=list(parsed.streams), progress=Progress(), deadline=deadline)
     except SyncError as exc:
         return _failed(exc, parsed.max_seconds)
     status = overall_status(summary)
@@ -188,18 +198,26 @@ def _handle(request) -> Response:
     code = 200 if status in OK_STATUSES else 500
     (log.info if code == 200 else log.error)("descope_sync finished: %s", status)
     if trigger is not None:
-        payload["dbt"], dbt_ok = _start_dbt(trigger, status)
+        payload["dbt"], dbt_ok = _start_dbt(trigger, commit, status)
         if not dbt_ok:
             code = 500
     return payload, code
 
 
-def _start_dbt(trigger: str, status: RunStatus) -> tuple[dict[str, Any], bool]:
+def _start_dbt(trigger: str, commit: str | None, status: RunStatus) -> tuple[dict[str, Any], bool]:
     """(the summary's `dbt` object, False when the build should have started and did not)."""
     if status == RunStatus.FAILED:  # the landing tables hold nothing new to build on
         return {"status": "skipped", "trigger": trigger, "reason": "the extract failed"}, True
+    if commit is None:  # never the branch as it is: its head may be a push whose tests failed
+        message = (
+            f"{RELEASE_COMMIT_ENV} is not set, so the commit this function was released from is unknown: "
+            "dbt was not started rather than build the branch's untested head; deploy through the release "
+            "build (cloudbuild.yaml), which records it"
+        )
+        log.error("dbt build not started: %s", message)
+        return {"status": "refused", "trigger": trigger, "error": message}, False
     try:
-        return start_build(trigger).as_dict(), True
+        return start_build(trigger, commit, deadline=Deadline(TRIGGER_SECONDS)).as_dict(), True
     except BuildTriggerError as exc:
         message = scrub(str(exc))
         log.error("dbt build not started: %s", message)

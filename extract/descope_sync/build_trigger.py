@@ -8,6 +8,15 @@ the daily one, its retries, and any run someone starts by hand. One REST call,
 account); it returns once the build is queued, not when dbt finishes. Builds that overlap wait for
 the older one (the first step of deploy/cloudbuild-dbt.yaml), so two dbt runs never write at once.
 
+The build runs the released commit (DESCOPE_RELEASE_COMMIT), never the branch as it is: the request's
+`source` is a RepoSource with `commitSha` (the API's documented way to run a trigger "at a particular
+source revision"), and the same commit goes in `source.substitutions` as `_RELEASE_COMMIT`, which the
+dbt build's first step compares with the commit it was given (`$COMMIT_SHA`), failing when they differ:
+so a trigger that ignored `commitSha` for its repository type builds nothing rather than an untested head.
+
+The call gets a reserved slice of the function's time (`TRIGGER_SECONDS`, after the extract budget):
+every attempt, and the waits between them, end within it.
+
 `CLOUD_BUILD_ENDPOINT` (test-only) sends the call elsewhere: plain http to loopback goes without
 credentials, to a test server.
 """
@@ -23,6 +32,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from descope_sync.config import DBT_TRIGGER_ENV, service_url
+from descope_sync.descope import Deadline
 from descope_sync.errors import SyncError
 
 log = logging.getLogger(__name__)
@@ -31,6 +41,8 @@ DEFAULT_ENDPOINT = "https://cloudbuild.googleapis.com"
 ENDPOINT_ENV = "CLOUD_BUILD_ENDPOINT"
 _SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
 _ATTEMPTS = 3
+TRIGGER_SECONDS = 20.0  # the function's slice for this call, after the extract budget (540 s timeout - 480 s)
+RELEASE_COMMIT_SUBSTITUTION = "_RELEASE_COMMIT"
 
 
 class BuildTriggerError(SyncError):
@@ -40,11 +52,18 @@ class BuildTriggerError(SyncError):
 @dataclass(frozen=True)
 class StartedBuild:
     trigger: str
+    commit: str
     build_id: str | None
     log_url: str | None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"status": "started", "trigger": self.trigger, "build_id": self.build_id, "log_url": self.log_url}
+        return {
+            "status": "started",
+            "trigger": self.trigger,
+            "commit": self.commit,
+            "build_id": self.build_id,
+            "log_url": self.log_url,
+        }
 
 
 def _endpoint(env: Mapping[str, str]) -> tuple[str, bool]:
@@ -73,69 +92,87 @@ def _session(anonymous: bool):
     return AuthorizedSession(credentials)
 
 
-def start_build(
-    trigger: str, env: Mapping[str, str] | None = None, timeout: float = 10.0, backoff: float = 1.0
-) -> StartedBuild:
-    """Run `trigger` (`projects/P/locations/L/triggers/T`); the queued build's id and log URL.
+def run_request(trigger: str, commit: str) -> dict[str, Any]:
+    """The body of `triggers/*:run`: this trigger, at exactly `commit`."""
+    parts = trigger.split("/")
+    return {
+        "projectId": parts[1],
+        "triggerId": parts[5],
+        "source": {"commitSha": commit, "substitutions": {RELEASE_COMMIT_SUBSTITUTION: commit}},
+    }
 
-    At most 3 attempts of `timeout` seconds, `backoff` and twice that apart (~33 s in all): after the
-    480 s extract budget this still ends before the function's 540 s timeout.
+
+def start_build(
+    trigger: str,
+    commit: str,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 10.0,
+    backoff: float = 1.0,
+    deadline: Deadline | None = None,
+) -> StartedBuild:
+    """Run `trigger` (`projects/P/locations/L/triggers/T`) at `commit`; the queued build's id and log URL.
+
+    At most 3 attempts of `timeout` seconds, `backoff` and twice that apart, all within `deadline`
+    (default: `TRIGGER_SECONDS` from now): after the 480 s extract budget this ends before the
+    function's 540 s timeout.
     """
     import requests
 
     env = os.environ if env is None else env
+    deadline = deadline if deadline is not None else Deadline(TRIGGER_SECONDS)
     base, anonymous = _endpoint(env)
     parts = trigger.split("/")
-    body = {"projectId": parts[1], "triggerId": parts[5]}
+    body = run_request(trigger, commit)
     url = f"{base}/v1/{trigger}:run"
+    by_hand = (
+        "the extract is committed: start it by hand with "
+        f"`gcloud builds triggers run {parts[5]} --region={parts[3]} --sha={commit}`"
+    )
     session = _session(anonymous)
     try:
         for attempt in range(1, _ATTEMPTS + 1):
             try:
-                response = session.post(url, json=body, timeout=timeout)
+                response = session.post(url, json=body, timeout=deadline.bound(timeout))
             except requests.RequestException as exc:
-                if attempt == _ATTEMPTS:
-                    raise BuildTriggerError(
-                        f"could not reach Cloud Build to start the dbt build ({trigger}): {type(exc).__name__}; "
-                        "the extract is committed: start it by hand with "
-                        f"`gcloud builds triggers run {parts[5]} --region={parts[3]}`"
-                    ) from None
-                time.sleep(backoff * attempt)
-                continue
-            if response.status_code < 300:
-                return _started(trigger, response)
-            retryable = response.status_code >= 500 or response.status_code == 429
-            if not retryable or attempt == _ATTEMPTS:
-                raise BuildTriggerError(_refusal(trigger, response.status_code))
-            time.sleep(backoff * attempt)
+                problem = (
+                    f"could not reach Cloud Build to start the dbt build ({trigger}): {type(exc).__name__}; {by_hand}"
+                )
+            else:
+                if response.status_code < 300:
+                    return _started(trigger, commit, response)
+                retryable = response.status_code >= 500 or response.status_code == 429
+                problem = _refusal(trigger, response.status_code, by_hand)
+                if not retryable:
+                    raise BuildTriggerError(problem)
+            wait = backoff * attempt
+            if attempt == _ATTEMPTS or wait >= deadline.remaining():
+                raise BuildTriggerError(problem)
+            time.sleep(wait)
     finally:
         session.close()
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _refusal(trigger: str, status: int) -> str:
-    parts = trigger.split("/")
+def _refusal(trigger: str, status: int, by_hand: str) -> str:
     if status in (401, 403):
         why = (
-            "permission denied: the function's service account needs roles/cloudbuild.builds.editor and "
-            "roles/iam.serviceAccountUser on the trigger's service account (deploy/setup.sh grants both)"
+            "permission denied: the function's service account needs cloudbuild.builds.create (the custom role "
+            "descopeSyncBuildStarter) and roles/iam.serviceAccountUser on the trigger's service account "
+            "(deploy/setup.sh grants both)"
         )
     elif status == 404:
         why = f"no such trigger: create it with deploy/setup.sh, or fix {DBT_TRIGGER_ENV}"
     else:
         why = f"Cloud Build answered HTTP {status}"
-    return (
-        f"could not start the dbt build ({trigger}): {why}; the extract is committed: start it by hand with "
-        f"`gcloud builds triggers run {parts[5]} --region={parts[3]}`"
-    )
+    return f"could not start the dbt build ({trigger}): {why}; {by_hand}"
 
 
-def _started(trigger: str, response) -> StartedBuild:
+def _started(trigger: str, commit: str, response) -> StartedBuild:
     try:
         operation = response.json()
     except ValueError:
         operation = {}
     build = (operation.get("metadata") or {}).get("build") or {} if isinstance(operation, dict) else {}
     build_id, log_url = build.get("id"), build.get("logUrl")
-    log.info("dbt build started: trigger %s, build %s", trigger, build_id)
-    return StartedBuild(trigger=trigger, build_id=build_id, log_url=log_url)
+    log.info("dbt build started: trigger %s at commit %s, build %s", trigger, commit, build_id)
+    return StartedBuild(trigger=trigger, commit=commit, build_id=build_id, log_url=log_url)

@@ -13,13 +13,16 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from descope_sync.contract import LOGIN_ACTIONS, STREAMS, USER_DELETION_ACTIONS
 from descope_sync.errors import ConfigError
 from descope_sync.geo_source import GcsDatabase, default_cache_dir, is_gcs_uri
 from descope_sync.secrets import Secret, register_secret
+
+if TYPE_CHECKING:
+    from descope_sync.descope import Deadline
 
 DEFAULT_BASE_URL = "https://api.descope.com"
 SECRET_PROJECT_ID = "descope-project-id"
@@ -207,9 +210,10 @@ def _secret_manager_endpoint(env: Mapping[str, str]) -> tuple[str | None, bool]:
 class _SecretManager:
     """Reads secrets' latest versions through one client (REST), created on first use."""
 
-    def __init__(self, project: str | None, env: Mapping[str, str]) -> None:
+    def __init__(self, project: str | None, env: Mapping[str, str], deadline: Deadline | None = None) -> None:
         self.project = project
         self.endpoint, self.anonymous = _secret_manager_endpoint(env)
+        self.deadline = deadline
         self._client: Any = None
 
     def _make_client(self, name: str) -> Any:
@@ -247,8 +251,13 @@ class _SecretManager:
 
         where = f"secret {name!r} in project {self.project!r}"
         path = f"projects/{self.project}/secrets/{name}/versions/latest"
+        from google.api_core import retry as gretry
+
+        # Each attempt and the retries together end within the run's deadline (the function's budget).
+        seconds = 60.0 if self.deadline is None else self.deadline.bound(60.0)
+        retry = gretry.Retry(predicate=gretry.if_transient_error, timeout=seconds)
         try:
-            response = self._client.access_secret_version(request={"name": path}, timeout=60)
+            response = self._client.access_secret_version(request={"name": path}, retry=retry, timeout=seconds)
         except gexc.NotFound:
             raise ConfigError(
                 f"{where} does not exist or has no enabled version; create it: printf '%s' \"$VALUE\" | "
@@ -492,13 +501,35 @@ def dbt_trigger(env: Mapping[str, str] | None = None) -> str | None:
     return name
 
 
-def load_settings(overrides: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None) -> Settings:
-    """Flags (overrides) win over environment variables, which win over Secret Manager."""
+RELEASE_COMMIT_ENV = "DESCOPE_RELEASE_COMMIT"
+_COMMIT_SHA = re.compile(r"[0-9a-f]{40}")
+
+
+def release_commit(env: Mapping[str, str] | None = None) -> str | None:
+    """DESCOPE_RELEASE_COMMIT: the commit the release build tested and deployed (cloudbuild.yaml sets it);
+    the dbt builds the function starts check out exactly this commit. None when unset."""
+    env = os.environ if env is None else env
+    raw = env.get(RELEASE_COMMIT_ENV)
+    if raw in (None, ""):
+        return None
+    commit = raw.strip()
+    if not _COMMIT_SHA.fullmatch(commit):
+        raise ConfigError(
+            f"{RELEASE_COMMIT_ENV} must be a full 40-character git commit SHA (lower-case hex), "
+            "as the release build (cloudbuild.yaml) sets it"
+        )
+    return commit
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None, deadline: Deadline | None = None
+) -> Settings:
+    """Flags (overrides) win over environment variables, which win over Secret Manager (read within `deadline`)."""
     overrides = dict(overrides or {})
     env = os.environ if env is None else env
     gcp_project = _gcp_project(overrides, env)
     use_secret_manager = env.get("DESCOPE_SECRETS") == "secret-manager" or _on_cloud_functions(env)
-    secret_manager = _SecretManager(gcp_project, env) if use_secret_manager else None
+    secret_manager = _SecretManager(gcp_project, env, deadline) if use_secret_manager else None
 
     # The key first: registered for scrubbing (as given) before anything can fail and print it.
     raw_key, key_label, key_fix = _credential_source("management_key", "DESCOPE_MANAGEMENT_KEY", None, overrides, env)

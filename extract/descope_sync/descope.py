@@ -194,6 +194,10 @@ class Deadline:
         if self.remaining() <= 0:
             raise BudgetExhausted(f"time budget of {self.seconds:.0f}s used up")
 
+    def bound(self, seconds: float) -> float:
+        """`seconds` cut to what is left of the budget (>= 1 ms): a timeout or wait never outlasts it."""
+        return max(0.001, min(seconds, self.remaining()))
+
 
 class DescopeClient:
     def __init__(
@@ -332,7 +336,9 @@ class DescopeClient:
         """One HTTP request. Errors that cannot be retried leave without their message or chain:
         requests puts header values (the key) into some of them."""
         try:
-            return self._session.post(url, json=body, headers=self._headers(), timeout=self.timeout)
+            # a request sent just before the deadline waits only for what is left of it
+            timeout = self.deadline.bound(self.timeout)
+            return self._session.post(url, json=body, headers=self._headers(), timeout=timeout)
         except RETRYABLE_TRANSPORT:
             raise
         except Exception as exc:

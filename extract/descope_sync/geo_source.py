@@ -27,8 +27,12 @@ import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from descope_sync.errors import ConfigError
+
+if TYPE_CHECKING:
+    from descope_sync.descope import Deadline
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +46,13 @@ CACHE_DIR_ENV = "DESCOPE_GEOIP_CACHE_DIR"
 # Bucket names: 3-63 characters (222 with dots), lower-case letters, digits, dashes, underscores, dots.
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]")
 _SUFFIX = ".mmdb"
+
+
+def _retry_within(seconds: float):
+    """The client's default retry, its attempts together ending within `seconds`."""
+    from google.cloud.storage.retry import DEFAULT_RETRY
+
+    return DEFAULT_RETRY.with_timeout(seconds)
 
 
 def is_gcs_uri(value: object) -> bool:
@@ -118,10 +129,16 @@ class GcsDatabase(os.PathLike):
         copies = [p for p in key_dir.glob(f"*{_SUFFIX}") if p.stem.isdigit()]
         return max(copies, key=lambda p: int(p.stem), default=None)
 
-    def local_path(self) -> Path:
-        """The local copy of the object's current generation: cached, else downloaded now."""
+    def local_path(self, deadline: Deadline | None = None) -> Path:
+        """The local copy of the object's current generation: cached, else downloaded now.
+
+        With `deadline`, each request to Cloud Storage waits at most what is left of it."""
+
+        def timeout(seconds: float) -> float:
+            return seconds if deadline is None else deadline.bound(seconds)
+
         try:
-            blob = self._current_blob()
+            blob = self._current_blob(timeout(60))
         except StorageUnavailable:
             cached = self._newest_cached()
             if cached is None:
@@ -135,7 +152,7 @@ class GcsDatabase(os.PathLike):
         if target.is_file():
             log.info("GeoIP database %s generation %d: cached at %s", self, generation, target)
             return target
-        self._download(blob, generation, target)
+        self._download(blob, generation, target, timeout(300))
         return target
 
     def _client(self):
@@ -155,12 +172,12 @@ class GcsDatabase(os.PathLike):
                 "roles/storage.objectViewer on the bucket"
             ) from None
 
-    def _current_blob(self):
+    def _current_blob(self, timeout: float = 60):
         from google.api_core import exceptions as gexc
 
         client = self._client()
         try:
-            blob = client.bucket(self.bucket).get_blob(self.name, timeout=60)
+            blob = client.bucket(self.bucket).get_blob(self.name, timeout=timeout, retry=_retry_within(timeout))
         except gexc.Forbidden:
             raise ConfigError(self._denied()) from None
         except gexc.NotFound:  # the bucket itself is missing
@@ -184,7 +201,7 @@ class GcsDatabase(os.PathLike):
             f"roles/storage.objectViewer on gs://{self.bucket}"
         )
 
-    def _download(self, blob, generation: int, target: Path) -> None:
+    def _download(self, blob, generation: int, target: Path, timeout: float = 300) -> None:
         from google.api_core import exceptions as gexc
 
         key_dir = self._prepare_dir()
@@ -194,7 +211,7 @@ class GcsDatabase(os.PathLike):
             with os.fdopen(fd, "wb") as fh:
                 # This generation exactly, whatever is uploaded meanwhile; the client checks its checksum.
                 pinned = blob.bucket.blob(blob.name, generation=generation)
-                pinned.download_to_file(fh, timeout=300)
+                pinned.download_to_file(fh, timeout=timeout, retry=_retry_within(timeout))
                 fh.flush()
                 os.fsync(fh.fileno())
             size = tmp.stat().st_size

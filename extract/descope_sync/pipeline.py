@@ -56,6 +56,21 @@ class RunSummary:
         }
 
 
+# Streams stop reading this long before the run's deadline, so their last batch can still be committed
+# (a BigQuery load job takes seconds); the writer's own waits end with the run's deadline itself.
+COMMIT_RESERVE_SECONDS = 30.0
+COMMIT_RESERVE_SHARE = 0.25  # ... or this share of a smaller budget
+
+
+def work_deadline(run_deadline: Deadline) -> Deadline:
+    """The part of the run's budget the streams may spend reading: all of it but the commit reserve."""
+    left = run_deadline.remaining()
+    if run_deadline.seconds is None:
+        return Deadline(None, clock=run_deadline.clock)
+    reserve = min(COMMIT_RESERVE_SECONDS, COMMIT_RESERVE_SHARE * run_deadline.seconds)
+    return Deadline(max(0.0, left - reserve), clock=run_deadline.clock)
+
+
 def stream_deadline(run_deadline: Deadline, shares: Mapping[str, float], remaining_streams: Sequence[str]) -> Deadline:
     """This stream's budget: its share of what is left, among the streams still to run."""
     left = run_deadline.remaining()
@@ -73,7 +88,12 @@ def run_extract(
     streams: Sequence[str] = STREAMS,
     progress: Progress | None = None,
     now: Callable[[], datetime] = utcnow,
+    deadline: Deadline | None = None,
 ) -> RunSummary:
+    """Run `streams`; `deadline` (default: `settings.max_seconds` from now) bounds every request and wait.
+
+    The Cloud Function passes the deadline it started when the request arrived, so the Secret Manager
+    reads before the run count against the same budget."""
     unknown = set(streams) - set(STREAMS)
     if unknown:
         raise SyncError(f"unknown stream(s) {', '.join(sorted(unknown))}: choose from {', '.join(STREAMS)}")
@@ -81,13 +101,15 @@ def run_extract(
     progress = progress or Progress()
     run_id = uuid.uuid4().hex
     summary = RunSummary(run_id=run_id, started_at=now())
-    run_deadline = Deadline(settings.max_seconds)
+    run_deadline = deadline if deadline is not None else Deadline(settings.max_seconds)
+    reading = work_deadline(run_deadline)
     writer = open_writer(settings)
+    writer.deadline = run_deadline
     client = DescopeClient(
         settings.base_url,
         settings.project_id,
         settings.management_key,
-        deadline=run_deadline,
+        deadline=reading,
         max_retry_after=settings.max_retry_after_seconds,
         backoff_base=settings.retry_backoff_seconds,
         on_wait=progress.wait,
@@ -98,7 +120,7 @@ def run_extract(
         selected = [name for name in STREAMS if name in streams]
         for index, name in enumerate(selected):
             interrupts.check()  # no stream starts after a Ctrl-C or SIGTERM
-            client.deadline = stream_deadline(run_deadline, settings.stream_budget_shares, selected[index:])
+            client.deadline = stream_deadline(reading, settings.stream_budget_shares, selected[index:])
             ctx = StreamContext(
                 stream=name,
                 run_id=run_id,

@@ -4,7 +4,10 @@
   `{"name": ..., "payload": {"data": <base64>, "dataCrc32c": "<int64>"}}`; a secret it does not hold
   is a 404 and one listed in `denied` a 403, each with Google's JSON error body.
 - `CloudBuildServer`: `POST /v1/projects/{p}/locations/{l}/triggers/{t}:run` answers an Operation
-  whose metadata holds the queued build; `refuse_with` makes it answer that status instead.
+  whose metadata holds the queued build; `refuse_with` makes it answer that status instead and
+  `delay_seconds` answers that late. The request's `source` (a RepoSource) is what the build gets:
+  its `commitSha` becomes the build's `source.repoSource.commitSha` and `$COMMIT_SHA`, its
+  `substitutions` the build's; a field RepoSource does not have is a 400, as the API answers.
 
 Both record what they were asked (path, method, body, the Authorization header's presence).
 """
@@ -15,6 +18,7 @@ import base64
 import json
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -31,6 +35,8 @@ class Recorded:
 
 
 class _Server:
+    delay_seconds: float = 0.0
+
     def __init__(self) -> None:
         self.requests: list[Recorded] = []
         outer = self
@@ -47,6 +53,8 @@ class _Server:
                 except ValueError:
                     body = raw
                 path = self.path.split("?")[0]
+                if outer.delay_seconds:
+                    time.sleep(outer.delay_seconds)
                 outer.requests.append(Recorded(self.command, path, body, bool(self.headers.get("Authorization"))))
                 status, payload = outer.answer(self.command, path, body)
                 data = json.dumps(payload).encode()
@@ -114,12 +122,17 @@ class SecretManagerServer(_Server):
 
 
 _RUN = re.compile(r"/v1/projects/([^/]+)/locations/([^/]+)/triggers/([^/]+):run")
+_REPO_SOURCE_FIELDS = {
+    *("projectId", "repoName", "branchName", "tagName", "commitSha", "dir", "invertRegex", "substitutions")
+}
 
 
 @dataclass
 class CloudBuildServer(_Server):
     refuse_with: int | None = None
     builds: int = 0
+    branch_head: str = "ffffffffffffffffffffffffffffffffffffffff"  # what a run without a source builds
+    queued: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         super().__init__()
@@ -131,6 +144,15 @@ class CloudBuildServer(_Server):
         if self.refuse_with is not None:
             return self.refuse_with, google_error(self.refuse_with, "REFUSED", "refused by the test")
         project, location, trigger = match.groups()
+        body = body if isinstance(body, dict) else {}
+        if set(body) - {"name", "projectId", "triggerId", "source"}:
+            return 400, google_error(400, "INVALID_ARGUMENT", "unknown field in RunBuildTriggerRequest")
+        source = body.get("source") or {}
+        if not isinstance(source, dict) or set(source) - _REPO_SOURCE_FIELDS:
+            return 400, google_error(400, "INVALID_ARGUMENT", "unknown field in RepoSource")
+        if sum(bool(source.get(f)) for f in ("branchName", "tagName", "commitSha")) > 1:
+            return 400, google_error(400, "INVALID_ARGUMENT", "only one of branchName, tagName, commitSha")
+        commit = source.get("commitSha") or self.branch_head
         self.builds += 1
         build_id = f"build-{self.builds}"
         build = {
@@ -138,7 +160,10 @@ class CloudBuildServer(_Server):
             "status": "QUEUED",
             "buildTriggerId": trigger,
             "logUrl": f"https://console.cloud.google.com/cloud-build/builds;region={location}/{build_id}?project={project}",
+            "source": {"commitSha": commit},
+            "substitutions": {"COMMIT_SHA": commit, **(source.get("substitutions") or {})},
         }
+        self.queued.append(build)
         metadata = {"@type": "type.googleapis.com/google.devtools.cloudbuild.v1.BuildOperationMetadata", "build": build}
         return 200, {
             "name": f"projects/{project}/locations/{location}/operations/op-{self.builds}",

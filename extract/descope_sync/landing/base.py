@@ -133,6 +133,10 @@ def chunk_lines(lines: Iterable[bytes], limit: int = CHUNK_BYTES) -> Iterator[li
 class LandingWriter(ABC):
     """Append-only access to the landing tables and the run state kept beside them."""
 
+    # The run's Deadline (descope.Deadline), set by the pipeline: a writer that waits on a remote
+    # warehouse (BigQuery's jobs) waits no longer than it. None: no budget.
+    deadline: Any = None
+
     @abstractmethod
     def ensure_tables(self) -> None:
         """Create the landing schema and tables when missing (never alters existing rows)."""

@@ -31,6 +31,7 @@ from typing import Any
 from google.api_core.exceptions import Forbidden, GoogleAPIError, NotFound
 from google.auth.exceptions import DefaultCredentialsError, GoogleAuthError
 from google.cloud import bigquery
+from google.cloud.bigquery.retry import DEFAULT_JOB_RETRY, DEFAULT_RETRY
 
 from descope_sync.contract import (
     CURSOR_STATUSES,
@@ -47,6 +48,7 @@ from descope_sync.secrets import scrub
 DEFAULT_BATCH_BYTES = 64 * 1024 * 1024
 DEFAULT_BATCH_PAGES = 100
 DEFAULT_JOB_TIMEOUT = 600.0  # seconds a load or query job may take before the run gives up on it
+_UPLOAD_RETRIES = 6  # the client's default for a load's upload
 
 # Logical column types (contract.Column.type) as BigQuery API schema types and as DDL types.
 _FIELD_TYPES = {
@@ -200,11 +202,11 @@ class BigQueryLandingWriter(LandingWriter):
 
         def dataset() -> bigquery.Dataset:
             try:
-                return self._client.get_dataset(dataset_ref, timeout=60)
+                return self._client.get_dataset(dataset_ref, timeout=self._timeout(60), **self._retries())
             except NotFound:
                 spec = bigquery.Dataset(dataset_ref)
                 spec.location = self.location
-                return self._client.create_dataset(spec, exists_ok=True, timeout=60)
+                return self._client.create_dataset(spec, exists_ok=True, timeout=self._timeout(60), **self._retries())
 
         existing = self._call(dataset, f"create dataset {self.dataset}")
         if existing.location and existing.location.lower() != self.location.lower():
@@ -218,9 +220,10 @@ class BigQueryLandingWriter(LandingWriter):
 
             def landing_table(table: str = table, columns: Sequence[Column] = columns) -> bigquery.Table:
                 try:
-                    return self._client.get_table(self._ref(table), timeout=60)
+                    return self._client.get_table(self._ref(table), timeout=self._timeout(60), **self._retries())
                 except NotFound:
-                    return self._client.create_table(self._table_spec(table, columns), exists_ok=True, timeout=60)
+                    spec = self._table_spec(table, columns)
+                    return self._client.create_table(spec, exists_ok=True, timeout=self._timeout(60), **self._retries())
 
             current = self._call(landing_table, f"create table {self.dataset}.{table}")
             have = {field.name.lower() for field in current.schema}
@@ -334,10 +337,37 @@ class BigQueryLandingWriter(LandingWriter):
             job_id_prefix=f"descope_sync_{table.lstrip('_')}_",
             location=self.location,
             job_config=config,
+            **self._upload_plan(),
         )
 
+    def _upload_plan(self) -> dict[str, Any]:
+        """A load's upload retries (the client backs off 1, 2, 4 ... s, plus up to 1 s of jitter, between
+        attempts) and each attempt's timeout, chosen so that all of them end within the run's deadline."""
+        retries = _UPLOAD_RETRIES
+        if self.deadline is None:
+            return {"num_retries": retries, "timeout": 60.0}
+        left = self.deadline.remaining()
+        while retries and 2**retries - 1 + retries > left / 2:
+            retries -= 1
+        backoff = 2**retries - 1 + retries
+        return {"num_retries": retries, "timeout": max(0.001, min(60.0, (left - backoff) / (retries + 1)))}
+
+    def _timeout(self, seconds: float) -> float:
+        """`seconds`, cut to what is left of the run's deadline: no wait on BigQuery outlasts the budget."""
+        return seconds if self.deadline is None else self.deadline.bound(seconds)
+
+    def _retries(self) -> dict[str, Any]:
+        """The client's retries of an API call, all ending within the run's deadline (by default they
+        go on for 600 s)."""
+        if self.deadline is None:
+            return {}
+        return {"retry": DEFAULT_RETRY.with_timeout(self._timeout(600.0))}
+
     def _await(self, job: Any) -> None:
-        job.result(timeout=self.job_timeout)
+        # A job still running when the wait ends is not counted: its batch (with its checkpoints) fails,
+        # so no cursor moves past rows that may not have landed; if the job lands them later, the next
+        # run reads them again and dbt removes the duplicates.
+        job.result(timeout=self._timeout(self.job_timeout), **self._retries())
         if job.error_result:  # result() raises on a failed job; this is belt and braces
             raise GoogleAPIError(str(job.error_result))
 
@@ -351,8 +381,18 @@ class BigQueryLandingWriter(LandingWriter):
         config = bigquery.QueryJobConfig(query_parameters=list(params))
 
         def run() -> Any:
-            job = self._client.query(sql, job_config=config, location=self.location)
-            return job.result(timeout=self.job_timeout, page_size=page_size)
+            retries = self._retries()
+            inserting = dict(retries)
+            if retries:
+                # A failed query job is run again, by default for 2,400 s; and with any job_retry the
+                # client wraps the job's insertion in a retry of its own that no argument bounds: so
+                # none here (`retry` still covers the insertion), and a bounded one for the result.
+                inserting["job_retry"] = None
+                retries["job_retry"] = DEFAULT_JOB_RETRY.with_timeout(self._timeout(self.job_timeout))
+            job = self._client.query(
+                sql, job_config=config, location=self.location, timeout=self._timeout(60), **inserting
+            )
+            return job.result(timeout=self._timeout(self.job_timeout), page_size=page_size, **retries)
 
         return self._call(run, what)
 

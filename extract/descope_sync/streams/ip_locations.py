@@ -128,8 +128,12 @@ def _next_chunk(writer: LandingWriter, geo: GeoDatabase, chunk_size: int) -> lis
 
 def run(ctx: StreamContext) -> StreamResult:
     from descope_sync.geo import GeoDatabase
+    from descope_sync.geo_source import GcsDatabase
 
-    geo = GeoDatabase.open(ctx.settings.geoip_database)
+    database = ctx.settings.geoip_database
+    if isinstance(database, GcsDatabase):  # fetched now, within this stream's share of the budget
+        database = database.local_path(ctx.deadline)
+    geo = GeoDatabase.open(database)
     try:
         return run_ip_locations(
             ctx.writer, geo, batch_id=ctx.batch_id, run_id=ctx.run_id, now=ctx.now, deadline=ctx.deadline
