@@ -94,7 +94,8 @@ def test_a_budget_limited_sweep_resumes_across_invocations_on_bigquery(simulator
         rate_limits=RateLimits(user_search=(10, 1.0), audit_search=(10, 1.0)),
     )
     dataset = dataset_for(request)
-    settings = bq_settings(sim, emulator, dataset, tmp_path, max_seconds=1.5, users_page_size=100)
+    # 3 s: a quarter of it is the commit reserve, and each invocation starts with a count and a probe.
+    settings = bq_settings(sim, emulator, dataset, tmp_path, max_seconds=3, users_page_size=100)
     statuses = []
     for _ in range(20):
         summary = extract(settings, ["users"])

@@ -21,7 +21,8 @@ def test_a_full_sweep_stopped_by_its_budget_resumes_and_finishes_across_invocati
         rate_limits=RateLimits(user_search=(10, 1.0), audit_search=(10, 1.0)),
     )
     db = tmp_path / "w.duckdb"
-    settings = settings_for(sim, db, max_seconds=1.5, users_page_size=100)
+    # 2.5 s: a quarter of it is the commit reserve, and each invocation starts with a count and a probe.
+    settings = settings_for(sim, db, max_seconds=2.5, users_page_size=100)
     statuses = []
     for _ in range(20):
         summary = extract(settings, ["users"])
