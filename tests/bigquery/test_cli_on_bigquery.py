@@ -8,6 +8,7 @@ incremental one. The marts also equal what the simulator says a correct pipeline
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -140,6 +141,10 @@ def test_one_chaotic_world_gives_the_same_marts_on_bigquery_and_on_duckdb(bq_emu
     assert_same(bq_emulator, duck, "full")
 
     sim.mutate(creates=4, modifies=8, deletes=3, logins=12)
+    # Faults still, but the source stops changing under the last run: a change after it read the users is
+    # one no run could have seen, yet the truth below would hold it (how long the first run's burst of
+    # changes lasts depends on how many requests it makes).
+    sim.chaos = dataclasses.replace(CHAOS, p_mutation=0.0)
     second = cli(["extract", "--target", "bigquery"], on_bigquery)
     assert second.returncode == 0, second.stdout + second.stderr
     built = cli(["transform", "--target", "bigquery", *MODELS], on_bigquery)
