@@ -136,7 +136,8 @@ def _report(path: Path) -> None:
             except duckdb.Error:
                 n = "missing"
             print(f"  {schema}.{table:<14} {n}")
-        print("\nExample query (duckdb " + str(path) + "):\n  " + EXAMPLE_QUERY.replace("\n", "\n  "))
+        query = EXAMPLE_QUERY.replace("\n", "\n  ")
+        print(f'\nExample query (descope-sync sql --duckdb-path {path} "..."):\n  {query}')
         try:
             for row in con.execute(EXAMPLE_QUERY).fetchall():
                 print("   ", row)
