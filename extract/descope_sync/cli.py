@@ -194,6 +194,17 @@ def _add_global_flags(parser: argparse.ArgumentParser, *, on_subcommand: bool) -
     )
 
 
+def _add_warehouse_flags(parser: argparse.ArgumentParser) -> None:
+    """--target and --duckdb-path, for the commands that read or write a warehouse without Descope."""
+    parser.add_argument(
+        "--target",
+        choices=sorted(TARGETS),
+        default=os.environ.get("DESCOPE_TARGET", "local"),
+        help="local = DuckDB file, bigquery = production (env DESCOPE_TARGET)",
+    )
+    parser.add_argument("--duckdb-path", help="DuckDB file (env DUCKDB_PATH, default ./warehouse.duckdb)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="descope-sync",
@@ -213,13 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "run":
             _add_unit_tests_flag(cmd)
     transform = sub.add_parser("transform", help="dbt build only")
-    transform.add_argument(
-        "--target",
-        choices=sorted(TARGETS),
-        default=os.environ.get("DESCOPE_TARGET", "local"),
-        help="local = DuckDB file, bigquery = production (env DESCOPE_TARGET)",
-    )
-    transform.add_argument("--duckdb-path", help="DuckDB file (env DUCKDB_PATH, default ./warehouse.duckdb)")
+    _add_warehouse_flags(transform)
     transform.add_argument(
         "--full-refresh",
         action="store_true",
@@ -234,13 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=STATUS_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    status.add_argument(
-        "--target",
-        choices=sorted(TARGETS),
-        default=os.environ.get("DESCOPE_TARGET", "local"),
-        help="local = DuckDB file, bigquery = production (env DESCOPE_TARGET)",
-    )
-    status.add_argument("--duckdb-path", help="DuckDB file (env DUCKDB_PATH, default ./warehouse.duckdb)")
+    _add_warehouse_flags(status)
     status.add_argument(
         "--max-age-seconds",
         type=_number_type("a number of seconds > 0", 0, False),
@@ -271,13 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     reset.add_argument("--stream", required=True, choices=RESETTABLE_STREAMS, help="the stream to reset")
     reset.add_argument("--yes", action="store_true", help="do it without asking (needed without a terminal)")
-    reset.add_argument(
-        "--target",
-        choices=sorted(TARGETS),
-        default=os.environ.get("DESCOPE_TARGET", "local"),
-        help="local = DuckDB file, bigquery = production (env DESCOPE_TARGET)",
-    )
-    reset.add_argument("--duckdb-path", help="DuckDB file (env DUCKDB_PATH, default ./warehouse.duckdb)")
+    _add_warehouse_flags(reset)
     simulate = sub.add_parser("simulate", help="serve the Descope simulator in the foreground")
     simulate.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 to serve on (default 8765)")
     simulate.add_argument("--users", type=int, default=1000, help="users in the simulated project (default 1000)")
@@ -296,13 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser(
         "report", help="write one self-contained HTML report of the activity marts (and GA4 attribution)"
     )
-    report.add_argument(
-        "--target",
-        choices=sorted(TARGETS),
-        default=os.environ.get("DESCOPE_TARGET", "local"),
-        help="local = DuckDB file, bigquery = production (env DESCOPE_TARGET)",
-    )
-    report.add_argument("--duckdb-path", help="DuckDB file (env DUCKDB_PATH, default ./warehouse.duckdb)")
+    _add_warehouse_flags(report)
     report.add_argument("--output", default="descope_report.html", help="the HTML file (default ./descope_report.html)")
     demo = sub.add_parser(
         "demo",
