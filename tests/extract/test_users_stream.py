@@ -14,7 +14,7 @@ import pytest
 from descope_sync.pipeline import run_extract
 from descope_sync.progress import SilentProgress
 from descope_sync.simulator import ChaosConfig, Dialect, World
-from descope_sync.streams.users import TAIL_MARGIN_S
+from descope_sync.streams.users.incremental import TAIL_MARGIN_S
 from descope_sync.timeutil import from_ms, to_ms
 from tests.conftest import cursor, killed_while_appending, latest_landed_users, logged, query, settings_for
 

@@ -1,22 +1,24 @@
 """What the users stream knows about the server it reads: the profile, probed or remembered.
 
-A probe costs three or four one-row searches, so its findings (filter unit, empty-value style,
-whether `sort` is honoured) are remembered in the `details` of the stream's `_sync_runs` rows and
-re-probed when older than `MAX_AGE`, before every sweep, and whenever an answer contradicts them
-(see `ProfileContradicted`). Descope's count is never remembered: every run reads it, together
-with a witness (the most recently modified user) that lets a run check the remembered unit.
+The rules (what is probed, when a remembered profile is used, what contradicts it) are in
+docs/design.md, "users", step 1.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from descope_sync.descope import Page
+from descope_sync.streams.users.records import epoch_s, modified_s
+
+if TYPE_CHECKING:
+    from descope_sync.streams.users.session import Session
 
 MAX_AGE = timedelta(days=7)
 NEWEST_FIRST = [{"field": "modifiedTime", "desc": True}]
+TEN_YEARS_S = 10 * 366 * 86_400
 
 
 class ProfileContradicted(Exception):
@@ -63,18 +65,54 @@ def recall(details: dict[str, Any] | None, now: datetime) -> dict[str, Any] | No
     }
 
 
-def modified_s(user: Any) -> int | None:
-    """A user's modifiedTime (epoch s) when it is an integer."""
-    value = user.get("modifiedTime") if isinstance(user, dict) else None
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+def start(session: Session, remembered: dict[str, Any] | None) -> ServerProfile:
+    """Descope's count and the newest user in one request; a probe unless `remembered` holds."""
+    session.started_s = epoch_s(session.ctx.now())
+    newest = session.search({"limit": 1, "page": 0, "sort": NEWEST_FIRST})
+    if remembered is None:
+        return probe(session, newest)
+    session.profile = ServerProfile(
+        total=newest.total, fresh=False, witness_modified_s=newest_modified(newest), **remembered
+    )
+    return session.profile
+
+
+def probe(session: Session, newest: Page | None = None) -> ServerProfile:
+    """The filter unit, the empty-value style and whether `sort` is honoured, asked of the server."""
+    session.profile = None
+    session.started_s = epoch_s(session.ctx.now())
+    everyone = newest or session.search({"limit": 1, "page": 0, "sort": NEWEST_FIRST})
+    unit, unit_answers = _probe_unit(session, everyone)
+    answers = [everyone, *unit_answers]
+    session.profile = profile = ServerProfile(everyone.total, unit, False, probed_at=session.ctx.now())
+    # Sort is honoured when nobody was modified after the user a newest-first search returned.
+    witness = newest_modified(everyone)
+    if witness is not None and everyone.total > 1:
+        later = session.count(session.bounds("modifiedTime", witness + 1, None))
+        answers.append(later)
+        profile.sort_honoured = later.total == 0
+    profile.explicit_empty = any(not a.omitted and a.total == 0 for a in answers)
+    return profile
+
+
+def _probe_unit(session: Session, everyone: Page) -> tuple[str, list[Page]]:
+    """The filter unit, from one request; a seconds server is asked once more, for its empty-value style."""
+    now_s = epoch_s(session.ctx.now())
+    # `toCreatedTime = now in seconds` selects everyone when filters are seconds, and only users
+    # created in January 1970 when they are milliseconds.
+    early = session.count({"toCreatedTime": now_s})
+    if not (everyone.total > 0 and early.total * 2 > everyone.total):
+        return "ms", [early]
+    return "s", [early, session.count({"fromCreatedTime": now_s + TEN_YEARS_S})]
+
+
+def newest_modified(answer: Page) -> int | None:
+    return modified_s(answer.items[0]) if answer.items else None
 
 
 def check_answer(profile: ServerProfile, field_name: str, lo: int, hi: int | None, answer: Page) -> None:
     """Raise ProfileContradicted when an answer for whole seconds [lo, hi] cannot be right under a
-    remembered profile: an item whose time lies outside the window (a neighbouring second is
-    allowed), or no user at all in a modifiedTime window reaching from before the witness to now
-    (the witness was modified in [lo, hi]; a false alarm, a witness deleted or modified again since,
-    costs only a probe)."""
+    remembered profile (docs/design.md, "users", step 1: the contradictions)."""
     if profile.fresh:
         return
     for user in answer.items:
