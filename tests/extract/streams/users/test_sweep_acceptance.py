@@ -23,12 +23,8 @@ from descope_sync.simulator import World
 from descope_sync.timeutil import from_ms, to_ms
 from descope_sync.transform import run_dbt
 from tests.conftest import query, settings_for
+from tests.extract.streams.users.conftest import users_run
 from tests.extract.test_cli import status_of
-
-
-def extract_users(settings):
-    summary = run_extract(settings, streams=["users"], progress=SilentProgress())
-    return summary.streams[0]
 
 
 def sweep_end(db) -> dict:
@@ -63,7 +59,7 @@ def test_a_sweep_that_could_not_read_a_dense_second_is_not_accepted_though_its_c
         sim.world.put_user({"userId": uid, "createdTime": dense, "email": f"{uid.lower()}@example.com"})
     db = tmp_path / "w.duckdb"
     settings = settings_for(sim, db, users_page_size=4)
-    assert str(extract_users(settings).status) == "success"  # every user landed, the first sweep accepted
+    assert str(users_run(settings).status) == "success"  # every user landed, the first sweep accepted
 
     earlier = sorted(uid for uid, u in sim.world.truth()["users"].items() if u.get("createdTime", dense) < dense)[:2]
     deleted: list[str] = []
@@ -76,7 +72,7 @@ def test_a_sweep_that_could_not_read_a_dense_second_is_not_accepted_though_its_c
 
     sim.max_offset = 4  # paging from either end now reaches 8 of the dense second's 10
     sim.on_request = delete_two_read_users_when_the_sweep_reaches_the_dense_second
-    stream = extract_users(settings_for(sim, db, users_page_size=4, full_refresh=True))
+    stream = users_run(settings_for(sim, db, users_page_size=4, full_refresh=True))
     assert deleted == earlier and len(deleted) == 2
 
     end = sweep_end(db)
@@ -97,7 +93,7 @@ def test_a_sweep_that_could_not_read_a_dense_second_is_not_accepted_though_its_c
         result, _, streams = status_of(db, *flags)
         assert result.returncode == 8 and streams["users"]["checks"] == ["incomplete", "deletions_not_applied"]
     sim.on_request = None
-    again = extract_users(settings_for(sim, db, users_page_size=4, confirm_deletions_sweep_id=sweep_id))
+    again = users_run(settings_for(sim, db, users_page_size=4, confirm_deletions_sweep_id=sweep_id))
     assert again.details["mode"] == "full" and str(again.status) == "incomplete"
 
     assert inferred_deleted(db) == set(), "deletions were inferred from a sweep that did not read a dense second"
@@ -112,10 +108,10 @@ def _swept_then_silently_deleted(simulator, tmp_path, removed: int):
     sim = simulator(world=World(seed=5, users=200, bulk_import=0))
     db = tmp_path / "w.duckdb"
     settings = settings_for(sim, db)
-    first = extract_users(settings)
+    first = users_run(settings)
     assert str(first.status) == "success" and first.details["users_seen"] == 200
     gone = {sim.world.delete_user(emit_event=False)["userId"] for _ in range(removed)}
-    return extract_users(settings), db, gone
+    return users_run(settings), db, gone
 
 
 def test_a_sweep_removing_exactly_the_max_delete_fraction_is_accepted_and_applied(simulator, tmp_path):
