@@ -27,6 +27,7 @@ def assert_landing_matches_truth(sim, db):
     assert not stale, f"{len(stale)} users landed with an old version"
 
 
+# ---------------------------------------------------------------------------- malformed answers
 def test_a_users_page_cut_short_with_a_string_total_never_passes_as_a_full_sweep(simulator, tmp_path):
     sim = simulator(users=2500, max_page_size=100)
     sim.answer_fault = {"user_search": "string_total"}
@@ -38,6 +39,7 @@ def test_a_users_page_cut_short_with_a_string_total_never_passes_as_a_full_sweep
     )
 
 
+# ---------------------------------------------------------------------------- dense seconds and reach
 def test_a_dense_second_past_the_offset_cap_is_read_from_both_ends(simulator, tmp_path):
     sim = simulator(world=World(seed=2, users=2000, bulk_import=1500), max_page_size=100, max_offset=1000)
     db = tmp_path / "w.duckdb"
@@ -105,6 +107,7 @@ def test_full_and_incremental_reads_are_exact_under_each_reading_of_user_search(
     assert changed <= landed_again
 
 
+# ---------------------------------------------------------------------------- deletions nobody reported
 def test_a_silent_deletion_starts_a_reconciled_sweep(simulator, tmp_path):
     sim = simulator(users=300)
     db = tmp_path / "w.duckdb"
@@ -169,6 +172,7 @@ def test_a_last_reconciled_sweep_older_than_reconcile_days_starts_a_new_one(simu
     assert summary.streams[0].details["mode"] == "incremental"
 
 
+# ---------------------------------------------------------------------------- page size
 def test_an_oversize_page_halves_the_page_size_and_lands_everything(simulator, tmp_path):
     sim = simulator(users=3000)
     db = tmp_path / "w.duckdb"
@@ -179,6 +183,7 @@ def test_an_oversize_page_halves_the_page_size_and_lands_everything(simulator, t
     assert_landing_matches_truth(sim, db)
 
 
+# ---------------------------------------------------------------------------- changes during a run, clocks
 def test_the_users_cursor_stays_before_the_last_tail_pass_began(simulator, tmp_path):
     """A change made after the last tail pass was answered is read by the next run, even with no overlap."""
     clock = [1_800_000_000.0]
@@ -242,6 +247,7 @@ def test_a_deletion_between_two_offset_pages_of_a_dense_second_skips_nobody(simu
     assert not missing, f"{len(missing)} users of the dense second were skipped when the offsets shifted"
 
 
+# ---------------------------------------------------------------------------- the time budget
 def test_a_full_sweep_stopped_by_its_budget_resumes_and_finishes_across_invocations(simulator, tmp_path):
     sim = simulator(
         world=World(seed=3, users=4000),  # about 45 searches at 10 a second: three invocations or more
