@@ -13,7 +13,7 @@ import pytest
 from descope_sync.pipeline import run_extract
 from descope_sync.progress import Progress, SilentProgress
 from descope_sync.simulator import ChaosConfig
-from descope_sync.streams.audit_events import DESCOPE_AUDIT_SEARCHES_PER_MINUTE
+from descope_sync.streams.audit.backlog import DESCOPE_AUDIT_SEARCHES_PER_MINUTE
 from descope_sync.timeutil import from_ms
 from tests.conftest import land_audit_cursor, logged, query, settings_for
 
