@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import io
 import logging
-import math
 import re
 import time
 
 from descope_sync.pipeline import run_extract
 from descope_sync.progress import Progress
 from descope_sync.simulator import RateLimits
-from descope_sync.streams.audit_events import DESCOPE_AUDIT_SEARCHES_PER_MINUTE
 from tests.conftest import logged, query, settings_for
 
 
@@ -109,26 +107,6 @@ def test_each_rate_limit_wait_is_said_once(simulator, tmp_path, caplog):
     waits = [m for m in messages if "rate limited" in m and "waiting" in m]
     assert len(waits) == summary.requests["rate_limited"], messages
     assert all(re.fullmatch(r"rate limited on \S+ \(429\); waiting \d+\.\ds", m) for m in waits), waits
-
-
-def test_the_audit_backlog_says_how_long_it_takes_at_descope_s_limits(simulator, tmp_path, caplog):
-    sim = simulator(users=300)
-    db = tmp_path / "w.duckdb"
-    settings = settings_for(sim, db, audit_page_size=50)
-    progress = Progress(io.StringIO(), interval=0)
-    with caplog.at_level(logging.INFO):
-        summary = run_extract(settings, streams=["audit_events"], progress=progress)
-    assert summary.status == "success"
-    [(landed,)] = query(db, "select count(*) from descope_raw.audit_events")
-    backlog = [m for m in logged(caplog) if "events to read" in m]
-    minutes = math.ceil(landed / 50) / DESCOPE_AUDIT_SEARCHES_PER_MINUTE
-    assert backlog == [
-        f"audit_events: {landed:,} events to read (30.0 days behind): about {minutes:.0f} minutes at Descope's "
-        f"limit of {DESCOPE_AUDIT_SEARCHES_PER_MINUTE} audit searches a minute, 50 events each"
-    ]
-    last = [m for m in logged(caplog) if m.startswith("audit_events: ") and "rows/s" in m][-1]
-    rows, total = (int(n.replace(",", "")) for n in re.match(r"audit_events: ([\d,]+) of ([\d,]+) rows", last).groups())
-    assert rows == landed and landed <= total <= landed * 1.01  # Descope's count, read to the end
 
 
 def _in_a_terminal(args: list[str], env_extra: dict[str, str], timeout: float = 120) -> tuple[int, str]:

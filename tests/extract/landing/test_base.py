@@ -1,63 +1,17 @@
-"""The landing writers (DuckDB, and BigQuery on the emulator): no record can block them; a second process on
-a DuckDB file gets one clear error."""
+"""What every landing writer does (`landing/base.py`): no record can block it, an oversize one is quarantined
+with a preview, lines travel in chunks as full as allowed, and a page that cannot be written leaves no checkpoint."""
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import textwrap
-from datetime import datetime
 
 import duckdb
 import pytest
 
 from descope_sync.contract import LANDING_TABLES, RunStatus
-from descope_sync.errors import SyncError, WarehouseLocked
+from descope_sync.errors import SyncError
 from descope_sync.landing.base import MAX_ROW_BYTES, SyncRun, chunk_lines
-from descope_sync.landing.duckdb import DuckDBLandingWriter
-from tests.conftest import query
-
-NOW = datetime(2026, 11, 1, 12, 0, 0)
-
-
-def user_row(user_id: str, **payload) -> dict:
-    return {
-        "user_id": user_id,
-        "modified_at": None,
-        "payload": {"userId": user_id, **payload},
-        "_batch_id": "b1",
-        "_extracted_at": NOW,
-    }
-
-
-@pytest.fixture
-def writer(tmp_path):
-    with DuckDBLandingWriter(tmp_path / "w.duckdb") as w:
-        w.ensure_tables()
-        yield w
-
-
-@pytest.fixture(params=["duckdb", "bigquery"])
-def any_writer(request, tmp_path):
-    """Each writer in turn: DuckDB on a file, BigQuery on the emulator (a dataset of its own)."""
-    if request.param == "duckdb":
-        with DuckDBLandingWriter(tmp_path / "w.duckdb") as w:
-            w.ensure_tables()
-            yield w
-        return
-    from tests.bigquery.helpers import bq_writer, dataset_for
-
-    with bq_writer(request.getfixturevalue("bq_emulator"), dataset_for(request)) as w:
-        w.ensure_tables()
-        yield w
-
-
-def fetch(writer, duckdb_sql: str, bigquery_sql: str) -> list[tuple]:
-    """The same question in each writer's SQL; `{users}` etc. name the BigQuery tables."""
-    if isinstance(writer, DuckDBLandingWriter):
-        return writer.query(duckdb_sql)
-    return writer.query(bigquery_sql.format(**{t.lstrip("_"): writer.table_id(t) for t in LANDING_TABLES}))
+from tests.extract.landing.conftest import NOW, fetch, query_users, user_row
 
 
 def test_a_lone_surrogate_lands_escaped_instead_of_failing_every_run(any_writer):
@@ -137,22 +91,6 @@ def test_an_oversize_ip_location_is_quarantined_under_its_ip_and_lookup_time(wri
     assert (stream, batch_id, extracted_at, json.loads(payload)["key"]) == ("ip_locations", "b9", NOW, "203.0.113.9")
 
 
-def test_rows_and_their_checkpoint_commit_together_or_not_at_all(writer, monkeypatch):
-    run = SyncRun(run_id="r", stream="users", status=RunStatus.PARTIAL, started_at=NOW, finished_at=NOW, cursor_to=NOW)
-
-    def killed(table, *_args):
-        raise RuntimeError(f"killed while writing {table}, after the rows and before the cursor")
-
-    original_load, original_insert = writer._load, writer._insert_line
-    monkeypatch.setattr(writer, "_load", lambda t, lines: killed(t) if t == "_sync_runs" else original_load(t, lines))
-    monkeypatch.setattr(
-        writer, "_insert_line", lambda t, line: killed(t) if t == "_sync_runs" else original_insert(t, line)
-    )
-    with pytest.raises(RuntimeError):
-        writer.append("users", [user_row("U1")], run=run)
-    assert writer.count("users") == 0 and writer.count("_sync_runs") == 0
-
-
 def test_a_page_that_cannot_be_written_leaves_no_checkpoint_behind(any_writer):
     writer = any_writer
     run = SyncRun(run_id="r", stream="users", status=RunStatus.PARTIAL, started_at=NOW, finished_at=NOW, cursor_to=NOW)
@@ -162,40 +100,6 @@ def test_a_page_that_cannot_be_written_leaves_no_checkpoint_behind(any_writer):
         writer.latest_cursor("users")  # BigQuery loads the batch before its first state query
     assert writer.latest_cursor("users") is None
     assert writer.count("users") == 0 and writer.count("_sync_runs") == 0
-
-
-def test_a_second_process_on_the_same_file_gets_one_clear_error_and_nothing_is_written(tmp_path):
-    path = tmp_path / "w.duckdb"
-    with DuckDBLandingWriter(path) as w:
-        w.ensure_tables()
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            textwrap.dedent(
-                f"""
-                import duckdb, sys, time
-                con = duckdb.connect({str(path)!r})
-                print("holding", flush=True)
-                sys.stdin.read()
-                """
-            ),
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "holding"
-        with pytest.raises(WarehouseLocked) as caught:
-            DuckDBLandingWriter(path)
-        assert str(caught.value) == (
-            f"another process (PID {holder.pid}) is using {path}: a concurrent descope-sync run or a DuckDB "
-            "client; nothing was read or recorded, run again once it has finished"
-        )
-    finally:
-        holder.communicate("")
-    assert query(path, "select count(*) from descope_raw._sync_runs")[0][0] == 0
 
 
 @pytest.mark.parametrize(
@@ -216,19 +120,6 @@ def test_lines_are_grouped_into_chunks_as_full_as_the_byte_limit_allows(sizes, l
     assert all(len(b"\n".join(chunk)) <= limit or len(chunk) == 1 for chunk in grouped)
 
 
-def test_a_run_lands_in_the_configured_raw_schema(simulator, tmp_path):
-    from descope_sync.pipeline import run_extract
-    from descope_sync.progress import SilentProgress
-    from tests.conftest import settings_for
-
-    sim = simulator(users=15)
-    db = tmp_path / "w.duckdb"
-    summary = run_extract(settings_for(sim, db, raw_schema="acme_raw"), streams=["users"], progress=SilentProgress())
-    assert summary.status == "success"
-    assert query(db, "select count(distinct user_id) from acme_raw.users") == [(len(sim.world.truth()["users"]),)]
-    assert query(db, "select count(*) from information_schema.schemata where schema_name = 'descope_raw'") == [(0,)]
-
-
 def test_a_record_of_exactly_the_largest_row_size_lands_and_one_byte_more_is_quarantined(writer):
     from descope_sync.landing.base import encode_row
 
@@ -238,7 +129,3 @@ def test_a_record_of_exactly_the_largest_row_size_lands_and_one_byte_more_is_qua
     assert len(encode_row(exact, columns)) == MAX_ROW_BYTES
     assert writer.append("users", [exact, over]).landed == 1
     assert query_users(writer) == ["U1"] and writer.count("_quarantine") == 1
-
-
-def query_users(writer) -> list[str]:
-    return [user_id for (user_id,) in writer.query("select user_id from descope_raw.users")]

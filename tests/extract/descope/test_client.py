@@ -5,16 +5,12 @@ from __future__ import annotations
 import json
 import logging
 import re
-import threading
-import time
 import traceback
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from descope_sync import __version__
-from descope_sync.descope import AUDIT_SEARCH_PATH, LICENCE_PATH, USER_SEARCH_PATH, Deadline, DescopeClient
+from descope_sync.descope import AUDIT_SEARCH_PATH, USER_SEARCH_PATH, Deadline, DescopeClient
 from descope_sync.errors import (
     BudgetExhausted,
     DescopeAuthError,
@@ -23,68 +19,7 @@ from descope_sync.errors import (
 )
 from descope_sync.secrets import Secret
 from tests.conftest import logged
-
-KEY = "K2canned-server-key-0123456789"
-
-
-class CannedServer:
-    """Answers every POST with the next canned (status, body[, headers]) and records the requests (their
-    bodies in `requests`, their paths and headers in `seen`). A status of ("slow", s) answers 200 after s seconds.
-    Every GET (the licence) is answered `licence` (same form) and recorded in `licence_seen`."""
-
-    def __init__(self) -> None:
-        self.answers: list[tuple] = []
-        self.requests: list[dict] = []
-        self.seen: list[tuple[str, dict[str, str]]] = []
-        self.licence: tuple = (200, b'{"rateLimitTier": "tier2"}')
-        self.licence_seen: list[tuple[str, dict[str, str]]] = []
-        canned = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                canned.licence_seen.append((self.path, dict(self.headers.items())))
-                self._answer(canned.licence)
-
-            def _answer(self, answer: tuple) -> None:
-                status, body, *headers = answer
-                if isinstance(status, tuple):
-                    time.sleep(status[1])
-                    status = 200
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                for name, value in (headers[0] if headers else {}).items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                canned.requests.append(json.loads(self.rfile.read(length) or b"{}"))
-                canned.seen.append((self.path, dict(self.headers.items())))
-                self._answer(canned.answers.pop(0) if canned.answers else (200, b'{"users":[],"total":0}'))
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def canned() -> Iterator[CannedServer]:
-    server = CannedServer()
-    yield server
-    server.close()
-
-
-def client_for(url: str, key: str = KEY, attempts: int = 3) -> DescopeClient:
-    return DescopeClient(url, "P2test", Secret(key), max_attempts=attempts, sleep=lambda _s: None)
+from tests.extract.descope.conftest import EMPTY, KEY, ONE_USER, client_for, waiting_client
 
 
 @pytest.mark.parametrize(
@@ -147,23 +82,6 @@ def test_a_key_requests_refuses_to_send_gives_an_error_without_the_key(canned, b
         str(caught.value),
     )
     assert canned.requests == []  # nothing was sent
-
-
-# ------------------------------------------------------------------------------ what goes out, what comes back
-
-EMPTY = b'{"users": [], "total": 0}'
-ONE_USER = b'{"users": [{"userId": "U1"}], "total": 1}'
-
-
-def waiting_client(url: str, **kwargs) -> tuple[DescopeClient, list[float], list[tuple[str, float]]]:
-    """A client whose waits are recorded instead of slept: (client, sleeps, on_wait calls)."""
-    sleeps: list[float] = []
-    waits: list[tuple[str, float]] = []
-    kwargs.setdefault("max_attempts", 3)
-    client = DescopeClient(
-        url, "P2test", Secret(KEY), sleep=sleeps.append, on_wait=lambda why, s: waits.append((why, s)), **kwargs
-    )
-    return client, sleeps, waits
 
 
 def test_each_search_posts_its_body_to_its_endpoint_with_the_project_and_key(canned):
@@ -366,81 +284,3 @@ def test_a_spent_budget_sends_nothing_more(canned):
 def test_without_a_budget_a_client_never_runs_out():
     assert Deadline().remaining() == float("inf")
     Deadline().check()
-
-
-# ------------------------------------------------------------------------------ the licence handshake
-
-
-def test_the_licence_is_read_once_before_the_first_search_with_the_key_and_never_again(canned):
-    client, sleeps, _ = waiting_client(canned.url)
-    for _ in range(3):
-        client.search_users({})
-    client.search_audit({})
-    assert [path for path, _ in canned.licence_seen] == [LICENCE_PATH]
-    assert canned.licence_seen[0][1]["Authorization"] == f"Bearer P2test:{KEY}"
-    assert [headers.get("x-descope-license") for _, headers in canned.seen] == ["tier2"] * 4
-    assert (client.stats.licence_reads, client.stats.requests, client.rate_limit_tier) == (1, 4, "tier2")
-    assert sleeps == []
-
-
-LICENCE_FAILURES = [
-    ((503, b'{"errorCode": "E011500"}'), "HTTP 503"),
-    ((404, b"{}"), "HTTP 404"),
-    ((429, b"{}", {"Retry-After": "60"}), "HTTP 429"),
-    ((500, b"<html>"), "HTTP 500"),
-    ((200, b"{}"), "the answer holds no rateLimitTier"),
-    ((200, b'{"rateLimitTier": ""}'), "the answer holds no rateLimitTier"),
-    ((200, b"[]"), "the answer holds no rateLimitTier"),
-    ((200, b'{"rateLimitTier": 4}'), "the rateLimitTier is not a tier name"),
-    ((200, b'{"rateLimitTier": "tier1\\r\\nX-Injected: 1"}'), "the rateLimitTier is not a tier name"),
-    ((200, b"<html>"), "the answer is not JSON"),
-    ((("slow", 1.0), b'{"rateLimitTier": "tier2"}'), "the request failed (ReadTimeout)"),
-]
-
-
-@pytest.mark.parametrize(("licence", "problem"), LICENCE_FAILURES)
-def test_a_licence_that_cannot_be_read_costs_only_the_header_and_one_warning(canned, caplog, licence, problem):
-    canned.licence = licence
-    canned.answers = [(200, ONE_USER)] * 3
-    client, sleeps, _ = waiting_client(canned.url, timeout=0.3)
-    with caplog.at_level(logging.INFO, logger="descope_sync.descope"):
-        pages = [client.search_users({}) for _ in range(3)]
-    assert [page.total for page in pages] == [1, 1, 1]
-    assert len(canned.licence_seen) == 1  # one try, no retry, never asked again
-    assert ["x-descope-license" in headers for _, headers in canned.seen] == [False] * 3
-    assert logged(caplog, "WARNING") == [
-        f"Descope licence not read ({problem}): requests go without the x-descope-license header, so Descope "
-        "may apply a stricter rate limit; extraction goes on"
-    ]
-    assert sleeps == [] and client.stats.retries == 0
-
-
-@pytest.mark.parametrize("status", [401, 403])
-def test_a_key_the_licence_endpoint_rejects_fails_at_once_as_on_any_endpoint(canned, status):
-    canned.licence = (status, b'{"errorCode": "E061001"}')
-    client, sleeps, _ = waiting_client(canned.url)
-    with pytest.raises(DescopeAuthError) as caught:
-        client.search_users({})
-    assert str(caught.value) == (
-        f"Descope rejected the management key ({status}) for project P2test: check DESCOPE_MANAGEMENT_KEY "
-        "and DESCOPE_PROJECT_ID"
-    )
-    assert canned.requests == [] and sleeps == []
-
-
-def test_a_key_requests_refuses_to_send_leaves_no_trace_in_the_licence_warning(canned, caplog):
-    client = client_for(canned.url, key=KEY + "\r\nX-Injected: 1")
-    with caplog.at_level(logging.DEBUG), pytest.raises(DescopeRequestError) as caught:
-        client.search_users({})
-    assert logged(caplog, "WARNING")[0].startswith("Descope licence not read (the request failed (InvalidHeader))")
-    shown = "\n".join(logged(caplog)) + "".join(traceback.format_exception(caught.value))
-    assert KEY not in shown and canned.licence_seen == [] and canned.requests == []
-
-
-def test_a_spent_budget_reads_no_licence(canned):
-    now = [100.0]
-    client, _, _ = waiting_client(canned.url, deadline=Deadline(20, clock=lambda: now[0]))
-    now[0] = 120.0
-    with pytest.raises(BudgetExhausted):
-        client.search_users({})
-    assert canned.licence_seen == [] and client.stats.licence_reads == 0
