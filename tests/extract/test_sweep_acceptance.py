@@ -23,7 +23,7 @@ from descope_sync.simulator import World
 from descope_sync.timeutil import from_ms, to_ms
 from descope_sync.transform import run_dbt
 from tests.conftest import query, settings_for
-from tests.extract.test_cli import status_of
+from tests.extract.cli.test_cli import status_of
 
 
 def extract_users(settings):
