@@ -183,7 +183,7 @@ def fake_dbt(success, calls):
 )
 def test_extract_exits_with_the_code_of_the_worst_status(in_process, monkeypatch, capsys, statuses, expected):
     cli = in_process
-    monkeypatch.setattr(cli, "run_extract", fake_extract(summary_of(*statuses, run_status="success"), []))
+    monkeypatch.setattr(cli.run, "run_extract", fake_extract(summary_of(*statuses, run_status="success"), []))
     assert cli.main(["--json", "extract"]) == expected
     out, err = capsys.readouterr()
     body = json.loads(out)
@@ -202,8 +202,8 @@ def test_run_builds_dbt_after_every_extract_but_a_failed_one(
 ):
     cli = in_process
     dbt_calls: list[str] = []
-    monkeypatch.setattr(cli, "run_extract", fake_extract(summary_of("success", status), []))
-    monkeypatch.setattr(cli, "run_dbt", fake_dbt(True, dbt_calls))
+    monkeypatch.setattr(cli.run, "run_extract", fake_extract(summary_of("success", status), []))
+    monkeypatch.setattr(cli.run, "run_dbt", fake_dbt(True, dbt_calls))
     assert cli.main(["run"]) == expected
     assert dbt_calls == (["source freshness", "build"] if dbt_runs else [])
     out, _ = capsys.readouterr()
@@ -214,8 +214,8 @@ def test_run_builds_dbt_after_every_extract_but_a_failed_one(
 @pytest.mark.parametrize("status", ["success", "partial", "data_loss"])
 def test_a_dbt_failure_makes_run_exit_1(in_process, monkeypatch, capsys, status):
     cli = in_process
-    monkeypatch.setattr(cli, "run_extract", fake_extract(summary_of(status), []))
-    monkeypatch.setattr(cli, "run_dbt", fake_dbt(False, []))
+    monkeypatch.setattr(cli.run, "run_extract", fake_extract(summary_of(status), []))
+    monkeypatch.setattr(cli.run, "run_dbt", fake_dbt(False, []))
     assert cli.main(["run"]) == 1
     assert capsys.readouterr().err.strip() == "descope-sync: error: dbt build failed (see the errors above)"
 
@@ -223,7 +223,7 @@ def test_a_dbt_failure_makes_run_exit_1(in_process, monkeypatch, capsys, status)
 def test_the_flags_reach_the_settings_and_the_streams(in_process, monkeypatch, capsys):
     cli = in_process
     calls: list[dict] = []
-    monkeypatch.setattr(cli, "run_extract", fake_extract(summary_of("success"), calls))
+    monkeypatch.setattr(cli.run, "run_extract", fake_extract(summary_of("success"), calls))
     argv = ["extract", "--streams", "users,audit_events", "--max-seconds", "30", "--reconcile-days", "2"]
     argv += ["--max-delete-fraction", "0.25", "--audit-settle-seconds", "0", "--confirm-deletions-sweep-id", "sw1"]
     argv += ["--audit-actions", "SignUp"]
@@ -241,7 +241,7 @@ def test_an_unexpected_error_is_one_line_then_the_scrubbed_traceback(in_process,
     def explode(settings, **kwargs):
         raise RuntimeError(f"header 'Bearer {settings.project_id}:{settings.management_key.reveal()}\\n' broke")
 
-    monkeypatch.setattr(cli, "run_extract", explode)
+    monkeypatch.setattr(cli.run, "run_extract", explode)
     assert cli.main(["extract"]) == 1
     out, err = capsys.readouterr()
     lines = err.splitlines()
@@ -564,14 +564,14 @@ def test_the_json_summary_of_a_real_extract_says_what_each_stream_did(in_process
 )
 def test_a_flag_that_can_remove_users_from_the_marts_says_so_first(in_process, monkeypatch, capsys, flags, said):
     cli = in_process
-    monkeypatch.setattr(cli, "run_extract", fake_extract(summary_of("success"), []))
+    monkeypatch.setattr(cli.run, "run_extract", fake_extract(summary_of("success"), []))
     assert cli.main(["extract", *flags]) == 0
     assert capsys.readouterr().err.splitlines() == said
 
 
 def test_dbt_full_refresh_says_what_it_rebuilds(in_process, monkeypatch, capsys):
     cli = in_process
-    monkeypatch.setattr(cli, "run_dbt", fake_dbt(True, []))
+    monkeypatch.setattr(cli.run, "run_dbt", fake_dbt(True, []))
     assert cli.main(["transform", "--full-refresh"]) == 0
     assert capsys.readouterr().err.splitlines() == [
         "descope-sync: dbt --full-refresh: the incremental models are dropped and rebuilt from the landing tables "
@@ -605,8 +605,8 @@ def test_an_interrupt_ends_the_live_progress_line_then_prints_one_line(in_proces
         os.kill(os.getpid(), signum)  # the CLI's handler raises where the run is
         raise AssertionError("the signal did not stop the run")
 
-    monkeypatch.setattr(cli, "Progress", lambda: Progress(stream=Terminal()))
-    monkeypatch.setattr(cli, "run_extract", run_extract)
+    monkeypatch.setattr(cli.run, "Progress", lambda: Progress(stream=Terminal()))
+    monkeypatch.setattr(cli.run, "run_extract", run_extract)
     previous = signal.getsignal(signum)
     assert cli.main(["extract"]) == code
     assert signal.getsignal(signum) == previous  # the CLI's handlers are gone after it

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from descope_sync.cli import build_parser
+from descope_sync.cli.parser import build_parser
 from tests.conftest import land_audit_cursor
 from tests.extract.cli.test_cli import run_cli
 
