@@ -41,10 +41,17 @@ from typing import Any
 import functions_framework
 from werkzeug.exceptions import HTTPException
 
-from descope_sync.build_trigger import TRIGGER_SECONDS, BuildTriggerError, start_build
-from descope_sync.config import RELEASE_COMMIT_ENV, dbt_trigger, function_max_seconds, load_settings, release_commit
+from descope_sync.build_trigger import (
+    RELEASE_COMMIT_ENV,
+    TRIGGER_SECONDS,
+    BuildTriggerError,
+    dbt_trigger,
+    release_commit,
+    start_build,
+)
+from descope_sync.config import function_max_seconds, load_settings
 from descope_sync.contract import STREAMS, RunStatus
-from descope_sync.descope import Deadline
+from descope_sync.deadline import Deadline
 from descope_sync.errors import SyncError
 from descope_sync.logs import configure_logging, install_excepthooks
 from descope_sync.pipeline import run_extract

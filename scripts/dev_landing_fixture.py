@@ -39,9 +39,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "extract"))
 
 from descope_sync.contract import LANDING_TABLES, RunMode, RunStatus, event_id
-from descope_sync.geo import client_ip
 from descope_sync.landing.base import SyncRun
 from descope_sync.landing.duckdb import DuckDBLandingWriter
+from descope_sync.remote_address import client_ip
 
 RAW = "descope_raw"
 

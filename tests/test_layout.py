@@ -30,7 +30,6 @@ NOT_YET_HOME = {
     "tests/extract/test_simulator_faults.py": "sim moves the simulator's tests beside the simulator",
 }
 TOO_LONG_YET = {
-    "tests/extract/test_cli.py": "modsplit splits the CLI's tests",
     "tests/bigquery/test_bigquery_writer.py": "not split in issue 17",
     "tests/gcp/test_deploy_config.py": "not split in issue 17",
 }

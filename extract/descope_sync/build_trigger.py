@@ -1,39 +1,22 @@
-"""Starts the Cloud Build trigger that runs `dbt build` (deploy/cloudbuild-dbt.yaml) after an extract.
+"""Starts the Cloud Build trigger that runs `dbt build` after an extract, at the released commit.
 
-The Cloud Function calls `start_build(DESCOPE_DBT_TRIGGER)` once a run has landed what it could
-(every status but `failed`, as `descope-sync run` builds dbt), so the marts follow every extract:
-the daily one, its retries, and any run someone starts by hand. One REST call,
-`POST https://cloudbuild.googleapis.com/v1/{trigger}:run`, with the function's service account
-(which needs `cloudbuild.builds.create` and `iam.serviceAccounts.actAs` on the trigger's service
-account); it returns once the build is queued, not when dbt finishes. Builds that overlap wait for
-the older one (the first step of deploy/cloudbuild-dbt.yaml), so two dbt runs never write at once.
-
-The build runs the released commit (DESCOPE_RELEASE_COMMIT), never the branch as it is: the request's
-`source` is a RepoSource with `commitSha` (the API's documented way to run a trigger "at a particular
-source revision"), and the same commit goes in `source.substitutions` as `_RELEASE_COMMIT`, which the
-dbt build's first step compares with the commit it was given (`$COMMIT_SHA`), failing when they differ:
-so a trigger that ignored `commitSha` for its repository type builds nothing rather than an untested head.
-
-The call gets a reserved slice of the function's time (`TRIGGER_SECONDS`, after the extract budget):
-every attempt, and the waits between them, end within it.
-
-`CLOUD_BUILD_ENDPOINT` (test-only) sends the call elsewhere: plain http to loopback goes without
-credentials, to a test server.
+docs/design.md ("Around the extractor (production)", "Releases") says when and why.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from descope_sync.config import DBT_TRIGGER_ENV, service_url
-from descope_sync.descope import Deadline
-from descope_sync.errors import SyncError
+from descope_sync.deadline import Deadline
+from descope_sync.errors import ConfigError, SyncError
+from descope_sync.urls import service_url
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +26,48 @@ _SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
 _ATTEMPTS = 3
 TRIGGER_SECONDS = 20.0  # the function's slice for this call, after the extract budget (540 s timeout - 480 s)
 RELEASE_COMMIT_SUBSTITUTION = "_RELEASE_COMMIT"
+
+
+DBT_TRIGGER_ENV = "DESCOPE_DBT_TRIGGER"
+_TRIGGER_NAME = re.compile(
+    r"projects/([a-z][a-z0-9-]{4,28}[a-z0-9])/locations/([a-z0-9-]+)/triggers/([A-Za-z0-9_-]{1,64})"
+)
+
+
+def dbt_trigger(env: Mapping[str, str] | None = None) -> str | None:
+    """DESCOPE_DBT_TRIGGER: the Cloud Build trigger the function runs after an extract
+    (`projects/<project>/locations/<region>/triggers/<trigger id or name>`); None when unset."""
+    env = os.environ if env is None else env
+    raw = env.get(DBT_TRIGGER_ENV)
+    if raw in (None, ""):
+        return None
+    name = raw.strip()
+    if not _TRIGGER_NAME.fullmatch(name):
+        raise ConfigError(
+            f"{DBT_TRIGGER_ENV} must be projects/<project>/locations/<region>/triggers/<trigger id>, "
+            "e.g. projects/my-project/locations/us-central1/triggers/descope-dbt"
+        )
+    return name
+
+
+RELEASE_COMMIT_ENV = "DESCOPE_RELEASE_COMMIT"
+_COMMIT_SHA = re.compile(r"[0-9a-f]{40}")
+
+
+def release_commit(env: Mapping[str, str] | None = None) -> str | None:
+    """DESCOPE_RELEASE_COMMIT: the commit the release build tested and deployed (cloudbuild.yaml sets it);
+    the dbt builds the function starts check out exactly this commit. None when unset."""
+    env = os.environ if env is None else env
+    raw = env.get(RELEASE_COMMIT_ENV)
+    if raw in (None, ""):
+        return None
+    commit = raw.strip()
+    if not _COMMIT_SHA.fullmatch(commit):
+        raise ConfigError(
+            f"{RELEASE_COMMIT_ENV} must be a full 40-character git commit SHA (lower-case hex), "
+            "as the release build (cloudbuild.yaml) sets it"
+        )
+    return commit
 
 
 class BuildTriggerError(SyncError):

@@ -6,27 +6,25 @@ secret) and saying what to do, never a traceback later. The management key is ne
 
 from __future__ import annotations
 
-import ipaddress
 import math
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from descope_sync.contract import LOGIN_ACTIONS, STREAMS, USER_DELETION_ACTIONS
+from descope_sync.credentials import descope_credentials, uses_secret_manager
 from descope_sync.errors import ConfigError
 from descope_sync.geo_source import GcsDatabase, default_cache_dir, is_gcs_uri
-from descope_sync.secrets import Secret, register_secret
+from descope_sync.secret_manager import SecretManager
+from descope_sync.secrets import Secret
+from descope_sync.urls import https_url, printable_token
 
 if TYPE_CHECKING:
-    from descope_sync.descope import Deadline
+    from descope_sync.deadline import Deadline
 
 DEFAULT_BASE_URL = "https://api.descope.com"
-SECRET_PROJECT_ID = "descope-project-id"
-SECRET_MANAGEMENT_KEY = "descope-management-key"
 DEFAULT_FUNCTION_MAX_SECONDS = 480.0  # below the function's 540 s timeout, so progress is always committed
 DEFAULT_STREAM_BUDGET_SHARES: dict[str, float] = {"audit_events": 0.4, "users": 0.5, "ip_locations": 0.1}
 # Audit actions every filter keeps: the login marts and the deletion rules read them.
@@ -71,7 +69,6 @@ class Settings:
     users_page_size: int = 1000
     audit_page_size: int = 1000
     audit_actions: list[str] | None = None  # None: every action; else always with REQUIRED_AUDIT_ACTIONS
-    audit_retention_days: int = 30
     max_retry_after_seconds: float = 120.0
     # First backoff after a 5xx, a connection error or a malformed answer (doubling, with jitter, to 30 s).
     retry_backoff_seconds: float = 0.5
@@ -142,211 +139,6 @@ def _number(label: str, value: Any, kind: type, low: float, low_ok: bool, high: 
     return int(number) if kind is int else number
 
 
-QUOTES = "\"'`"
-
-
-def _printable_token(value: str) -> bool:
-    """Printable ASCII without spaces: what an HTTP header can carry as a key or project ID."""
-    return all("\x21" <= c <= "\x7e" for c in value)
-
-
-def _credential(raw: Any, label: str, how_to_fix: str, secret: bool) -> str:
-    """A project ID or management key: surrounding whitespace stripped, nothing unprintable inside."""
-    if isinstance(raw, Secret):
-        raw = raw.reveal()
-    if not isinstance(raw, str):
-        raise ConfigError(f"{label} must be a string")
-    if secret:
-        register_secret(raw)  # raw and stripped: whatever form escapes is scrubbed
-    value = raw.strip()
-    if secret:
-        register_secret(value)
-    if not value:
-        raise ConfigError(f"{label} is empty (only whitespace); {how_to_fix}")
-    if value[0] in QUOTES or value[-1] in QUOTES:
-        what = "management key" if secret else "project ID"
-        raise ConfigError(
-            f"{label} starts or ends with a quote, which no Descope {what} does: the quotes became part of "
-            "the value (a .env file or a shell quoted it twice): remove them"
-        )
-    if not _printable_token(value):
-        raise ConfigError(
-            f"{label} contains whitespace, a control character or a non-ASCII character inside it; "
-            f"{how_to_fix} (copy the value again from the Descope console; from a shell write it with "
-            "printf '%s' or echo -n, never plain echo)"
-        )
-    return value
-
-
-def _credential_source(
-    name: str, var: str, flag: str | None, overrides: Mapping[str, Any], env: Mapping[str, str]
-) -> tuple[Any, str, str]:
-    """(raw value, label, how to fix) from the override, else the environment variable; (None, ...) when neither."""
-    given = overrides.get(name)
-    if given is not None and given != "":
-        return given, flag or f"{name} (given to load_settings)", f"pass {flag or name} without it"
-    if env.get(var) not in (None, ""):
-        return env[var], var, f"set {var} again without it"
-    return None, var, ""
-
-
-def _on_cloud_functions(env: Mapping[str, str]) -> bool:
-    return bool(env.get("K_SERVICE") or env.get("FUNCTION_TARGET"))
-
-
-SECRET_MANAGER_ENDPOINT_ENV = "SECRET_MANAGER_ENDPOINT"
-
-
-def _secret_manager_endpoint(env: Mapping[str, str]) -> tuple[str | None, bool]:
-    """(api_endpoint, anonymous): SECRET_MANAGER_ENDPOINT, for tests (plain http on loopback, no credentials)
-    or a regional / private endpoint (https, the usual credentials); (None, False) for Google's default."""
-    raw = env.get(SECRET_MANAGER_ENDPOINT_ENV)
-    if raw in (None, ""):
-        return None, False
-    url = service_url(raw, SECRET_MANAGER_ENDPOINT_ENV)
-    return url, urlsplit(url).scheme.lower() == "http"
-
-
-class _SecretManager:
-    """Reads secrets' latest versions through one client (REST), created on first use."""
-
-    def __init__(self, project: str | None, env: Mapping[str, str], deadline: Deadline | None = None) -> None:
-        self.project = project
-        self.endpoint, self.anonymous = _secret_manager_endpoint(env)
-        self.deadline = deadline
-        self._client: Any = None
-
-    def _make_client(self, name: str) -> Any:
-        try:
-            from google.cloud import secretmanager
-        except ImportError:  # pragma: no cover - only without the bigquery extra
-            raise ConfigError(
-                "google-cloud-secret-manager is not installed; install descope-sync[bigquery] "
-                f"or set the secret {name!r} through its environment variable"
-            ) from None
-        kwargs: dict[str, Any] = {"transport": "rest"}
-        if self.endpoint:
-            from google.api_core.client_options import ClientOptions
-
-            kwargs["client_options"] = ClientOptions(api_endpoint=self.endpoint)
-        if self.anonymous:
-            from google.auth.credentials import AnonymousCredentials
-
-            kwargs["credentials"] = AnonymousCredentials()
-        try:
-            return secretmanager.SecretManagerServiceClient(**kwargs)
-        except Exception as exc:  # no application default credentials: never the exception's own text
-            raise ConfigError(
-                f"cannot read secret {name!r}: no Google Cloud credentials ({type(exc).__name__}); "
-                "run `gcloud auth application-default login`, or set the value through its environment variable"
-            ) from None
-
-    def value(self, name: str) -> str:
-        """The latest version of secret `name`, as stored (the caller strips and validates it)."""
-        if not self.project:
-            raise ConfigError(f"cannot read secret {name!r}: set GCP_PROJECT (or GOOGLE_CLOUD_PROJECT)")
-        if self._client is None:
-            self._client = self._make_client(name)
-        from google.api_core import exceptions as gexc
-
-        where = f"secret {name!r} in project {self.project!r}"
-        path = f"projects/{self.project}/secrets/{name}/versions/latest"
-        from google.api_core import retry as gretry
-
-        # Each attempt and the retries together end within the run's deadline (the function's budget).
-        seconds = 60.0 if self.deadline is None else self.deadline.bound(60.0)
-        retry = gretry.Retry(predicate=gretry.if_transient_error, timeout=seconds)
-        try:
-            response = self._client.access_secret_version(request={"name": path}, retry=retry, timeout=seconds)
-        except gexc.NotFound:
-            raise ConfigError(
-                f"{where} does not exist or has no enabled version; create it: printf '%s' \"$VALUE\" | "
-                f"gcloud secrets create {name} --data-file=- (or gcloud secrets versions add {name} --data-file=-)"
-            ) from None
-        except (gexc.PermissionDenied, gexc.Forbidden):  # gRPC and REST spell a 403 differently
-            raise ConfigError(
-                f"permission denied reading {where}: grant the function's service account "
-                f"roles/secretmanager.secretAccessor on the secret {name!r}"
-            ) from None
-        except (gexc.Unauthenticated, gexc.Unauthorized):
-            raise ConfigError(
-                f"Secret Manager refused the credentials reading {where}: check the function's service account "
-                "(or run `gcloud auth application-default login` locally)"
-            ) from None
-        except Exception as exc:
-            raise ConfigError(
-                f"could not read {where} from Secret Manager ({type(exc).__name__}); check that it exists "
-                "and the function's service account has roles/secretmanager.secretAccessor on it"
-            ) from None
-        data = getattr(getattr(response, "payload", None), "data", None)
-        if not isinstance(data, bytes):
-            raise ConfigError(f"Secret Manager answered for {where} without a payload; try again")
-        crc = getattr(response.payload, "data_crc32c", None)
-        if crc and not _crc32c_matches(data, crc):
-            raise ConfigError(f"the payload of {where} arrived corrupted (its CRC32C does not match); try again")
-        try:
-            return data.decode("utf-8")
-        except UnicodeDecodeError:
-            raise ConfigError(
-                f"secret {name!r} is not UTF-8 text: add a new version holding only the value "
-                f"(printf '%s' \"$VALUE\" | gcloud secrets versions add {name} --data-file=-)"
-            ) from None
-
-
-def _crc32c_matches(data: bytes, expected: int) -> bool:
-    try:
-        import google_crc32c
-    except ImportError:  # pragma: no cover - installed with google-cloud-storage
-        return True
-    return int(google_crc32c.value(data)) == int(expected)
-
-
-def _secret_manager_fix(name: str) -> str:
-    return f"add a new version without it: printf '%s' \"$VALUE\" | gcloud secrets versions add {name} --data-file=-"
-
-
-def is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback  # 127.0.0.0/8 and ::1
-    except ValueError:
-        return False
-
-
-def _base_url(value: Any, label: str, why: str = "the management key travels in its Authorization header") -> str:
-    """https://host[:port][/path]; plain http only to a loopback host (the simulator, a local proxy)."""
-    rule = (
-        f"{label} must be an https:// URL with a host (plain http:// only for localhost, 127.0.0.0/8 or [::1]); {why}"
-    )
-    if not isinstance(value, str):
-        raise ConfigError(rule)
-    url = value.strip()
-    if not _printable_token(url):
-        raise ConfigError(f"{label} contains whitespace or a control character; {rule}")
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname
-        parts.port  # noqa: B018 - raises ValueError on a malformed port
-    except ValueError:
-        raise ConfigError(f"{label} is not a valid URL; {rule}") from None
-    scheme = parts.scheme.lower()
-    if not host or scheme not in ("https", "http"):
-        raise ConfigError(rule)
-    if scheme == "http" and not is_loopback(host):
-        raise ConfigError(f"{label} uses plain http:// to a host that is not loopback; {rule}")
-    if parts.username is not None or parts.password is not None:
-        raise ConfigError(f"{label} must not carry a user name or password; {rule}")
-    if parts.query or parts.fragment:
-        raise ConfigError(f"{label} must not carry a query string or fragment; {rule}")
-    return url.rstrip("/")
-
-
-def service_url(value: Any, label: str) -> str:
-    """A configurable API endpoint (Secret Manager, Cloud Build): https, or plain http to loopback only."""
-    return _base_url(value, label, "credentials travel in its Authorization header")
-
-
 def _audit_actions(value: Any, label: str) -> list[str] | None:
     """The configured filter plus the actions the marts need; None (every action) when not configured."""
     if value is None:
@@ -364,7 +156,7 @@ def _audit_actions(value: Any, label: str) -> list[str] | None:
         action = item.strip()
         if not action:
             continue
-        if not _printable_token(action):
+        if not printable_token(action):
             raise ConfigError(f"{label}: an audit action name has whitespace or a control character inside it")
         if action not in actions:
             actions.append(action)
@@ -410,7 +202,7 @@ def _sweep_id(value: Any, label: str) -> str | None:
     sweep_id = value.strip()
     if not sweep_id:
         return None
-    if len(sweep_id) > 128 or not _printable_token(sweep_id):
+    if len(sweep_id) > 128 or not printable_token(sweep_id):
         raise ConfigError(f"{label} must be the sweep ID printed by the run that held deletions back")
     return sweep_id
 
@@ -479,48 +271,6 @@ def load_warehouse_settings(
     return settings
 
 
-DBT_TRIGGER_ENV = "DESCOPE_DBT_TRIGGER"
-_TRIGGER_NAME = re.compile(
-    r"projects/([a-z][a-z0-9-]{4,28}[a-z0-9])/locations/([a-z0-9-]+)/triggers/([A-Za-z0-9_-]{1,64})"
-)
-
-
-def dbt_trigger(env: Mapping[str, str] | None = None) -> str | None:
-    """DESCOPE_DBT_TRIGGER: the Cloud Build trigger the function runs after an extract
-    (`projects/<project>/locations/<region>/triggers/<trigger id or name>`); None when unset."""
-    env = os.environ if env is None else env
-    raw = env.get(DBT_TRIGGER_ENV)
-    if raw in (None, ""):
-        return None
-    name = raw.strip()
-    if not _TRIGGER_NAME.fullmatch(name):
-        raise ConfigError(
-            f"{DBT_TRIGGER_ENV} must be projects/<project>/locations/<region>/triggers/<trigger id>, "
-            "e.g. projects/my-project/locations/us-central1/triggers/descope-dbt"
-        )
-    return name
-
-
-RELEASE_COMMIT_ENV = "DESCOPE_RELEASE_COMMIT"
-_COMMIT_SHA = re.compile(r"[0-9a-f]{40}")
-
-
-def release_commit(env: Mapping[str, str] | None = None) -> str | None:
-    """DESCOPE_RELEASE_COMMIT: the commit the release build tested and deployed (cloudbuild.yaml sets it);
-    the dbt builds the function starts check out exactly this commit. None when unset."""
-    env = os.environ if env is None else env
-    raw = env.get(RELEASE_COMMIT_ENV)
-    if raw in (None, ""):
-        return None
-    commit = raw.strip()
-    if not _COMMIT_SHA.fullmatch(commit):
-        raise ConfigError(
-            f"{RELEASE_COMMIT_ENV} must be a full 40-character git commit SHA (lower-case hex), "
-            "as the release build (cloudbuild.yaml) sets it"
-        )
-    return commit
-
-
 def load_settings(
     overrides: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None, deadline: Deadline | None = None
 ) -> Settings:
@@ -528,40 +278,11 @@ def load_settings(
     overrides = dict(overrides or {})
     env = os.environ if env is None else env
     gcp_project = _gcp_project(overrides, env)
-    use_secret_manager = env.get("DESCOPE_SECRETS") == "secret-manager" or _on_cloud_functions(env)
-    secret_manager = _SecretManager(gcp_project, env, deadline) if use_secret_manager else None
-
-    # The key first: registered for scrubbing (as given) before anything can fail and print it.
-    raw_key, key_label, key_fix = _credential_source("management_key", "DESCOPE_MANAGEMENT_KEY", None, overrides, env)
-    if raw_key is None and secret_manager is not None:
-        raw_key = secret_manager.value(SECRET_MANAGEMENT_KEY)
-        key_label, key_fix = f"the secret {SECRET_MANAGEMENT_KEY!r}", _secret_manager_fix(SECRET_MANAGEMENT_KEY)
-    if isinstance(raw_key, Secret):
-        raw_key = raw_key.reveal()
-    if isinstance(raw_key, str):
-        register_secret(raw_key)
-
-    raw_project, project_label, project_fix = _credential_source(
-        "project_id", "DESCOPE_PROJECT_ID", "--project-id", overrides, env
-    )
-    if raw_project is None and secret_manager is not None:
-        raw_project = secret_manager.value(SECRET_PROJECT_ID)
-        project_label, project_fix = f"the secret {SECRET_PROJECT_ID!r}", _secret_manager_fix(SECRET_PROJECT_ID)
-    if raw_project is None:
-        raise ConfigError(
-            "no Descope project ID: set DESCOPE_PROJECT_ID (or --project-id); "
-            f"in production it comes from the secret {SECRET_PROJECT_ID!r}"
-        )
-    project_id = _credential(raw_project, project_label, project_fix, secret=False)
-    if raw_key is None:
-        raise ConfigError(
-            "no Descope management key: set DESCOPE_MANAGEMENT_KEY; "
-            f"in production it comes from the secret {SECRET_MANAGEMENT_KEY!r}"
-        )
-    key = _credential(raw_key, key_label, key_fix, secret=True)
+    secret_manager = SecretManager(gcp_project, env, deadline) if uses_secret_manager(env) else None
+    project_id, key = descope_credentials(overrides, env, secret_manager)
 
     base_url_value, base_url_label = _pick("base_url", overrides, env, "DESCOPE_BASE_URL")
-    base_url = _base_url(base_url_value, base_url_label) if base_url_value is not None else default_base_url(project_id)
+    base_url = https_url(base_url_value, base_url_label) if base_url_value is not None else default_base_url(project_id)
     full_refresh = overrides.get("full_refresh", False)
     if full_refresh is None:
         full_refresh = False

@@ -1,18 +1,6 @@
-"""The Descope management-API client: auth, retries, Retry-After, time budget, answer validation.
+"""The Descope management-API client: auth, the licence handshake, retries, Retry-After and the time budget.
 
-Every 200 answer is parsed into a `Page` that has the promised shape, or it is malformed and
-retried like a 5xx: a body that is not a JSON object, a list or `total` of the wrong type, a page
-longer than its `total`, or (when the caller knows the server sends them) a missing list or total.
-Protobuf-style JSON may omit an empty list and a zero `total`, so `{}` parses as an empty page with
-`omitted=True`: callers prove emptiness at a higher level instead of trusting it. Paging lives in
-the streams.
-
-The licence handshake, as Descope's SDKs do it since 2026 (Python SDK 2.16.1): before its first
-management request a client reads `GET /v1/mgmt/license` once, with a short timeout and no retry, and
-sends the answer's `rateLimitTier` as `x-descope-license` on every request after it, so the edge
-applies the project's rate-limit bucket. A licence that cannot be read (an outage, a timeout, an
-answer without a usable tier) costs only the header: it is logged once and extraction goes on. A
-key Descope rejects (401/403) fails at once, as on any other endpoint.
+docs/design.md ("Answers", "Transport errors", "Licence") describes each rule.
 """
 
 from __future__ import annotations
@@ -20,17 +8,15 @@ from __future__ import annotations
 import logging
 import random
 import re
-import socket
-import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 import requests
 
 from descope_sync import __version__, interrupts
+from descope_sync.deadline import Deadline
 from descope_sync.errors import (
     BudgetExhausted,
     DescopeAuthError,
@@ -39,7 +25,9 @@ from descope_sync.errors import (
     DescopeUnreachable,
     MalformedAnswer,
 )
+from descope_sync.pages import Page, parse_page
 from descope_sync.secrets import Secret
+from descope_sync.transport_errors import describe_transport_error, host_of
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -66,103 +54,6 @@ RETRYABLE_TRANSPORT = (
 REFUSED_ATTEMPTS = 2
 
 
-@dataclass(frozen=True)
-class TransportProblem:
-    """Why a request never got an answer: `kind` is dns, refused, tls, timeout or connection."""
-
-    kind: str
-    text: str
-
-    @property
-    def fatal(self) -> bool:
-        """Retrying cannot help: the name does not resolve or TLS cannot be agreed."""
-        return self.kind in ("dns", "tls")
-
-
-def _causes(exc: BaseException) -> list[BaseException]:
-    """`exc` and everything it wraps (requests and urllib3 nest the real cause two or three deep)."""
-    found: list[BaseException] = []
-    stack = [exc]
-    while stack:
-        current = stack.pop()
-        if any(current is seen for seen in found):
-            continue
-        found.append(current)
-        nested = [current.__cause__, current.__context__, getattr(current, "reason", None)]
-        nested += [arg for arg in current.args if isinstance(arg, BaseException)]
-        stack += [n for n in nested if isinstance(n, BaseException)]
-    return found
-
-
-def describe_transport_error(exc: BaseException, timeout: float) -> TransportProblem:
-    """The real cause of a transport failure, in words that never include a header (the key)."""
-    causes = _causes(exc)
-    gai = next((c for c in causes if isinstance(c, socket.gaierror)), None)
-    if gai is not None or any(type(c).__name__ == "NameResolutionError" for c in causes):
-        detail = gai.strerror if gai is not None and gai.strerror else "name not found"
-        return TransportProblem("dns", f"DNS lookup failed ({detail})")
-    if any(isinstance(c, (ssl.SSLError, requests.exceptions.SSLError)) for c in causes):
-        reason = next((c for c in causes if isinstance(c, ssl.SSLError)), None)
-        detail = (getattr(reason, "verify_message", None) or getattr(reason, "reason", None)) if reason else None
-        return TransportProblem(
-            "tls", f"TLS failed ({str(detail).lower().replace('_', ' ')})" if detail else "TLS failed"
-        )
-    if any(isinstance(c, ConnectionRefusedError) for c in causes):
-        return TransportProblem("refused", "connection refused (nothing listens there)")
-    if any(isinstance(c, (requests.Timeout, socket.timeout, TimeoutError)) for c in causes):
-        return TransportProblem("timeout", f"no answer within {timeout:g}s (timeout)")
-    innermost = causes[-1] if causes else exc
-    return TransportProblem("connection", f"connection failed ({type(innermost).__name__})")
-
-
-def host_of(url: str) -> str:
-    """`host[:port]` of a URL, nothing else (no path, no credentials)."""
-    parsed = urlsplit(url)
-    host = parsed.hostname or url
-    return f"{host}:{parsed.port}" if parsed.port else host
-
-
-@dataclass(frozen=True)
-class Page:
-    """One validated answer of a search endpoint."""
-
-    items: list[Any]
-    total: int
-    omitted: bool  # the answer left out its list and/or its total (protobuf-style empty values)
-    size_bytes: int
-
-    @property
-    def fits(self) -> bool:
-        """Everything the query matched is in this page."""
-        return len(self.items) >= self.total
-
-
-def parse_page(decoded: Any, list_key: str, size_bytes: int, *, require_explicit: bool = False) -> Page:
-    """Validate a search answer: `{list_key: [...], "total": int}`; raises MalformedAnswer."""
-    if not isinstance(decoded, dict):
-        raise MalformedAnswer("the answer is not a JSON object")
-    omitted = False
-    if list_key in decoded:
-        items = decoded[list_key]
-        if not isinstance(items, list):
-            raise MalformedAnswer(f"'{list_key}' is a {type(items).__name__}, not a list")
-    else:
-        items, omitted = [], True
-    if "total" in decoded:
-        total = decoded["total"]
-        if isinstance(total, bool) or not isinstance(total, int) or total < 0:
-            raise MalformedAnswer(f"'total' is {type(total).__name__} {total!r:.20}, not a non-negative integer")
-    elif items:
-        raise MalformedAnswer(f"a page of {len(items)} {list_key} without 'total'")
-    else:
-        total, omitted = 0, True
-    if len(items) > total:
-        raise MalformedAnswer(f"a page of {len(items)} {list_key} with 'total' {total}")
-    if omitted and require_explicit:
-        raise MalformedAnswer(f"the answer lacks '{list_key}' or 'total', which this server always sends")
-    return Page(items, total, omitted, size_bytes)
-
-
 @dataclass
 class ClientStats:
     requests: int = 0
@@ -172,31 +63,6 @@ class ClientStats:
     malformed: int = 0
     by_path: dict[str, int] = field(default_factory=dict)  # the searches; the licence read is not among them
     licence_reads: int = 0
-
-
-@dataclass
-class Deadline:
-    """A wall-clock budget shared by every request of a run (None: no budget)."""
-
-    seconds: float | None = None
-    clock: Callable[[], float] = time.monotonic
-    started: float = field(default=0.0)
-
-    def __post_init__(self) -> None:
-        self.started = self.clock()
-
-    def remaining(self) -> float:
-        if self.seconds is None:
-            return float("inf")
-        return self.seconds - (self.clock() - self.started)
-
-    def check(self) -> None:
-        if self.remaining() <= 0:
-            raise BudgetExhausted(f"time budget of {self.seconds:.0f}s used up")
-
-    def bound(self, seconds: float) -> float:
-        """`seconds` cut to what is left of the budget (>= 1 ms): a timeout or wait never outlasts it."""
-        return max(0.001, min(seconds, self.remaining()))
 
 
 class DescopeClient:

@@ -1,22 +1,5 @@
-"""IP geolocation against a MaxMind City database (GeoLite2-City or GeoIP2-City).
-
-`GeoDatabase.lookup_many` turns `remoteAddress` strings into `ip_locations` landing rows, one per
-input. Descope's `remoteAddress` may carry a port (`1.2.3.4:443`, `[2001:db8::1]:443`) or a
-forwarded-for list (`8.8.8.8, 10.0.0.1`): `client_ip()` finds the client's address in it, and
-that address is what gets looked up (the row keeps the raw string in `ip`, the join key, and the
-address in `client_ip`). Every input gets a row: inputs that are blank, hold no parseable address,
-or whose address is private or reserved are not looked up and get `is_found = False` with a
-`not_found_reason` (see docs/design.md).
-
-The fields are the ones `geoip2.database.Reader.city()` reports (English names, the first
-subdivision as the region). geoip2 itself is used to validate the file and read its metadata;
-lookups go through the `maxminddb` reader, because building geoip2 model objects (and even
-decoding a full City record, names in eight languages) costs more than the 30,000 IPs a second
-this stream must reach on one core. So IPv4 lookups walk the search tree here, in Python, to
-the record's offset in the data section and decode each distinct record once (through the C
-reader); IPs in the same network, and networks sharing a record (a city, a country), reuse it.
-IPv6 and the rare special IPv4 ranges go through `ipaddress` and the C reader directly.
-"""
+"""IP geolocation against a MaxMind City database: `lookup_many` turns `remoteAddress` strings into
+`ip_locations` rows, one per input (docs/design.md, "ip_locations")."""
 
 from __future__ import annotations
 
@@ -35,6 +18,7 @@ import maxminddb
 
 from descope_sync.errors import ConfigError
 from descope_sync.landing.base import LANDING_TABLES
+from descope_sync.remote_address import SPECIAL_FIRST_OCTETS, Address, client_address, is_blank, skip_reason
 
 DATABASE_ENV = "GEOIP_DATABASE"
 _DEFAULT_PACKAGE = "_maxminddb_geolite2"  # ships with the PyPI package maxminddb-geolite2 (2018)
@@ -55,10 +39,6 @@ _LOCATION_FIELDS = (
 )
 NOT_FOUND_REASONS = ("empty", "invalid", "private", "reserved", "not_in_database")
 
-# First octets of every IPv4 range that `ipaddress` calls loopback, private, link-local, shared
-# (100.64/10), reserved, multicast or unspecified. Dotted quads outside them are public and skip
-# `ipaddress` (which costs more than the lookup itself); those inside are classified by it.
-_SPECIAL_FIRST_OCTETS = frozenset({0, 10, 100, 127, 169, 172, 192, 198, 203, *range(224, 256)})
 
 # Decoded records kept between calls, by data-section offset. A City database has a few hundred
 # thousand distinct records; past this many the cache starts over (memory stays bounded).
@@ -74,116 +54,6 @@ def default_database_path() -> Path:
             f"{DATABASE_ENV} to a GeoLite2-City.mmdb / GeoIP2-City.mmdb file"
         )
     return Path(next(iter(spec.submodule_search_locations))) / _DEFAULT_FILE
-
-
-Address = ipaddress.IPv4Address | ipaddress.IPv6Address
-
-
-def classify(ip: str | None) -> tuple[str | None, Address | None]:
-    """(not_found_reason, address) of ONE address: the reason is None when it should be looked up.
-
-    Reasons: `empty`, `invalid` (not an IP for `ipaddress`), `private` (loopback, private,
-    link-local, shared/CGNAT or otherwise not global), `reserved` (unspecified, multicast,
-    reserved). An IPv4-mapped IPv6 address is classified (and looked up) as its IPv4 address.
-    None counts as empty, any other non-string as invalid. A port or a list is `invalid` here:
-    `client_ip()` takes the address out of those first.
-    """
-    if ip is not None and not isinstance(ip, str):
-        return "invalid", None
-    text = ip.strip() if ip is not None else ""
-    if not text:
-        return "empty", None
-    try:
-        addr = _normalized(ipaddress.ip_address(text))
-    except ValueError:
-        return "invalid", None
-    return _reason(addr), addr
-
-
-def client_ip(remote_address: str | None) -> str | None:
-    """The client's address in a `remoteAddress` as Descope sends it, or None when none parses.
-
-    The value may be one address, an address with a port (`1.2.3.4:443`, `[2001:db8::1]:443`;
-    a bare IPv6 such as `2001:db8::1` has colons but no port) or a comma-separated forwarded-for
-    list (`8.8.8.8, 10.0.0.1`), with spaces around any part. The answer is the first public
-    address of the list (one `classify()` would look up: not private, loopback, link-local, shared,
-    reserved or multicast), else the first address that parses at all (private included), else
-    None. Entries that do not parse (`unknown`, `1.2.3`, a bad port) are skipped. The address
-    comes back in its canonical text: an IPv4-mapped IPv6 as its IPv4, an IPv6 compressed and
-    lower-case without its zone id (`fe80::1%eth0` -> `fe80::1`).
-    """
-    addr = _client_address(remote_address)
-    return str(addr) if addr is not None else None
-
-
-def _client_address(remote_address: str | None) -> Address | None:
-    """client_ip() as an address object."""
-    if not isinstance(remote_address, str):
-        return None
-    first: Address | None = None
-    for entry in remote_address.split(","):
-        addr = _parse_entry(entry)
-        if addr is None:
-            continue
-        if _reason(addr) is None:
-            return addr
-        if first is None:
-            first = addr
-    return first
-
-
-def is_blank(remote_address: object) -> bool:
-    """None, or a string with nothing but spaces and commas: `not_found_reason` `empty`."""
-    return remote_address is None or (isinstance(remote_address, str) and not remote_address.replace(",", " ").strip())
-
-
-def _parse_entry(entry: str) -> Address | None:
-    """One forwarded-for entry: an address, `a.b.c.d:port` or `[v6]:port`; None when it is neither."""
-    text = entry.strip()
-    if not text:
-        return None
-    if text[0] == "[":
-        end = text.find("]")
-        if end < 0:
-            return None
-        host, rest = text[1:end], text[end + 1 :]
-        if rest and not (rest[0] == ":" and _is_port(rest[1:])):
-            return None
-    elif text.count(":") == 1:  # IPv4 and a port: an IPv6 address has at least two colons
-        host, _, port = text.partition(":")
-        if not _is_port(port.strip()):
-            return None
-    else:
-        host = text
-    try:
-        return _normalized(ipaddress.ip_address(host.strip()))
-    except ValueError:
-        return None
-
-
-def _is_port(text: str) -> bool:
-    return 0 < len(text) <= 5 and text.isascii() and text.isdigit() and int(text) <= 65535
-
-
-def _normalized(addr: Address) -> Address:
-    """An IPv4-mapped IPv6 address as its IPv4 address; an IPv6 address without its zone id."""
-    if isinstance(addr, ipaddress.IPv6Address):
-        if addr.ipv4_mapped is not None:
-            return addr.ipv4_mapped
-        if addr.scope_id:
-            return ipaddress.IPv6Address(addr.packed)
-    return addr
-
-
-def _reason(addr: Address) -> str | None:
-    """Why an address is not looked up (`private`, `reserved`), or None for a public one."""
-    if addr.is_loopback:
-        return "private"
-    if addr.is_unspecified or addr.is_multicast or addr.is_reserved:
-        return "reserved"
-    if addr.is_private or addr.is_link_local or not addr.is_global:
-        return "private"
-    return None
 
 
 class GeoDatabase:
@@ -267,7 +137,7 @@ class GeoDatabase:
         if len(records) > _RECORD_CACHE_LIMIT:
             records.clear()
         inet_pton, af_inet = socket.inet_pton, socket.AF_INET
-        special, walk, node_count = _SPECIAL_FIRST_OCTETS, self._walk_ipv4, self._node_count
+        special, walk, node_count = SPECIAL_FIRST_OCTETS, self._walk_ipv4, self._node_count
         rows: list[dict[str, Any]] = []
         append = rows.append
         for ip in ips:
@@ -284,14 +154,14 @@ class GeoDatabase:
                 if packed is not None:  # a plain dotted quad in a range that may not be public
                     addr: Address | None = ipaddress.IPv4Address(packed)
                 else:
-                    addr = _client_address(ip)
+                    addr = client_address(ip)
                 if addr is None:
                     row = not_found["empty" if is_blank(ip) else "invalid"].copy()
                     row["ip"] = ip
                     append(row)
                     continue
                 client = str(addr)
-                reason = _reason(addr)
+                reason = skip_reason(addr)
                 if reason is not None or addr.version == 6:
                     if reason is not None:
                         row = not_found[reason].copy()

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 from descope_sync.errors import ConfigError
 
 if TYPE_CHECKING:
-    from descope_sync.descope import Deadline
+    from descope_sync.deadline import Deadline
 
 log = logging.getLogger(__name__)
 

@@ -11,10 +11,11 @@ from urllib.parse import urlsplit
 
 import duckdb
 
-from descope_sync.config import Settings, is_loopback
+from descope_sync.config import Settings
 from descope_sync.demo_mark import is_demo_warehouse
 from descope_sync.errors import ConfigError, WarehouseReadOnly
 from descope_sync.geo import GeoDatabase
+from descope_sync.urls import is_loopback
 
 
 def check_inputs(settings: Settings, streams: Sequence[str]) -> None:

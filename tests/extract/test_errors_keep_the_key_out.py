@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 from tests.conftest import query
-from tests.extract.test_cli import run_cli, status_of
+from tests.extract.cli.commands import run_cli, status_of
 from tests.extract.test_cloud_function import client_for
 
 ECHO_KEY = {"user_search": "echo_key", "audit_search": "echo_key"}

@@ -13,8 +13,9 @@ import geoip2.errors
 import pytest
 
 from descope_sync.errors import ConfigError
-from descope_sync.geo import COLUMNS, GeoDatabase, classify, client_ip, default_database_path
+from descope_sync.geo import COLUMNS, GeoDatabase, default_database_path
 from descope_sync.landing.base import LANDING_TABLES
+from descope_sync.remote_address import classify, client_ip
 
 NOW = datetime(2024, 5, 1, 12, 0, 0)
 
@@ -228,10 +229,10 @@ def test_random_ipv4_match_geoip2_field_by_field(geo: GeoDatabase, reference: ge
 def test_fast_path_ranges_are_public_for_ipaddress() -> None:
     # lookup_many skips `ipaddress` for dotted quads outside a few first octets; every one of
     # those must be a public address by classify()'s own rules.
-    from descope_sync.geo import _SPECIAL_FIRST_OCTETS
+    from descope_sync.remote_address import SPECIAL_FIRST_OCTETS
 
     rnd = random.Random(5)
-    for first in set(range(256)) - _SPECIAL_FIRST_OCTETS:
+    for first in set(range(256)) - SPECIAL_FIRST_OCTETS:
         samples = [f"{first}.0.0.0", f"{first}.255.255.255"]
         samples += [f"{first}.{rnd.randrange(256)}.{rnd.randrange(256)}.{rnd.randrange(256)}" for _ in range(50)]
         for ip in samples:

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from descope_sync.build_trigger import BuildTriggerError, start_build
-from descope_sync.config import dbt_trigger
+from descope_sync.build_trigger import BuildTriggerError, dbt_trigger, start_build
 from descope_sync.errors import ConfigError
 from tests.extract.test_cloud_function import KEY, faked_client, summary_of
 

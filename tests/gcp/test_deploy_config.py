@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from descope_sync.config import DBT_TRIGGER_ENV, DEFAULT_FUNCTION_MAX_SECONDS, dbt_trigger
+from descope_sync.build_trigger import DBT_TRIGGER_ENV, dbt_trigger
+from descope_sync.config import DEFAULT_FUNCTION_MAX_SECONDS
 
 ROOT = Path(__file__).resolve().parents[2]
 RELEASE = ROOT / "cloudbuild.yaml"

@@ -23,8 +23,8 @@ from descope_sync.simulator import World
 from descope_sync.timeutil import from_ms, to_ms
 from descope_sync.transform import run_dbt
 from tests.conftest import query, settings_for
+from tests.extract.cli.commands import status_of
 from tests.extract.streams.users.conftest import users_run
-from tests.extract.test_cli import status_of
 
 
 def sweep_end(db) -> dict:

@@ -13,7 +13,7 @@ from descope_sync.progress import SilentProgress
 from descope_sync.simulator import ChaosConfig, World
 from descope_sync.timeutil import utcnow
 from tests.conftest import settings_for
-from tests.extract.test_cli import run_cli, status_of
+from tests.extract.cli.commands import run_cli, status_of
 
 
 def extract(sim, db, *, hours_ago: float = 0, streams=None, **overrides):

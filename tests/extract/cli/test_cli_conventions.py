@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from descope_sync.cli import build_parser
+from descope_sync.cli.parser import build_parser
 from tests.conftest import land_audit_cursor
-from tests.extract.test_cli import run_cli
+from tests.extract.cli.commands import run_cli
 
 
 def _parsers(parser: argparse.ArgumentParser, path: str = "descope-sync"):

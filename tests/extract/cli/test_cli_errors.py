@@ -166,7 +166,7 @@ def test_a_missing_geoip_database_is_reported_before_any_request(simulator, tmp_
 
 
 def test_status_reads_a_read_only_warehouse(simulator, tmp_path):
-    from tests.extract.test_cli import land, status_of
+    from tests.extract.cli.commands import land, status_of
 
     sim = simulator(users=20)
     db = tmp_path / "warehouse.duckdb"

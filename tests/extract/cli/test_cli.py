@@ -5,26 +5,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 import sys
 
 import pytest
 
 from tests.conftest import query
-
-KEY = "K2sim-secret-key"
-
-
-def run_cli(args, env_extra, timeout=300):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DESCOPE_")}
-    env.update(env_extra)
-    return subprocess.run(
-        [sys.executable, "-m", "descope_sync.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+from tests.extract.cli.commands import KEY, run_cli
 
 
 def test_bad_credentials_give_one_clear_line_and_exit_1(simulator, tmp_path):
@@ -183,7 +169,7 @@ def fake_dbt(success, calls):
 )
 def test_extract_exits_with_the_code_of_the_worst_status(in_process, monkeypatch, capsys, statuses, expected):
     cli = in_process
-    monkeypatch.setattr(cli, "run_extract", fake_extract(summary_of(*statuses, run_status="success"), []))
+    monkeypatch.setattr(cli.run, "run_extract", fake_extract(summary_of(*statuses, run_status="success"), []))
     assert cli.main(["--json", "extract"]) == expected
     out, err = capsys.readouterr()
     body = json.loads(out)
@@ -202,8 +188,8 @@ def test_run_builds_dbt_after_every_extract_but_a_failed_one(
 ):
     cli = in_process
     dbt_calls: list[str] = []
-    monkeypatch.setattr(cli, "run_extract", fake_extract(summary_of("success", status), []))
-    monkeypatch.setattr(cli, "run_dbt", fake_dbt(True, dbt_calls))
+    monkeypatch.setattr(cli.run, "run_extract", fake_extract(summary_of("success", status), []))
+    monkeypatch.setattr(cli.run, "run_dbt", fake_dbt(True, dbt_calls))
     assert cli.main(["run"]) == expected
     assert dbt_calls == (["source freshness", "build"] if dbt_runs else [])
     out, _ = capsys.readouterr()
@@ -214,8 +200,8 @@ def test_run_builds_dbt_after_every_extract_but_a_failed_one(
 @pytest.mark.parametrize("status", ["success", "partial", "data_loss"])
 def test_a_dbt_failure_makes_run_exit_1(in_process, monkeypatch, capsys, status):
     cli = in_process
-    monkeypatch.setattr(cli, "run_extract", fake_extract(summary_of(status), []))
-    monkeypatch.setattr(cli, "run_dbt", fake_dbt(False, []))
+    monkeypatch.setattr(cli.run, "run_extract", fake_extract(summary_of(status), []))
+    monkeypatch.setattr(cli.run, "run_dbt", fake_dbt(False, []))
     assert cli.main(["run"]) == 1
     assert capsys.readouterr().err.strip() == "descope-sync: error: dbt build failed (see the errors above)"
 
@@ -223,7 +209,7 @@ def test_a_dbt_failure_makes_run_exit_1(in_process, monkeypatch, capsys, status)
 def test_the_flags_reach_the_settings_and_the_streams(in_process, monkeypatch, capsys):
     cli = in_process
     calls: list[dict] = []
-    monkeypatch.setattr(cli, "run_extract", fake_extract(summary_of("success"), calls))
+    monkeypatch.setattr(cli.run, "run_extract", fake_extract(summary_of("success"), calls))
     argv = ["extract", "--streams", "users,audit_events", "--max-seconds", "30", "--reconcile-days", "2"]
     argv += ["--max-delete-fraction", "0.25", "--audit-settle-seconds", "0", "--confirm-deletions-sweep-id", "sw1"]
     argv += ["--audit-actions", "SignUp"]
@@ -241,7 +227,7 @@ def test_an_unexpected_error_is_one_line_then_the_scrubbed_traceback(in_process,
     def explode(settings, **kwargs):
         raise RuntimeError(f"header 'Bearer {settings.project_id}:{settings.management_key.reveal()}\\n' broke")
 
-    monkeypatch.setattr(cli, "run_extract", explode)
+    monkeypatch.setattr(cli.run, "run_extract", explode)
     assert cli.main(["extract"]) == 1
     out, err = capsys.readouterr()
     lines = err.splitlines()
@@ -353,170 +339,6 @@ def test_help_says_an_audit_filter_keeps_the_login_and_deletion_actions():
     assert "5 incomplete" in text and "4 data_loss" in text and "3 partial" in text
 
 
-# ---------------------------------------------------------------- status (a warehouse landed by the real pipeline)
-
-
-def land(sim, db, hours_ago: float = 0, **kwargs):
-    """One real extract into `db` against the simulator, its clock `hours_ago` in the past."""
-    from datetime import timedelta
-
-    from descope_sync.pipeline import run_extract
-    from descope_sync.timeutil import utcnow
-    from tests.conftest import settings_for
-
-    return run_extract(settings_for(sim, db), now=lambda: utcnow() - timedelta(hours=hours_ago), **kwargs)
-
-
-def status_of(db, *flags, env_extra=None):
-    """`descope-sync --json status` as a monitor runs it: no Descope credentials, on Cloud Functions or not."""
-    env = {"K_SERVICE": "a-monitor", **(env_extra or {})}
-    result = run_cli(["--json", "status", "--duckdb-path", str(db), *flags], env, timeout=60)
-    assert "Traceback" not in result.stderr, result.stderr
-    body = json.loads(result.stdout) if result.stdout.startswith("{") else None
-    streams = {s["stream"]: s for s in body["streams"]} if body else {}
-    return result, body, streams
-
-
-def test_status_of_a_warehouse_the_pipeline_just_landed_is_healthy(simulator, tmp_path):
-    sim = simulator(users=40)
-    db = tmp_path / "w.duckdb"
-    assert land(sim, db).status == "success"
-    result, body, streams = status_of(db)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert body["healthy"] is True and body["problems"] == [] and body["max_age_seconds"] == 26 * 3600
-    assert list(streams) == ["audit_events", "users", "ip_locations"]
-    for name, stream in streams.items():
-        assert stream["last_run"]["status"] == "success", name
-        assert stream["stale"] is False and stream["data_loss"] is None
-        assert 0 <= stream["last_success_age_seconds"] < 120
-    [(audit_cursor,)] = query(db, "select max(cursor_to) from descope_raw._sync_runs where stream = 'audit_events'")
-    assert streams["audit_events"]["cursor"] == audit_cursor.isoformat(sep=" ")
-    assert 0 <= streams["audit_events"]["lag_seconds"] < 120 and 0 <= streams["users"]["lag_seconds"] < 120
-    assert streams["ip_locations"]["cursor"] is None and streams["ip_locations"]["lag_seconds"] is None
-
-    human = run_cli(["status", "--duckdb-path", str(db)], {}, timeout=60)
-    assert human.returncode == 0 and human.stdout.startswith("status: healthy")
-
-
-def test_a_stream_whose_last_success_is_older_than_the_max_age_is_stale_and_exits_6(simulator, tmp_path):
-    sim = simulator(users=30)
-    db = tmp_path / "w.duckdb"
-    # users landed 30 hours ago (audit cannot run on a clock in the past: Descope's retention is real)
-    assert land(sim, db, hours_ago=30, streams=["users"]).status == "success"
-    assert land(sim, db, streams=["audit_events", "ip_locations"]).status == "success"  # today's, without users
-    result, body, streams = status_of(db)
-    assert result.returncode == 6, result.stdout + result.stderr
-    assert body["healthy"] is False
-    assert streams["users"]["stale"] is True and streams["audit_events"]["stale"] is False
-    assert streams["ip_locations"]["stale"] is False
-    assert 29.9 * 3600 < streams["users"]["last_success_age_seconds"] < 30.1 * 3600
-    assert 29.9 * 3600 < streams["users"]["lag_seconds"] < 30.1 * 3600
-    assert [p.split(":")[0] for p in body["problems"]] == ["users"]
-
-    relaxed, body, _ = status_of(db, "--max-age-seconds", str(31 * 3600))
-    assert relaxed.returncode == 0 and body["healthy"] is True
-
-
-def test_a_failed_last_run_shows_its_error_and_the_stream_goes_stale(simulator, tmp_path):
-    from descope_sync.simulator import ChaosConfig
-
-    db = tmp_path / "w.duckdb"
-    assert land(simulator(users=20), db, hours_ago=27, streams=["users"]).status == "success"
-    broken = simulator(users=20, chaos=ChaosConfig(seed=1, p_429=0, p_5xx=0, p_malformed=1.0, p_mutation=0))
-    assert land(broken, db, streams=["users"]).status == "failed"
-    result, _, streams = status_of(db)
-    assert result.returncode == 7  # failed outranks stale
-    users = streams["users"]
-    assert users["last_run"]["status"] == "failed" and "malformed response body" in users["last_run"]["error"]
-    assert users["stale"] is True and users["last_success_at"] < users["last_run"]["finished_at"]
-    assert users["checks"] == ["failed", "stale"]
-    human = run_cli(["status", "--duckdb-path", str(db)], {}, timeout=60)
-    assert human.returncode == 7 and "last error:" in human.stdout and "UNHEALTHY" in human.stdout
-
-
-def test_ip_locations_kept_stopped_by_its_budget_with_addresses_waiting_goes_stale(simulator, tmp_path):
-    from descope_sync.landing.duckdb import DuckDBLandingWriter
-    from descope_sync.pipeline import run_extract
-    from descope_sync.timeutil import utcnow
-    from tests.conftest import settings_for
-
-    def login_from(address: str, event_id: str) -> None:
-        with DuckDBLandingWriter(db) as writer:
-            writer.ensure_tables()
-            event = {"event_id": event_id, "action": "LoginSucceed", "remote_address": address, "payload": {}}
-            writer.append("audit_events", [{**event, "occurred_at": utcnow(), "_extracted_at": utcnow()}])
-
-    sim = simulator(users=5)
-    db = tmp_path / "w.duckdb"
-    login_from("81.2.69.160", "e1")
-    assert land(sim, db, hours_ago=30, streams=["ip_locations"]).status == "success"  # every lookup done, 30 h ago
-    login_from("89.160.20.112", "e2")
-    starved = settings_for(sim, db, max_seconds=0.000_001)
-    for _ in range(2):  # every run since is stopped by its budget before it looks the new address up
-        assert run_extract(starved, streams=["ip_locations"]).status == "partial"
-
-    result, body, streams = status_of(db)
-    assert result.returncode == 6, result.stdout + result.stderr
-    ip = streams["ip_locations"]
-    assert ip["last_run"]["status"] == "partial" and ip["stale"] is True
-    assert 29.9 * 3600 < ip["last_success_age_seconds"] < 30.1 * 3600
-    assert any(p.startswith("ip_locations: last success") for p in body["problems"])
-    human = run_cli(["status", "--duckdb-path", str(db)], {}, timeout=60)
-    assert human.returncode == 6 and "ip_locations  last run partial at" in human.stdout
-
-    # a run that finishes the lookups is a success again
-    assert land(sim, db, streams=["ip_locations"]).status == "success"
-    _, _, streams = status_of(db)
-    assert streams["ip_locations"]["stale"] is False and streams["ip_locations"]["last_run"]["status"] == "success"
-    assert query(db, "select count(*) from descope_raw.ip_locations") == [(2,)]
-
-
-def test_unacknowledged_data_loss_exits_4_until_it_is_acknowledged(simulator, tmp_path):
-    from tests.conftest import land_old_audit_cursor
-
-    sim = simulator(users=20)
-    db = tmp_path / "w.duckdb"
-    old_cursor = land_old_audit_cursor(db, days_ago=40)
-    assert land(sim, db).status == "data_loss"
-    result, body, streams = status_of(db)
-    assert result.returncode == 4, result.stdout + result.stderr
-    loss = streams["audit_events"]["data_loss"]
-    assert loss["status"] == "data_loss" and loss["cursor_from"] == old_cursor.isoformat(sep=" ")
-    assert body["problems"][0].startswith("audit_events: DATA LOSS not acknowledged")
-    assert "DESCOPE_ACKNOWLEDGE_AUDIT_DATA_LOSS_THROUGH=" in body["problems"][0]
-    # the last success is fresh: only the loss makes it unhealthy
-    assert streams["audit_events"]["stale"] is False
-
-    [(finished_at,)] = query(db, "select finished_at from descope_raw._sync_runs where status = 'data_loss'")
-    through = finished_at.isoformat(sep=" ")
-    acked, body, streams = status_of(db, env_extra={"DESCOPE_ACKNOWLEDGE_AUDIT_DATA_LOSS_THROUGH": through})
-    assert acked.returncode == 0, acked.stdout
-    assert streams["audit_events"]["data_loss"] is None and body["acknowledged_data_loss_through"] == through
-    too_early, _, _ = status_of(db, "--acknowledge-data-loss-through", str(finished_at.replace(microsecond=0)))
-    assert too_early.returncode == 4
-
-
-def test_status_of_a_missing_warehouse_is_one_line_and_creates_nothing(tmp_path):
-    result, body, _ = status_of(tmp_path / "none.duckdb")
-    assert result.returncode == 1 and body is None
-    assert result.stderr.startswith("descope-sync: error: no warehouse at") and len(result.stderr.splitlines()) == 1
-    assert not (tmp_path / "none.duckdb").exists()
-
-
-@pytest.mark.parametrize("flags", [["--max-age-seconds", "0"], ["--max-age-seconds", "soon"], ["--target", "mysql"]])
-def test_bad_status_flags_are_usage_errors(tmp_path, flags):
-    result = run_cli(["status", "--duckdb-path", str(tmp_path / "w.duckdb"), *flags], {}, timeout=60)
-    assert result.returncode == 2
-
-
-def test_a_bad_acknowledgement_is_one_line_naming_it(simulator, tmp_path):
-    db = tmp_path / "w.duckdb"
-    land(simulator(users=5), db)
-    result = run_cli(["status", "--duckdb-path", str(db), "--acknowledge-data-loss-through", "yesterday"], {})
-    assert result.returncode == 1
-    assert result.stderr.startswith("descope-sync: error: --acknowledge-data-loss-through must be a UTC timestamp")
-
-
 def test_the_json_summary_of_a_real_extract_says_what_each_stream_did(in_process, simulator, monkeypatch, capsys):
     from datetime import datetime
 
@@ -564,14 +386,14 @@ def test_the_json_summary_of_a_real_extract_says_what_each_stream_did(in_process
 )
 def test_a_flag_that_can_remove_users_from_the_marts_says_so_first(in_process, monkeypatch, capsys, flags, said):
     cli = in_process
-    monkeypatch.setattr(cli, "run_extract", fake_extract(summary_of("success"), []))
+    monkeypatch.setattr(cli.run, "run_extract", fake_extract(summary_of("success"), []))
     assert cli.main(["extract", *flags]) == 0
     assert capsys.readouterr().err.splitlines() == said
 
 
 def test_dbt_full_refresh_says_what_it_rebuilds(in_process, monkeypatch, capsys):
     cli = in_process
-    monkeypatch.setattr(cli, "run_dbt", fake_dbt(True, []))
+    monkeypatch.setattr(cli.run, "run_dbt", fake_dbt(True, []))
     assert cli.main(["transform", "--full-refresh"]) == 0
     assert capsys.readouterr().err.splitlines() == [
         "descope-sync: dbt --full-refresh: the incremental models are dropped and rebuilt from the landing tables "
@@ -605,8 +427,8 @@ def test_an_interrupt_ends_the_live_progress_line_then_prints_one_line(in_proces
         os.kill(os.getpid(), signum)  # the CLI's handler raises where the run is
         raise AssertionError("the signal did not stop the run")
 
-    monkeypatch.setattr(cli, "Progress", lambda: Progress(stream=Terminal()))
-    monkeypatch.setattr(cli, "run_extract", run_extract)
+    monkeypatch.setattr(cli.run, "Progress", lambda: Progress(stream=Terminal()))
+    monkeypatch.setattr(cli.run, "run_extract", run_extract)
     previous = signal.getsignal(signum)
     assert cli.main(["extract"]) == code
     assert signal.getsignal(signum) == previous  # the CLI's handlers are gone after it

@@ -11,7 +11,7 @@ import sys
 import duckdb
 
 from tests.conftest import query
-from tests.extract.test_cli import land, run_cli
+from tests.extract.cli.commands import land, run_cli
 
 
 def _piped(args, stdin: str):
