@@ -5,7 +5,7 @@
     library sends every request there when it is set). Every emulator workaround in the project:
     - here: bigquery__create_table_as (contract-enforced tables) and get_fixture_sql (unit-test
       fixtures of JSON columns);
-    - _descope__models.yml: unit test test_stg_descope__users_fractions_and_texts_are_null_times
+    - stg_descope__users.yml: unit test test_stg_descope__users_fractions_and_texts_are_null_times
       is disabled on the emulator;
     - profiles.yml: oauth-secrets with a dummy token and api_endpoint from the host.
 -#}

@@ -1,3 +1,4 @@
+{{ config(materialized='view') }}
 -- Successful logins (actions in var login_actions) of a known user with the current geolocation
 -- of their client IP. A login event without a userId is no one's login: it is left out here (and so
 -- from login activity); assert_no_logins_without_user warns about it. `ip` is the client address

@@ -1,6 +1,7 @@
 {{ config(materialized='view') }}
 -- Live, non-test users for analysts: cleaned email and display name, and activity computed at
 -- query time (days are whole UTC calendar days between dates).
+{%- set passthrough_columns = get_users_clean_passthrough_columns() %}
 with
 
 users as (
@@ -28,25 +29,7 @@ cleaned as (
             ''
         ) as given_family_name,
         {{ json_string('login_ids', '$[0]') }} as first_login_id,
-        given_name,
-        family_name,
-        phone,
-        verified_email,
-        verified_phone,
-        status,
-        role_names,
-        user_tenants,
-        custom_attributes,
-        created_time,
-        modified_time,
-        first_login_time,
-        last_login_time,
-        last_login_ip,
-        last_login_city,
-        last_login_region,
-        last_login_country,
-        last_login_country_name,
-        login_count
+        {{ passthrough_columns | join(',\n        ') }}
     from real_users
 ),
 
@@ -74,25 +57,7 @@ final as (
         email,
         email_domain,
         coalesce(display_name, given_family_name, email_local_part, first_login_id) as display_name,
-        given_name,
-        family_name,
-        phone,
-        verified_email,
-        verified_phone,
-        status,
-        role_names,
-        user_tenants,
-        custom_attributes,
-        created_time,
-        modified_time,
-        first_login_time,
-        last_login_time,
-        last_login_ip,
-        last_login_city,
-        last_login_region,
-        last_login_country,
-        last_login_country_name,
-        login_count,
+        {{ passthrough_columns | join(',\n        ') }},
         days_since_signup,
         days_since_last_login,
         signup_to_first_login_seconds,

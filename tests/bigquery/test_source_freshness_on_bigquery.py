@@ -32,5 +32,5 @@ def test_freshness_on_bigquery_keys_on_each_stream_s_newest_run_that_did_not_fai
         outcome = run_dbt("source freshness", target="bigquery")
     assert not outcome.success
     assert dict(outcome.counts) == {"source:pass": 1, "source:warn": 1, "source:error": 1}
-    assert [w.split(":")[0] for w in outcome.warnings] == ["source audit_events_extracted"]
-    assert [f.split(":")[0] for f in outcome.failures] == ["source ip_locations_extracted"]
+    assert [w.split(":")[0] for w in outcome.warnings] == ["source audit_events"]
+    assert [f.split(":")[0] for f in outcome.failures] == ["source ip_locations"]

@@ -1,7 +1,7 @@
 """The data tests on the large event tables check what the latest build wrote, and still bite.
 
 `stg_descope__audit_events` and `user_logins` grow with every day of history; their tests are scoped
-(`where: __last_build__`, macros/incremental.sql) to the rows of the newest `_dbt_built_at`, and
+(`where: __last_build__`, macros/scoped_data_tests.sql) to the rows of the newest `_dbt_built_at`, and
 their `unique` tests to the *keys* of those rows. A new row that repeats an old key must still fail.
 """
 

@@ -61,10 +61,10 @@ def test_a_stream_that_has_not_run_warns_after_26_hours_and_errors_after_7_days(
     assert code == expected_code, out + err
     if expected:
         assert _freshness_line(out) == expected
-        assert ("warn: source users_extracted: last loaded" in out) == ("warn" in expected)
+        assert ("warn: source users: last loaded" in out) == ("warn" in expected)
     else:
         assert _freshness_line(out) == "FAIL (source:error 1, source:pass 2)"
-        assert "error: source users_extracted: last loaded" in out and "(error after 7 days)" in out
+        assert "error: source users: last loaded" in out and "(error after 7 days)" in out
         errors = [line for line in err.splitlines() if line.startswith("descope-sync: error:")]
         assert errors == [
             "descope-sync: error: dbt source freshness: a stream has committed no run for longer than its error age "
@@ -80,7 +80,7 @@ def test_failed_runs_do_not_count_as_the_extractor_having_run(landing: Landing, 
     code, out, _ = _transform(landing, capsys)
     assert code == 1
     assert _freshness_line(out) == "FAIL (source:error 1, source:pass 2)"
-    assert "error: source users_extracted" in out
+    assert "error: source users" in out
 
 
 def test_a_stream_that_never_ran_is_an_error(landing: Landing, capsys):
@@ -88,7 +88,7 @@ def test_a_stream_that_never_ran_is_an_error(landing: Landing, capsys):
     _ran(landing, "audit_events", hours_ago=1)
     code, out, _ = _transform(landing, capsys)
     assert code == 1
-    assert "error: source ip_locations_extracted: never loaded" in out
+    assert "error: source ip_locations: never loaded" in out
 
 
 def test_a_selected_build_leaves_freshness_to_full_builds(landing: Landing, capsys):

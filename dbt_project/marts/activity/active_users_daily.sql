@@ -1,4 +1,3 @@
-{{ config(materialized='table') }}
 -- Daily, weekly and monthly active users, one row per UTC day from the first login day to the
 -- latest one. A user is active on a day when they logged in (user_logins) that UTC day; weekly
 -- and monthly active users count the distinct users active in the 7 and 30 days ending on the

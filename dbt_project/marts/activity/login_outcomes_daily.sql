@@ -1,4 +1,3 @@
-{{ config(materialized='table') }}
 -- Login attempts and their success rate, one row per UTC day with at least one attempt. A
 -- success is an audit event whose action is in var login_actions (`LoginSucceed`), a failure one
 -- in var login_failure_actions (`LoginFailed`), both from the staged audit events: user_logins

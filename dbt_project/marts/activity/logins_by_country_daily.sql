@@ -1,4 +1,3 @@
-{{ config(materialized='table') }}
 -- Successful logins per UTC day and country of the client IP (user_logins' MaxMind geolocation;
 -- null country when the address was not located). A table, rebuilt each run.
 with

@@ -1,4 +1,3 @@
-{{ config(materialized='table') }}
 -- Successful logins per UTC day and authentication method (the audit event's `method`: otp,
 -- magiclink, oauth, password, ...; null when Descope sent none). A table, rebuilt each run.
 with

@@ -1,4 +1,3 @@
-{{ config(materialized='table') }}
 -- How many of a week's signups come back in each later week. Cohort: the ISO week (starting
 -- Monday, UTC) of the user's `createdTime`, every user ever landed (deleted and test users too).
 -- Week N of a user: days [7N, 7N + 7) after their own signup day; a user returned in week N when
@@ -7,11 +6,7 @@
 with
 
 signups as (
-    select
-        user_id,
-        {{ to_utc_date('created_at') }} as signup_date
-    from {{ ref('int_users_deduplicated') }}
-    where created_at is not null
+    select * from {{ ref('int_users_signed_up') }}
 ),
 
 cohorts as (

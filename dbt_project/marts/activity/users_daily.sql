@@ -1,4 +1,3 @@
-{{ config(materialized='table') }}
 -- Signups, deletions and the user count, one row per UTC day from the first signup (or
 -- deletion) to the latest one. Every user ever landed counts on the day Descope created them
 -- (`createdTime`), including users deleted since and test users; a user without a usable
@@ -6,11 +5,7 @@
 with
 
 signups as (
-    select
-        user_id,
-        {{ to_utc_date('created_at') }} as signup_date
-    from {{ ref('int_users_deduplicated') }}
-    where created_at is not null
+    select * from {{ ref('int_users_signed_up') }}
 ),
 
 deletions as (

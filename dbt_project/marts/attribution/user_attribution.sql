@@ -1,4 +1,3 @@
-{{ config(materialized='table') }}
 -- GA4 first-touch attribution of each live Descope user (users): every GA4 device that ever
 -- carried their userId (int_ga4_user_devices), and of those devices' first touches
 -- (int_ga4_device_first_touches) the earliest (ties: the smaller user_pseudo_id). A user GA4

@@ -1,3 +1,4 @@
+{{ config(materialized='view') }}
 -- Records the extractor could not land, counted per stream, reason and batch.
 with
 

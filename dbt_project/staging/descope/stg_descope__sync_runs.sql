@@ -1,3 +1,4 @@
+{{ config(materialized='view') }}
 -- Extractor runs per stream, as written by the extractor (one row per run and stream), with the
 -- users full-sweep fields typed out of `details` (docs/design.md, "Deleted users").
 with

@@ -14,6 +14,7 @@
 -- An incremental run ranks the lookups landed since the newest one it holds (minus var
 -- incremental_lookback_minutes) against the current row of their IPs, and merges the winners.
 -- A lookup without an ip (no address to join on) is left out.
+{%- set columns = get_ip_locations_columns() %}
 {%- if is_incremental() %}
 {%- set since = incremental_watermark('_looked_up_at') %}
 {%- endif %}
@@ -28,57 +29,26 @@ source as (
 
 lookups as (
     select
-        ip,
+        {{ columns | reject('equalto', 'client_ip') | join(',\n        ') }},
         coalesce(
             client_ip,
             case
                 when coalesce(not_found_reason, '') not in ('invalid', 'empty')
                     then {{ trim_whitespace('ip') }}
             end
-        ) as client_ip,
-        is_found,
-        not_found_reason,
-        city,
-        region,
-        region_code,
-        country_code,
-        country_name,
-        continent_code,
-        latitude,
-        longitude,
-        accuracy_radius_km,
-        time_zone,
-        database_type,
-        database_built_at,
-        _looked_up_at,
-        _batch_id
+        ) as client_ip
     from source
     where ip is not null
 ),
 
 {% if is_incremental() -%}
 candidates as (
-    select * from lookups
+    select
+        {{ columns | join(',\n        ') }}
+    from lookups
     union all
     select
-        ip,
-        client_ip,
-        is_found,
-        not_found_reason,
-        city,
-        region,
-        region_code,
-        country_code,
-        country_name,
-        continent_code,
-        latitude,
-        longitude,
-        accuracy_radius_km,
-        time_zone,
-        database_type,
-        database_built_at,
-        _looked_up_at,
-        _batch_id
+        {{ columns | join(',\n        ') }}
     from {{ this }}
     where ip in (select lookups.ip from lookups)
 ),
@@ -100,24 +70,7 @@ ranked as (
 
 final as (
     select
-        ip,
-        client_ip,
-        is_found,
-        not_found_reason,
-        city,
-        region,
-        region_code,
-        country_code,
-        country_name,
-        continent_code,
-        latitude,
-        longitude,
-        accuracy_radius_km,
-        time_zone,
-        database_type,
-        database_built_at,
-        _looked_up_at,
-        _batch_id
+        {{ columns | join(',\n        ') }}
     from ranked
     where lookup_rank = 1
 )

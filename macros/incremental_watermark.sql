@@ -38,15 +38,6 @@
     {{- return(timestamp_literal(value, minus_minutes_)) -}}
 {%- endmacro %}
 
-{#- The first value of a one-row query; none while dbt parses (nothing runs then). -#}
-{% macro query_scalar(sql) -%}
-    {%- if not execute -%}
-        {{- return(none) -}}
-    {%- endif -%}
-    {%- set result = run_query(sql) -%}
-    {{- return(result.columns[0].values()[0] if result.rows | length > 0 else none) -}}
-{%- endmacro %}
-
 {#-
     A Python datetime (UTC; naive on DuckDB, aware on BigQuery) less `minutes` as a SQL timestamp
     literal, floored to the second (a bound that reads a little more is safe: every incremental model
@@ -59,56 +50,4 @@
     {%- endif -%}
     {%- set moved = value - modules.datetime.timedelta(minutes=minutes | int) -%}
     {{- return("cast('" ~ moved.strftime('%Y-%m-%d %H:%M:%S') ~ "' as timestamp)") -}}
-{%- endmacro %}
-
-{#-
-    The first day user_logins merges into (var user_logins_merge_window_days before today, UTC):
-    a constant expression, so BigQuery prunes the mart's partitions in the merge.
--#}
-{% macro user_logins_merge_window_start() -%}
-    {{ to_utc_date(dbt.dateadd('day', -1 * (var('user_logins_merge_window_days') | int), utc_now())) }}
-{%- endmacro %}
-
-{#-
-    The users mart's post-hook: remove the users int_users_deleted names. On BigQuery a DELETE bills
-    the whole table however few rows it removes, so the statement runs only when one of them is
-    still there (that check reads the user_id column alone); elsewhere it always runs.
--#}
-{% macro delete_deleted_users() -%}
-    {%- set deleted = ref('int_users_deleted') -%}
-    {%- set delete_sql = 'delete from ' ~ this ~ ' where user_id in (select user_id from ' ~ deleted ~ ')' -%}
-    {%- if target.type == 'bigquery' and execute -%}
-        {%- set still_there = query_scalar(
-            'select count(*) from ' ~ this ~ ' where user_id in (select user_id from ' ~ deleted ~ ')'
-        ) -%}
-        {%- if not still_there -%}
-            {{- return('select 1 as nothing_to_delete') -}}
-        {%- endif -%}
-    {%- endif -%}
-    {{- return(delete_sql) -}}
-{%- endmacro %}
-
-{#-
-    When this dbt invocation started (UTC, to the second), a constant: the `_dbt_built_at` of every row
-    an incremental event table writes in this build (see get_where_subquery).
--#}
-{% macro dbt_built_at() -%}
-    cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S") }}' as timestamp)
-{%- endmacro %}
-
-{#-
-    dbt calls this to apply a data test's `where` config. Two placeholders scope a test on a large
-    event table to what the latest build wrote, so an incremental build's tests cost what changed:
-    `__relation__` is the tested table, `__last_build__` its rows with the newest `_dbt_built_at`
-    (after a --full-refresh, every row). A key test is scoped by key, so a new row that repeats an old
-    key is still caught: `event_id in (select event_id from __relation__ where __last_build__)`.
--#}
-{% macro get_where_subquery(relation) -%}
-    {%- set where = config.get('where') -%}
-    {%- if not where -%}
-        {{- return(relation) -}}
-    {%- endif -%}
-    {%- set last_build = '_dbt_built_at = (select max(_dbt_built_at) from ' ~ relation ~ ')' -%}
-    {%- set where = where | replace('__last_build__', last_build) | replace('__relation__', relation | string) -%}
-    {{- return('(select * from ' ~ relation ~ ' where ' ~ where ~ ') as dbt_subquery') -}}
 {%- endmacro %}
