@@ -26,6 +26,7 @@ from descope_sync.progress import Progress, end_live_lines
 from descope_sync.report import dbt_status, overall_status, print_dbt, print_extract
 from descope_sync.reset import RESETTABLE_STREAMS, describe_reset, record_reset
 from descope_sync.secrets import format_exception_scrubbed, scrub
+from descope_sync.simulator_package import SimulatorNotInstalled, require_simulator
 from descope_sync.status import ACKNOWLEDGE_ENV, DEFAULT_MAX_AGE_SECONDS, acknowledged_through, read_status, render
 from descope_sync.transform import FRESHNESS, run_dbt
 
@@ -284,7 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="documented",
         help="how to read the API where Descope's sources disagree: documented, alternate, sdk_only (audit search "
         "honours only from/to/actions: the newest 1000 and total), or overrides such as "
-        "'omit_empty=true,audit_page=ignored' (see descope_sync.simulator.dialect)",
+        "'omit_empty=true,audit_page=ignored' (see descope_sim.dialect)",
     )
     report = sub.add_parser(
         "report", help="write one self-contained HTML report of the activity marts (and GA4 attribution)"
@@ -560,14 +561,19 @@ def cmd_reset(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from descope_sync.simulator import serve
+    require_simulator("simulate")
+    from descope_sim import serve
 
     serve(port=args.port, users=args.users, chaos=args.chaos, seed=args.seed, dialect=args.dialect)
     return EXIT_OK
 
 
 def _dialect(text: str):
-    from descope_sync.simulator import Dialect
+    try:
+        require_simulator("simulate")
+    except SimulatorNotInstalled as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    from descope_sim import Dialect
 
     try:
         return Dialect.parse(text)

@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from ..contract import LOGIN_ACTIONS, event_id
+from descope_sync.contract import LOGIN_ACTIONS, event_id
+
 from .generate import is_ip
 from .store import ACTION, ADDRESS, BLOB, CLIENT_IP, METHOD, OCCURRED, USER_ID
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from descope_sim.geo_builds import city_record, write_city_database
 from descope_sync.geo import GeoDatabase, client_ip
-from descope_sync.simulator.geo_builds import city_record, write_city_database
 from tests.conftest import query
 from tests.e2e.test_end_to_end import descope_sync
 

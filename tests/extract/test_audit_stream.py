@@ -9,10 +9,10 @@ from datetime import timedelta
 
 import pytest
 
+from descope_sim import ChaosConfig, RateLimits
 from descope_sync.landing.duckdb import DuckDBLandingWriter
 from descope_sync.pipeline import run_extract
 from descope_sync.progress import SilentProgress
-from descope_sync.simulator import ChaosConfig, RateLimits
 from descope_sync.streams.audit_events import event_id
 from descope_sync.timeutil import from_ms, to_ms
 from tests.conftest import killed_while_appending, land_audit_cursor, land_old_audit_cursor, logged, query, settings_for
@@ -189,7 +189,7 @@ def test_a_malformed_event_anywhere_in_a_page_is_quarantined_and_the_rest_land(
 
 # ---------------------------------------------------------------------------- rarer paths (mutation survivors)
 def _fixed_clock_world(**kwargs):
-    from descope_sync.simulator import World
+    from descope_sim import World
 
     clock = [1_800_000_000.0]
     world = World(now=lambda: clock[0], **kwargs)
@@ -276,7 +276,7 @@ def test_an_oversize_audit_page_halves_the_page_size_not_more(simulator, tmp_pat
 
 
 def test_a_newest_first_server_whose_total_grows_while_paging_lands_every_event(simulator, tmp_path):
-    from descope_sync.simulator import Dialect, World
+    from descope_sim import Dialect, World
 
     world = World(seed=6, users=150, dialect=Dialect.parse("audit_oldest_first=ignored"))
     dense = int(world.now() * 1000) - 3_600_000
@@ -302,8 +302,8 @@ def test_a_newest_first_server_whose_total_grows_while_paging_lands_every_event(
 
 def test_a_newest_first_tail_of_the_millisecond_before_the_window_is_asked_again_exactly(simulator, tmp_path):
     """`from` read inclusively shows the millisecond before the window as the tail: it is asked again, not landed."""
+    from descope_sim import Dialect, World
     from descope_sync.contract import AUDIT_RETENTION_DAYS
-    from descope_sync.simulator import Dialect, World
     from descope_sync.streams.audit_events import RETENTION_MARGIN
 
     clock = [1_800_000_000.0]
@@ -362,7 +362,7 @@ UNLIMITED = RateLimits(user_search=(100_000, 60.0), audit_search=(100_000, 1.0))
 
 def _newest_first_world(*occurred_ms, clock=None, audit_from="exclusive", oldest_first="ignored", omit_empty=False):
     """A world that ignores oldestFirst (unless told), holds no users and only the events given, its clock stopped."""
-    from descope_sync.simulator import Dialect, World
+    from descope_sim import Dialect, World
 
     clock = clock or [NOW_MS / 1000]
     points = f"audit_oldest_first={oldest_first},audit_from={audit_from},omit_empty={str(omit_empty).lower()}"
@@ -906,7 +906,7 @@ READERS = {  # how the server reads page, size and oldestFirst
 
 
 def _world_of(reader, *occurred_ms, clock=None):
-    from descope_sync.simulator import Dialect, World
+    from descope_sim import Dialect, World
 
     clock = clock or [NOW_MS / 1000]
     dialect = Dialect.parse({**READINGS, **READERS}[reader])
@@ -986,7 +986,7 @@ def test_every_reading_lands_every_event_once_across_budget_stops_and_reruns_and
     """Whether the server honours or ignores page, size and oldestFirst, and reads `from` in or out: a run stopped
     by its budget commits progress, the next ones read on to the end, every event lands once per run, and no
     checkpoint claims an event not landed."""
-    from descope_sync.simulator import Dialect, World
+    from descope_sim import Dialect, World
 
     clock = [NOW_MS / 1000]
     world = World(seed=1, users=0, now=lambda: clock[0], dialect=Dialect.parse(READINGS[reading]))
@@ -1029,7 +1029,7 @@ DAY_MS = 86_400_000
 
 
 def _retention_world(clock, reading="documented"):
-    from descope_sync.simulator import Dialect, World
+    from descope_sim import Dialect, World
 
     world = World(seed=1, users=0, now=lambda: clock[0], dialect=Dialect.parse(reading))
     _add_events(world, [*range(HOUR_AGO, HOUR_AGO + 120_000, 1000)])  # two minutes of events, an hour old

@@ -56,7 +56,7 @@ def test_missing_management_key_names_the_variable(tmp_path):
 
 
 def test_malformed_bodies_that_never_stop_fail_clearly_and_move_no_cursor(simulator, tmp_path):
-    from descope_sync.simulator import ChaosConfig
+    from descope_sim import ChaosConfig
 
     sim = simulator(users=20, chaos=ChaosConfig(seed=1, p_429=0, p_5xx=0, p_malformed=1.0, p_mutation=0))
     result = run_cli(
@@ -418,7 +418,7 @@ def test_a_stream_whose_last_success_is_older_than_the_max_age_is_stale_and_exit
 
 
 def test_a_failed_last_run_shows_its_error_and_the_stream_goes_stale(simulator, tmp_path):
-    from descope_sync.simulator import ChaosConfig
+    from descope_sim import ChaosConfig
 
     db = tmp_path / "w.duckdb"
     assert land(simulator(users=20), db, hours_ago=27, streams=["users"]).status == "success"

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import pytest
 
+from descope_sim import Dialect, World
 from descope_sync.contract import RunStatus
 from descope_sync.descope import AUDIT_SEARCH_PATH, USER_SEARCH_PATH
 from descope_sync.pipeline import run_extract
 from descope_sync.progress import SilentProgress
-from descope_sync.simulator import Dialect, World
 from descope_sync.timeutil import from_ms, to_ms
 from tests.conftest import cursor, latest_landed_users, query, settings_for
 
@@ -256,7 +256,7 @@ def test_audit_paging_lands_every_event_under_each_reading(simulator, tmp_path, 
 
 
 def test_events_indexed_late_are_read_once_the_settle_margin_has_passed(tmp_path):
-    from descope_sync.simulator import Simulator
+    from descope_sim import Simulator
 
     clock = [1_800_000_000.0]
     world = World(seed=8, users=40, now=lambda: clock[0])

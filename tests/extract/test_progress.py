@@ -9,9 +9,9 @@ import math
 import re
 import time
 
+from descope_sim import RateLimits
 from descope_sync.pipeline import run_extract
 from descope_sync.progress import Progress
-from descope_sync.simulator import RateLimits
 from descope_sync.streams.audit_events import DESCOPE_AUDIT_SEARCHES_PER_MINUTE
 from tests.conftest import logged, query, settings_for
 

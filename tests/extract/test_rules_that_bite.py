@@ -12,12 +12,12 @@ from datetime import timedelta
 
 import pytest
 
+from descope_sim import World
 from descope_sync.contract import event_id
 from descope_sync.landing.base import SyncRun
 from descope_sync.landing.duckdb import DuckDBLandingWriter
 from descope_sync.pipeline import run_extract
 from descope_sync.progress import SilentProgress
-from descope_sync.simulator import World
 from descope_sync.timeutil import from_ms, utcnow
 from tests.conftest import latest_landed_users, query, settings_for
 

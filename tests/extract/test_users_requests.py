@@ -8,9 +8,9 @@ import json
 
 import pytest
 
+from descope_sim import Dialect, World
 from descope_sync.pipeline import run_extract
 from descope_sync.progress import SilentProgress
-from descope_sync.simulator import Dialect, World
 from descope_sync.timeutil import from_ms
 from tests.conftest import cursor, latest_landed_users, query, settings_for
 

@@ -11,9 +11,9 @@ from datetime import timedelta
 import duckdb
 import pytest
 
+from descope_sim import ChaosConfig, Dialect, World
 from descope_sync.pipeline import run_extract
 from descope_sync.progress import SilentProgress
-from descope_sync.simulator import ChaosConfig, Dialect, World
 from descope_sync.streams.users import TAIL_MARGIN_S
 from descope_sync.timeutil import from_ms, to_ms
 from tests.conftest import cursor, killed_while_appending, latest_landed_users, logged, query, settings_for
@@ -192,7 +192,7 @@ def test_a_user_without_user_id_is_quarantined_and_counted(simulator, tmp_path, 
 
 
 def test_unknown_new_fields_survive_in_the_raw_payload(simulator, tmp_path):
-    from descope_sync.simulator import World
+    from descope_sim import World
 
     sim = simulator(world=World(seed=11, users=150, extra_fields=True))
     db = tmp_path / "w.duckdb"

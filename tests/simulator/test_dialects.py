@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import requests
 
-from descope_sync.simulator import Dialect, RateLimits, Simulator, World
-from descope_sync.simulator.dialect import strip_empty
+from descope_sim import Dialect, RateLimits, Simulator, World
+from descope_sim.dialect import strip_empty
 
 KEY = "K2sim-secret-key"
 USERS = "/v2/mgmt/user/search"
@@ -114,7 +114,7 @@ def test_strip_empty_is_recursive_through_objects_and_lists() -> None:
 
 
 def test_serve_builds_its_world_in_the_dialect_it_is_given(monkeypatch, capsys) -> None:
-    from descope_sync.simulator import server
+    from descope_sim import server
 
     built: list[World] = []
 
