@@ -1,14 +1,15 @@
-"""Descope management-API simulator: a seeded world and a real HTTP server over it.
+"""The Descope management-API simulator, for development and tests (never uploaded with the function).
 
-See :mod:`descope_sim.server` for the API semantics it implements and the
-choices it makes where Descope's documentation is silent or disagrees (:class:`Dialect`
-picks the reading where Descope's own sources disagree). The world is a facade
-(:mod:`.world`) over :mod:`.generate`, :mod:`.store`, :mod:`.mutate` and :mod:`.truth`.
+A seeded :class:`World` and a real HTTP server over it (:class:`Simulator`). What it serves, and the
+choices it makes where Descope's documentation is silent or disagrees: docs/simulator.md.
 """
 
+from .chaos import ChaosConfig
 from .dialect import Dialect
+from .foreground import serve
 from .licence import Licence
-from .server import ChaosConfig, RateLimits, Simulator, serve
+from .limits import RateLimits
+from .server import Simulator
 from .world import World
 
 __all__ = ["ChaosConfig", "Dialect", "Licence", "RateLimits", "Simulator", "World", "serve"]

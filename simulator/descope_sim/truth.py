@@ -32,7 +32,7 @@ def _no_activity() -> dict[str, Any]:
 
 
 def truth(w: World) -> dict[str, Any]:
-    """See the module docstring of :mod:`.server` for every key."""
+    """Every key: docs/simulator.md, "Truth"."""
     with w.lock:
         now_ms = w.now_ms()
         w.event_store.promote(now_ms)
