@@ -26,7 +26,7 @@ from descope_sync.progress import Progress, end_live_lines
 from descope_sync.report import dbt_status, overall_status, print_dbt, print_extract
 from descope_sync.reset import RESETTABLE_STREAMS, describe_reset, record_reset
 from descope_sync.secrets import format_exception_scrubbed, scrub
-from descope_sync.simulator_package import SimulatorNotInstalled, require_simulator
+from descope_sync.simulator_package import require_simulator, simulator_installed
 from descope_sync.status import ACKNOWLEDGE_ENV, DEFAULT_MAX_AGE_SECONDS, acknowledged_through, read_status, render
 from descope_sync.transform import FRESHNESS, run_dbt
 
@@ -569,10 +569,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def _dialect(text: str):
-    try:
-        require_simulator("simulate")
-    except SimulatorNotInstalled:
-        return text  # cmd_simulate stops with the message
+    if not simulator_installed():
+        return text  # cmd_simulate stops, saying how to install it
     from descope_sim import Dialect
 
     try:

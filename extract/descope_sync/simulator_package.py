@@ -18,9 +18,13 @@ class SimulatorNotInstalled(ConfigError):
     """`demo` or `simulate` ran where the simulator package is not installed."""
 
 
+def simulator_installed() -> bool:
+    return importlib.util.find_spec(SIMULATOR_PACKAGE) is not None
+
+
 def require_simulator(command: str) -> None:
     """Raise SimulatorNotInstalled, saying how to get it, when `descope_sim` cannot be imported."""
-    if importlib.util.find_spec(SIMULATOR_PACKAGE) is None:
+    if not simulator_installed():
         raise SimulatorNotInstalled(
             f"`descope-sync {command}` needs the Descope simulator (the package {SIMULATOR_PACKAGE}, a development "
             "tool), which this installation does not have: install descope-sync from a checkout of the repository "
