@@ -48,7 +48,7 @@ class Endpoint:
                     error("E130429", "Rate limit exceeded", f"too many requests, retry in {wait}s"),
                     {"Retry-After": str(wait)},
                 )
-            plan = sim.chaos_dice.plan(mutations_allowed=self.mutations)
+            plan = sim.chaos_dice.plan(sim.chaos, mutations_allowed=self.mutations)
         if plan.mutations:
             with sim.world.lock:
                 done = sum(len(sim.world.random_mutation()) for _ in range(plan.mutations))

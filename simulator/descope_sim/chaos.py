@@ -48,15 +48,16 @@ class ChaosPlan:
 
 
 class ChaosDice:
-    """The seeded draws, in a fixed order per request. Not thread-safe: the server holds its lock."""
+    """The seeded draws, in a fixed order per request, and the mutations planned so far. The
+    probabilities are the simulator's config of the moment (a test may calm a server mid-run); the seed
+    is the first config's. Not thread-safe: the server holds its lock."""
 
-    def __init__(self, config: ChaosConfig) -> None:
-        self.config = config
-        self._rng = random.Random(config.seed)
+    def __init__(self, seed: int) -> None:
+        self._rng = random.Random(seed)
         self._mutations_planned = 0
 
-    def plan(self, *, mutations_allowed: bool) -> ChaosPlan:
-        c, rng = self.config, self._rng
+    def plan(self, c: ChaosConfig, *, mutations_allowed: bool) -> ChaosPlan:
+        rng = self._rng
         status, html, mutations, malformed, cut = 0, False, 0, False, 1.0
         roll = rng.random()
         if roll < c.p_429:

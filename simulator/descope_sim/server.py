@@ -65,7 +65,7 @@ class Simulator:
         self.lock = threading.Lock()  # the counters, the rate limiter and the chaos dice
         self.counters = Stats()
         self.limiter = RateLimiter(self.rate_limits)
-        self.chaos_dice = ChaosDice(self.chaos)
+        self.chaos_dice = ChaosDice(self.chaos.seed)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._connections: set[Any] = set()
