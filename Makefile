@@ -57,8 +57,8 @@ test: install lint pytest dbt-check
 lint: ruff sqlfluff
 
 ruff: install
-	$(BIN)/ruff check extract tests bench scripts
-	$(BIN)/ruff format --check extract tests bench scripts
+	$(BIN)/ruff check extract simulator tests bench scripts
+	$(BIN)/ruff format --check extract simulator tests bench scripts
 
 sqlfluff: install
 	@mkdir -p target

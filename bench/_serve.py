@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 import threading
 
-from descope_sync.simulator import Dialect, RateLimits, Simulator, World
+from descope_sim import Dialect, RateLimits, Simulator, World
 
 
 def main() -> None:

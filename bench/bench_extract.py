@@ -144,7 +144,7 @@ def main() -> None:
         child(args.child, args.base_url, args.db, args.page_size)
         return
 
-    from descope_sync.simulator import Simulator  # noqa: F401 - fail early if the package is missing
+    from descope_sim import Simulator  # noqa: F401 - fail early if the package is missing
 
     port = 18000 + os.getpid() % 1000
     key = "K2sim-secret-key"

@@ -14,10 +14,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from descope_sim import RateLimits, Simulator, World
 from descope_sync.config import load_settings
 from descope_sync.pipeline import run_extract
 from descope_sync.progress import SilentProgress
-from descope_sync.simulator import RateLimits, Simulator, World
 
 SEARCH = "/v2/mgmt/user/search"
 

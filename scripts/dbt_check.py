@@ -21,7 +21,7 @@ from pathlib import Path
 
 import duckdb
 
-from descope_sync.simulator import Simulator, World
+from descope_sim import Simulator, World
 from descope_sync.timeutil import from_ms
 
 

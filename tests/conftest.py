@@ -11,8 +11,8 @@ from typing import Any
 import duckdb
 import pytest
 
+from descope_sim import ChaosConfig, RateLimits, Simulator, World
 from descope_sync.config import Settings, load_settings
-from descope_sync.simulator import ChaosConfig, RateLimits, Simulator, World
 
 
 def pytest_configure(config):

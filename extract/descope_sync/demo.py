@@ -23,6 +23,7 @@ from descope_sync.html_report import DEFAULT_MARTS_DATASET, duckdb_query, write_
 from descope_sync.pipeline import run_extract
 from descope_sync.progress import Progress
 from descope_sync.report import print_dbt, print_extract
+from descope_sync.simulator_package import require_simulator
 from descope_sync.transform import run_dbt
 
 GA4_DATASET = "ga4_demo"
@@ -87,7 +88,8 @@ def _mark_as_demo(path: Path, users: int, seed: int) -> None:
 
 
 def run_demo(users: int, seed: int, duckdb_path: Path) -> int:
-    from descope_sync.simulator import Simulator, World
+    require_simulator("demo")
+    from descope_sim import Simulator, World
 
     started = time.monotonic()
     replace_previous_demo(duckdb_path)  # the demo builds from scratch: a new simulated project each time

@@ -18,9 +18,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from descope_sim import ChaosConfig, RateLimits, Simulator, World
 from descope_sync.contract import LANDING_TABLES
 from descope_sync.landing.duckdb import DuckDBLandingWriter
-from descope_sync.simulator import ChaosConfig, RateLimits, Simulator, World
 from tests.bigquery.marts import BUILD_STAMP_COLUMNS, MARTS, NOW_DEPENDENT_COLUMNS, differences
 
 DATASETS = {

@@ -27,13 +27,13 @@ from typing import Any
 import duckdb
 import pytest
 
+from descope_sim import World
 from descope_sync.config import load_warehouse_settings
 from descope_sync.contract import LANDING_TABLES, RunMode, RunStatus
 from descope_sync.geo import GeoDatabase
 from descope_sync.html_report import build_sections, duckdb_query, open_query, render
 from descope_sync.landing.base import SyncRun
 from descope_sync.landing.duckdb import DuckDBLandingWriter
-from descope_sync.simulator import World
 from descope_sync.streams.audit_events import to_landing_row
 from descope_sync.timeutil import from_epoch_seconds, to_ms
 from descope_sync.transform import DbtOutcome, project_dir, run_dbt, target_dir

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from descope_sim import RateLimits, World
 from descope_sync.contract import event_id
 from descope_sync.pipeline import run_extract
 from descope_sync.progress import SilentProgress
-from descope_sync.simulator import RateLimits, World
 from tests.bigquery.helpers import (
     bq_count,
     bq_query,

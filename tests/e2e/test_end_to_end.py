@@ -18,8 +18,8 @@ from datetime import datetime
 
 import pytest
 
+from descope_sim import ChaosConfig, Dialect, RateLimits
 from descope_sync.geo import GeoDatabase
-from descope_sync.simulator import ChaosConfig, Dialect, RateLimits
 from descope_sync.timeutil import from_epoch_seconds, from_ms
 from tests.conftest import query
 
@@ -44,7 +44,7 @@ def descope_sync(args, sim, db, timeout=600, extra_env=None):
 
 @pytest.fixture(scope="module", params=["documented", "alternate", "sdk_only"])
 def two_chaotic_runs(request, tmp_path_factory):
-    from descope_sync.simulator import Simulator, World
+    from descope_sim import Simulator, World
 
     db = tmp_path_factory.mktemp("e2e") / "warehouse.duckdb"
     sim = Simulator(

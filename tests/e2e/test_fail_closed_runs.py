@@ -6,7 +6,7 @@ import subprocess
 import sys
 import textwrap
 
-from descope_sync.simulator import World
+from descope_sim import World
 from tests.conftest import query
 from tests.e2e.test_end_to_end import descope_sync
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from descope_sim.geo_builds import city_record, write_city_database
 from descope_sync.geo import GeoDatabase
 from descope_sync.remote_address import client_ip
-from descope_sync.simulator.geo_builds import city_record, write_city_database
 from tests.conftest import query
 from tests.e2e.test_end_to_end import descope_sync
 

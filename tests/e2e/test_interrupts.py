@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from descope_sim import ChaosConfig, RateLimits, Simulator, World
 from descope_sync.contract import STREAMS
-from descope_sync.simulator import ChaosConfig, RateLimits, Simulator, World
 from tests.conftest import query
 
 INTERRUPTED = "descope-sync: interrupted ({name}); committed progress is kept, the next run resumes from it"

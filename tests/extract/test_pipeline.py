@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 
+from descope_sim import RateLimits, World
 from descope_sync.pipeline import run_extract
 from descope_sync.progress import SilentProgress
-from descope_sync.simulator import RateLimits, World
 from tests.conftest import query, settings_for
 
 

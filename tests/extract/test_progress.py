@@ -8,9 +8,9 @@ import logging
 import re
 import time
 
+from descope_sim import RateLimits
 from descope_sync.pipeline import run_extract
 from descope_sync.progress import Progress
-from descope_sync.simulator import RateLimits
 from tests.conftest import logged, query, settings_for
 
 

@@ -6,10 +6,12 @@ import argparse
 from pathlib import Path
 
 from descope_sync.cli.exit_codes import EXIT_OK
+from descope_sync.simulator_package import require_simulator
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from descope_sync.simulator import serve
+    require_simulator("simulate")
+    from descope_sim import serve
 
     serve(port=args.port, users=args.users, chaos=args.chaos, seed=args.seed, dialect=args.dialect)
     return EXIT_OK

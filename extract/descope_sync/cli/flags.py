@@ -9,6 +9,7 @@ from typing import Any
 
 from descope_sync.config import REQUIRED_AUDIT_ACTIONS
 from descope_sync.contract import STREAMS
+from descope_sync.simulator_package import simulator_installed
 
 TARGETS = {"local": "duckdb", "bigquery": "bigquery"}
 LOG_FORMATS = ("text", "json")
@@ -37,7 +38,9 @@ def stream_list(text: str) -> list[str]:
 
 
 def dialect_type(text: str):
-    from descope_sync.simulator import Dialect
+    if not simulator_installed():
+        return text  # cmd_simulate stops, saying how to install it
+    from descope_sim import Dialect
 
     try:
         return Dialect.parse(text)

@@ -101,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="documented",
         help="how to read the API where Descope's sources disagree: documented, alternate, sdk_only (audit search "
         "honours only from/to/actions: the newest 1000 and total), or overrides such as "
-        "'omit_empty=true,audit_page=ignored' (see descope_sync.simulator.dialect)",
+        "'omit_empty=true,audit_page=ignored' (see descope_sim.dialect)",
     )
     report = sub.add_parser(
         "report", help="write one self-contained HTML report of the activity marts (and GA4 attribution)"

@@ -42,7 +42,7 @@ def test_missing_management_key_names_the_variable(tmp_path):
 
 
 def test_malformed_bodies_that_never_stop_fail_clearly_and_move_no_cursor(simulator, tmp_path):
-    from descope_sync.simulator import ChaosConfig
+    from descope_sim import ChaosConfig
 
     sim = simulator(users=20, chaos=ChaosConfig(seed=1, p_429=0, p_5xx=0, p_malformed=1.0, p_mutation=0))
     result = run_cli(

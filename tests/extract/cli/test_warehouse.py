@@ -49,7 +49,7 @@ def test_a_stream_whose_last_success_is_older_than_the_max_age_is_stale_and_exit
 
 
 def test_a_failed_last_run_shows_its_error_and_the_stream_goes_stale(simulator, tmp_path):
-    from descope_sync.simulator import ChaosConfig
+    from descope_sim import ChaosConfig
 
     db = tmp_path / "w.duckdb"
     assert land(simulator(users=20), db, hours_ago=27, streams=["users"]).status == "success"

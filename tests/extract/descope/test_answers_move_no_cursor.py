@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from descope_sim import Dialect, World
 from descope_sync.descope import AUDIT_SEARCH_PATH, USER_SEARCH_PATH
 from descope_sync.pipeline import run_extract
 from descope_sync.progress import SilentProgress
-from descope_sync.simulator import Dialect, World
 from tests.conftest import cursor, query, settings_for
 
 

@@ -1,6 +1,5 @@
-"""The licence handshake on both sides: the simulator serves `GET /v1/mgmt/license` and sorts every request
-by its `x-descope-license` header; a run reads the licence once and lands in the licensed bucket, and a
-licence it cannot read never stops it."""
+"""The licence handshake, the extractor's side: a run reads the licence once and lands in the licensed
+bucket, and a licence it cannot read never stops it (the simulator's side: tests/simulator/test_licence.py)."""
 
 from __future__ import annotations
 
@@ -8,13 +7,12 @@ import logging
 import traceback
 
 import pytest
-import requests
 
+from descope_sim import Licence, RateLimits
 from descope_sync.descope import AUDIT_SEARCH_PATH, LICENCE_PATH, USER_SEARCH_PATH, Deadline
 from descope_sync.errors import BudgetExhausted, DescopeAuthError, DescopeRequestError
 from descope_sync.pipeline import run_extract
 from descope_sync.progress import SilentProgress
-from descope_sync.simulator import Licence, RateLimits
 from tests.conftest import latest_landed_users, logged, settings_for
 from tests.extract.descope.conftest import KEY, ONE_USER, client_for, waiting_client
 
@@ -33,38 +31,6 @@ def searches_served(sim) -> int:
 
 def extract(sim, db, **overrides):
     return run_extract(settings_for(sim, db, **overrides), progress=SilentProgress())
-
-
-def test_the_simulator_serves_the_licence_to_the_key_only_and_by_get_only(simulator):
-    sim = simulator(users=5, licence=Licence(tier="tier4"))
-    wrong = requests.get(
-        sim.base_url + LICENCE_PATH, headers={"Authorization": f"Bearer {sim.project_id}:x"}, timeout=5
-    )
-    assert (wrong.status_code, wrong.json()["errorCode"]) == (401, "E011003")
-    assert sim.management_key not in wrong.text
-    right = requests.get(sim.base_url + LICENCE_PATH, headers=auth(sim), timeout=5)
-    assert (right.status_code, right.json()) == (200, {"rateLimitTier": "tier4"})
-    assert requests.post(sim.base_url + LICENCE_PATH, json={}, headers=auth(sim), timeout=5).status_code == 405
-    sim.licence = Licence(tier=None)
-    assert requests.get(sim.base_url + LICENCE_PATH, headers=auth(sim), timeout=5).json() == {}
-    sim.licence = Licence(failure=503)
-    assert requests.get(sim.base_url + LICENCE_PATH, headers=auth(sim), timeout=5).status_code == 503
-    assert sim.stats["licence_reads"] == 3  # the rejected read is not one
-
-
-def test_requests_without_the_matching_header_share_a_stricter_bucket_and_are_counted(simulator):
-    sim = simulator(users=5, licence=Licence(tier="tier2"), rate_limits=STRICT_WITHOUT_LICENCE)
-    with requests.Session() as s:
-
-        def status(**header: str) -> int:
-            return s.post(sim.base_url + USER_SEARCH_PATH, json={}, headers=auth(sim, **header), timeout=5).status_code
-
-        assert [status() for _ in range(2)] == [200, 429]  # one per window without the header
-        assert status(**{"x-descope-license": "tier1"}) == 429  # a wrong tier is no licence
-        assert [status(**{"x-descope-license": "tier2"}) for _ in range(5)] == [200] * 5
-    stats = sim.stats
-    assert stats["licence_header"] == {"matched": 5, "missing": 2, "mismatched": 1}
-    assert (stats["rate_limited"], stats["rate_limited_without_licence"]) == (2, 2)
 
 
 def test_a_run_reads_the_licence_once_and_every_request_lands_in_the_licensed_bucket(simulator, tmp_path):

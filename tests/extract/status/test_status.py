@@ -8,9 +8,9 @@ from datetime import timedelta
 
 import duckdb
 
+from descope_sim import ChaosConfig, World
 from descope_sync.pipeline import run_extract
 from descope_sync.progress import SilentProgress
-from descope_sync.simulator import ChaosConfig, World
 from descope_sync.timeutil import utcnow
 from tests.conftest import settings_for
 from tests.extract.cli.commands import run_cli, status_of

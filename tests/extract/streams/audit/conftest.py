@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from descope_sim import Dialect, RateLimits, World
 from descope_sync.contract import event_id
 from descope_sync.landing.duckdb import DuckDBLandingWriter
 from descope_sync.pipeline import run_extract
 from descope_sync.progress import SilentProgress
-from descope_sync.simulator import Dialect, RateLimits, World
 from descope_sync.timeutil import from_ms, to_ms
 from tests.conftest import query, settings_for
 

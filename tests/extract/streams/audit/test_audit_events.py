@@ -7,12 +7,12 @@ from datetime import timedelta
 
 import pytest
 
+from descope_sim import Dialect, RateLimits, World
 from descope_sync.contract import AUDIT_RETENTION_DAYS, event_id
 from descope_sync.landing.base import SyncRun
 from descope_sync.landing.duckdb import DuckDBLandingWriter
 from descope_sync.pipeline import run_extract
 from descope_sync.progress import SilentProgress
-from descope_sync.simulator import Dialect, RateLimits, World
 from descope_sync.timeutil import from_ms, utcnow
 from tests.conftest import cursor, killed_while_appending, land_audit_cursor, land_old_audit_cursor, query, settings_for
 from tests.extract.streams.audit.conftest import (
@@ -136,7 +136,7 @@ DAY_MS = 86_400_000
 
 
 def _retention_world(clock, reading="documented"):
-    from descope_sync.simulator import World
+    from descope_sim import World
 
     world = World(seed=1, users=0, now=lambda: clock[0], dialect=Dialect.parse(reading))
     add_events(world, [*range(HOUR_AGO, HOUR_AGO + 120_000, 1000)])  # two minutes of events, an hour old
@@ -198,7 +198,7 @@ def test_a_cursor_within_its_overlap_of_the_retention_edge_reads_from_the_edge(s
 
 
 def test_events_indexed_late_are_read_once_the_settle_margin_has_passed(tmp_path):
-    from descope_sync.simulator import Simulator
+    from descope_sim import Simulator
 
     clock = [1_800_000_000.0]
     world = World(seed=8, users=40, now=lambda: clock[0])

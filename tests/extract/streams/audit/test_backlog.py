@@ -10,9 +10,9 @@ from datetime import timedelta
 
 import pytest
 
+from descope_sim import ChaosConfig
 from descope_sync.pipeline import run_extract
 from descope_sync.progress import Progress, SilentProgress
-from descope_sync.simulator import ChaosConfig
 from descope_sync.streams.audit.backlog import DESCOPE_AUDIT_SEARCHES_PER_MINUTE
 from descope_sync.timeutil import from_ms
 from tests.conftest import land_audit_cursor, logged, query, settings_for

@@ -7,10 +7,10 @@ from datetime import timedelta
 
 import pytest
 
+from descope_sim import Dialect, World
 from descope_sync.contract import AUDIT_RETENTION_DAYS, event_id
 from descope_sync.pipeline import run_extract
 from descope_sync.progress import SilentProgress
-from descope_sync.simulator import Dialect, World
 from descope_sync.timeutil import from_ms, to_ms
 from tests.conftest import query, settings_for
 from tests.extract.streams.audit.conftest import (
@@ -55,7 +55,7 @@ def test_a_newest_first_server_whose_total_grows_while_paging_lands_every_event(
 
 def test_a_newest_first_tail_of_the_millisecond_before_the_window_is_asked_again_exactly(simulator, tmp_path):
     """`from` read inclusively shows the millisecond before the window as the tail: it is asked again, not landed."""
-    from descope_sync.simulator import Dialect, World
+    from descope_sim import Dialect, World
     from descope_sync.streams.audit_events import RETENTION_MARGIN
 
     clock = [1_800_000_000.0]

@@ -8,11 +8,11 @@ import re
 
 import pytest
 
+from descope_sim import ChaosConfig, Dialect, RateLimits, World
 from descope_sync.contract import event_id
 from descope_sync.landing.duckdb import DuckDBLandingWriter
 from descope_sync.pipeline import run_extract
 from descope_sync.progress import SilentProgress
-from descope_sync.simulator import ChaosConfig, Dialect, RateLimits, World
 from descope_sync.timeutil import from_ms, to_ms
 from tests.conftest import cursor, logged, query, settings_for
 from tests.extract.streams.audit.conftest import (
@@ -58,7 +58,7 @@ def test_a_429_storm_is_waited_out_and_loses_nothing(simulator, tmp_path):
 
 
 def _fixed_clock_world(**kwargs):
-    from descope_sync.simulator import World
+    from descope_sim import World
 
     clock = [1_800_000_000.0]
     world = World(now=lambda: clock[0], **kwargs)
@@ -297,7 +297,7 @@ def test_every_reading_lands_every_event_once_across_budget_stops_and_reruns_and
     """Whether the server honours or ignores page, size and oldestFirst, and reads `from` in or out: a run stopped
     by its budget commits progress, the next ones read on to the end, every event lands once per run, and no
     checkpoint claims an event not landed."""
-    from descope_sync.simulator import Dialect, World
+    from descope_sim import Dialect, World
 
     clock = [NOW_MS / 1000]
     world = World(seed=1, users=0, now=lambda: clock[0], dialect=Dialect.parse(READINGS[reading]))

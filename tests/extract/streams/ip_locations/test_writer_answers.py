@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from descope_sim.geo_builds import city_record, write_city_database
 from descope_sync.geo import GeoDatabase
 from descope_sync.landing.duckdb import DuckDBLandingWriter
-from descope_sync.simulator.geo_builds import city_record, write_city_database
 from descope_sync.streams.ip_locations import run_ip_locations
 from tests.extract.streams.ip_locations.conftest import (
     ADDRESSES,

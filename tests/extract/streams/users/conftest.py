@@ -8,9 +8,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from descope_sim import Dialect, Simulator, World
 from descope_sync.pipeline import RunSummary, run_extract
 from descope_sync.progress import SilentProgress
-from descope_sync.simulator import Dialect, Simulator, World
 from descope_sync.streams.result import StreamResult
 from descope_sync.timeutil import from_ms
 from tests.conftest import latest_landed_users, query, settings_for

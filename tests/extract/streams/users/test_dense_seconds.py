@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 from collections import Counter
 
+from descope_sim import World
 from descope_sync.pipeline import run_extract
 from descope_sync.progress import SilentProgress
-from descope_sync.simulator import World
 from descope_sync.timeutil import from_ms
 from tests.conftest import cursor, killed_while_appending, latest_landed_users, logged, query, settings_for
 from tests.extract.streams.users.conftest import (

@@ -3,9 +3,9 @@ seconds, deletions nobody reported, clocks that disagree, changes during a run, 
 
 from __future__ import annotations
 
+from descope_sim import RateLimits, World
 from descope_sync.pipeline import run_extract
 from descope_sync.progress import SilentProgress
-from descope_sync.simulator import RateLimits, World
 from tests.conftest import latest_landed_users, query, settings_for
 
 

@@ -7,9 +7,9 @@ import time
 
 import pytest
 
+from descope_sim import World
 from descope_sync.pipeline import run_extract
 from descope_sync.progress import SilentProgress
-from descope_sync.simulator import World
 from descope_sync.streams.users.incremental import TAIL_MARGIN_S
 from descope_sync.timeutil import from_ms
 from tests.conftest import cursor, latest_landed_users, query, settings_for

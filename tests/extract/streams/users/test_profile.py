@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from descope_sync.simulator import Dialect, World
+from descope_sim import Dialect, World
 from descope_sync.timeutil import from_ms
 from tests.conftest import cursor, latest_landed_users, query, settings_for
 from tests.extract.streams.users.conftest import assert_landing_matches_truth, users_run

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from descope_sync.simulator import ChaosConfig, Dialect, World
+from descope_sim import ChaosConfig, Dialect, World
 from tests.conftest import query, settings_for
 from tests.extract.streams.users.conftest import assert_landing_matches_truth, extract_users, terminal_sweep, users_run
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pytest
 
+from descope_sim import World
 from descope_sync.pipeline import run_extract
 from descope_sync.progress import SilentProgress
-from descope_sync.simulator import World
 from descope_sync.timeutil import from_ms
 from tests.conftest import killed_while_appending, query, settings_for
 from tests.extract.streams.users.conftest import (

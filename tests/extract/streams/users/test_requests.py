@@ -3,7 +3,7 @@ one search a page, an idle run two."""
 
 from __future__ import annotations
 
-from descope_sync.simulator import World
+from descope_sim import World
 from tests.conftest import settings_for
 from tests.extract.streams.users.conftest import assert_landing_matches_truth, users_run
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import re
 
-from descope_sync.simulator import ChaosConfig, World
+from descope_sim import ChaosConfig, World
 from tests.conftest import latest_landed_users, logged, query, settings_for
 from tests.extract.streams.users.conftest import assert_landing_matches_truth, extract_users
 

@@ -17,9 +17,9 @@ from datetime import timedelta
 
 import duckdb
 
+from descope_sim import World
 from descope_sync.pipeline import run_extract
 from descope_sync.progress import SilentProgress
-from descope_sync.simulator import World
 from descope_sync.timeutil import from_ms, to_ms
 from descope_sync.transform import run_dbt
 from tests.conftest import query, settings_for

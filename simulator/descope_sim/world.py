@@ -6,7 +6,7 @@
 - :mod:`.truth`: what a perfect pipeline must show.
 - :mod:`.dialect`: which reading of Descope's disagreeing sources the world plays.
 
-The world does not speak HTTP; :mod:`.server` does. Every public method takes ``World.lock``
+The world does not speak HTTP; :mod:`.server` does (:mod:`.routes`). Every public method takes ``World.lock``
 (re-entrant), so a caller may hold it around several calls to make them atomic.
 """
 
@@ -234,5 +234,5 @@ class World:
             return self.event_store.search(**query)
 
     def truth(self) -> dict[str, Any]:
-        """What a perfect extractor + dbt would know; see :mod:`.truth` and the :mod:`.server` docstring."""
+        """What a perfect extractor + dbt would know; see :mod:`.truth` and docs/simulator.md, "Truth"."""
         return truth_module.truth(self)

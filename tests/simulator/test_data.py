@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 import requests
 
+from descope_sim import Dialect, RateLimits, Simulator, World
+from descope_sim.world import event_tiebreak
 from descope_sync.contract import event_id
-from descope_sync.simulator import Dialect, RateLimits, Simulator, World
-from descope_sync.simulator.world import event_tiebreak
 
 KEY = "K2sim-secret-key"
 USERS = "/v2/mgmt/user/search"

@@ -9,7 +9,7 @@ changed API might.
 from __future__ import annotations
 
 ANSWER_FAULTS = ("empty_object", "missing_total", "string_total", "missing_list", "bad_list")
-# Faults that answer an error instead of the 200 (the server applies them, see server.py):
+# Faults that answer an error instead of the 200 (api.Endpoint applies them):
 # ``echo_key``: 400 ``E011001`` whose ``errorMessage`` quotes the management key the request sent.
 ERROR_FAULTS = ("echo_key",)
 FAULT_FAMILIES = ("user_search", "audit_search")

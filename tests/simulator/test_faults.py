@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import requests
 
-from descope_sync.simulator import Dialect, RateLimits, Simulator, World
+from descope_sim import Dialect, RateLimits, Simulator, World
 
 KEY = "K2sim-secret-key"
 USERS = "/v2/mgmt/user/search"

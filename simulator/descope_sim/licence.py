@@ -5,7 +5,7 @@ and send its tier as ``x-descope-license`` on every management request, so the e
 tier's rate-limit bucket. The simulator answers the licence (auth checked like every API endpoint)
 and classifies each API request's header: ``matched`` (the tier it answered), ``missing`` or
 ``mismatched``. Requests whose header does not match share a stricter bucket when
-``RateLimits.unlicensed_share`` is set (see :mod:`.server`).
+``RateLimits.unlicensed_share`` is set (see :mod:`.limits`).
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Which reading of Descope's API the simulator plays, where Descope's own sources disagree.
 
 A :class:`Dialect` is held by the :class:`~.world.World` (some points change generated data and
-pre-serialized objects) and read by the :mod:`.server` for query semantics. The default is the
-reading ``docs/descope-api.md`` calls documented; :meth:`Dialect.alternate` flips every point.
+pre-serialized objects) and read by the searches (:mod:`.users_search`, :mod:`.audit_search`) for
+query semantics. The default is the reading ``docs/descope-api.md`` calls documented;
+:meth:`Dialect.alternate` flips every point.
 This module also holds the pure helpers that turn a dialect's filter reading into the plain
 bounds the stores search with (inclusive seconds for users, ``[from, to)`` ms for audit).
 """

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import requests
 
-from descope_sync.simulator import Dialect, RateLimits, Simulator, World
-from descope_sync.simulator.dialect import strip_empty
+from descope_sim import Dialect, RateLimits, Simulator, World
+from descope_sim.dialect import strip_empty
 
 KEY = "K2sim-secret-key"
 USERS = "/v2/mgmt/user/search"
@@ -114,7 +114,7 @@ def test_strip_empty_is_recursive_through_objects_and_lists() -> None:
 
 
 def test_serve_builds_its_world_in_the_dialect_it_is_given(monkeypatch, capsys) -> None:
-    from descope_sync.simulator import server
+    from descope_sim import foreground
 
     built: list[World] = []
 
@@ -127,12 +127,12 @@ def test_serve_builds_its_world_in_the_dialect_it_is_given(monkeypatch, capsys) 
         def wait(self) -> None:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(server, "World", Built)
+    monkeypatch.setattr(foreground, "World", Built)
     fake_threading = types.SimpleNamespace(Event=Interrupted, Thread=threading.Thread, Lock=threading.Lock)
-    monkeypatch.setattr(server, "threading", fake_threading)
-    server.serve(0, 20, False, 3, dialect="alternate")
-    server.serve(0, 20, False, 3, dialect=Dialect(user_time_unit="s"))
-    server.serve(0, 20, False, 3)
+    monkeypatch.setattr(foreground, "threading", fake_threading)
+    foreground.serve(0, 20, False, 3, dialect="alternate")
+    foreground.serve(0, 20, False, 3, dialect=Dialect(user_time_unit="s"))
+    foreground.serve(0, 20, False, 3)
     assert [w.dialect for w in built] == [ALTERNATE, Dialect(user_time_unit="s"), DOCUMENTED]
     assert "dialect alternate" in capsys.readouterr().out
 

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 import requests
 
+from descope_sim import ChaosConfig, RateLimits, Simulator, World
+from descope_sim.world import event_tiebreak
 from descope_sync.contract import LOGIN_ACTIONS, event_id
-from descope_sync.simulator import ChaosConfig, RateLimits, Simulator, World
-from descope_sync.simulator.world import event_tiebreak
 
 KEY = "K2sim-secret-key"
 USERS = "/v2/mgmt/user/search"
@@ -253,6 +253,23 @@ def test_chaos_mutations_between_pages_change_the_truth() -> None:
         audits_before = world.event_count
         post(noisy, AUDIT, {})
         assert world.event_count == audits_before  # audit requests never mutate
+
+
+def test_a_new_chaos_config_applies_from_the_next_request_on() -> None:
+    """A test calms a server mid-run (tests/e2e: the last run meets faults, never a change)."""
+    world = World(seed=5, users=100)
+    with Simulator(
+        world, chaos=ChaosConfig(p_429=0, p_5xx=0, p_malformed=0, p_mutation=1.0), rate_limits=GENEROUS
+    ) as sim:
+        assert post(sim, USERS, {"limit": 10}).status_code == 200
+        mutated = sim.stats["mutations"]
+        assert mutated >= 1
+        sim.chaos = ChaosConfig(p_429=0, p_5xx=0, p_malformed=0, p_mutation=0)
+        for page in range(5):
+            assert post(sim, USERS, {"page": page, "limit": 10}).status_code == 200
+        assert sim.stats["mutations"] == mutated
+        sim.chaos = ChaosConfig(p_429=1.0, p_5xx=0, p_malformed=0, p_mutation=0)
+        assert post(sim, USERS, {"limit": 10}).status_code == 429
 
 
 def test_chaos_serves_429s_5xx_and_malformed_bodies() -> None:

@@ -18,7 +18,7 @@ import pytest
 from descope import AuthException, DescopeClient
 from descope.management.common import Sort
 
-from descope_sync.simulator import Licence, RateLimits, Simulator, World
+from descope_sim import Licence, RateLimits, Simulator, World
 
 USERS = "/v2/mgmt/user/search"
 TEST_USERS = "/v2/mgmt/user/search/test"

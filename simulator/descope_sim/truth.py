@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from ..contract import LOGIN_ACTIONS, event_id
+from descope_sync.contract import LOGIN_ACTIONS, event_id
+
 from .generate import is_ip
 from .store import ACTION, ADDRESS, BLOB, CLIENT_IP, METHOD, OCCURRED, USER_ID
 
@@ -31,7 +32,7 @@ def _no_activity() -> dict[str, Any]:
 
 
 def truth(w: World) -> dict[str, Any]:
-    """See the module docstring of :mod:`.server` for every key."""
+    """Every key: docs/simulator.md, "Truth"."""
     with w.lock:
         now_ms = w.now_ms()
         w.event_store.promote(now_ms)
