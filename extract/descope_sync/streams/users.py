@@ -63,6 +63,7 @@ from descope_sync.streams.users_profile import (
     modified_s,
     recall,
 )
+from descope_sync.sweeps import is_held_sweep, last_accepted_sweep
 from descope_sync.timeutil import EPOCH, from_epoch_seconds
 
 log = logging.getLogger(__name__)
@@ -649,7 +650,7 @@ def _run_passes(
     settings, writer, started_at = ctx.settings, ctx.writer, reader.started_at
     profile = reader.start(remembered)
     result.details.update(source_total=profile.total, filter_unit=profile.unit, profile_probed=profile.fresh)
-    accepted = _last_accepted_sweep(writer, confirmed)
+    accepted = last_accepted_sweep(writer, confirmed)
     accepted_start = accepted.sweep_started_at if accepted else None
     live = writer.live_user_count(accepted_start)
     collapsed = live > 0 and profile.total < (1 - settings.max_delete_fraction) * live
@@ -704,22 +705,6 @@ def _incremental_row(
     )
 
 
-def _last_accepted_sweep(writer, confirmed: str | None) -> SyncRun | None:
-    accepted = writer.last_run(STREAM, statuses=[RunStatus.SUCCESS], mode=RunMode.FULL, in_sweep=True)
-    if confirmed:
-        chosen = writer.last_run(STREAM, statuses=[RunStatus.INCOMPLETE], mode=RunMode.FULL, sweep_id=confirmed)
-        if (
-            chosen is not None
-            and chosen.details.get("reconciled")
-            and (
-                accepted is None
-                or (chosen.finished_at or chosen.started_at) > (accepted.finished_at or accepted.started_at)
-            )
-        ):
-            return chosen
-    return accepted
-
-
 def _sweep_reason(
     ctx: StreamContext,
     reader: _Reader,
@@ -736,7 +721,7 @@ def _sweep_reason(
         return "--full-refresh"
     if cursor is None or accepted is None:
         return "no reconciled sweep yet"
-    if latest is not None and latest.details.get("held") and latest.sweep_id != confirmed:
+    if latest is not None and is_held_sweep(latest, confirmed):
         return "the last sweep was held back by the deletion safety valve"
     age = ctx.now() - (accepted.finished_at or accepted.started_at)
     if age > timedelta(days=settings.reconcile_days):
