@@ -448,7 +448,7 @@ class BigQueryLandingWriter(LandingWriter):
             "order by finished_at desc nulls last, started_at desc nulls last"
             + (f" limit {int(limit)}" if limit is not None else ""),
             params,
-            "read the runs",
+            "read the last run" if limit == 1 else "read the runs",
         )
         return [_sync_run(row) for row in rows]
 
