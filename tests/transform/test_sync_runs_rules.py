@@ -81,12 +81,12 @@ ROWS = [
     sweep_row("after-reset", "partial", 15, mode="incremental", cursor_to=at(12)),
     # another stream's rows are never a users sweep
     sweep_row("audit-full", "success", 16, sweep_id="S-audit", stream="audit_events", details={"reconciled": True}),
-    sweep_row("audit-before-reset", "success", 0, stream="audit_events", mode="incremental", cursor_to=at(20)),
+    sweep_row("audit-before-reset", "success", 0, stream="audit_events", mode="incremental", cursor_to=at(70)),
     sweep_row("audit-reset", "reset", 17, stream="audit_events", mode="incremental"),
-    sweep_row("audit-loss", "data_loss", 18, stream="audit_events", mode="incremental", cursor_to=at(2)),
-    sweep_row("audit-failed", "failed", 19, stream="audit_events", mode="incremental", cursor_to=at(30)),
+    sweep_row("audit-loss", "data_loss", 18, stream="audit_events", mode="incremental", cursor_to=at(50)),
+    sweep_row("audit-failed", "failed", 19, stream="audit_events", mode="incremental", cursor_to=at(80)),
     sweep_row("audit-open", "partial", 20, stream="audit_events", mode="incremental", cursor_to=at(3)),
-    sweep_row("audit-at-reset", "incomplete", 17, stream="audit_events", mode="incremental", cursor_to=at(40)),
+    sweep_row("audit-at-reset", "incomplete", 17, stream="audit_events", mode="incremental", cursor_to=at(60)),
 ]
 # The confirmation var's values: none, and each kind of sweep it can name (one padded with spaces).
 CONFIRMATIONS = [None, " S-held ", "S-text", "S-number", "S-bare", "S-unreconciled", "S-failed"]
@@ -150,7 +150,7 @@ def test_the_cursor_rows_give_each_stream_the_cursor_the_extractor_reads(warehou
     run_dbt("run", target="local", duckdb_path=warehouse, select=["stg_descope__sync_runs"])
     with DuckDBLandingWriter(warehouse) as writer:
         cursors = {stream: writer.latest_cursor(stream) for stream in STREAMS}
-    assert cursors == {"users": at(14), "audit_events": at(3)}  # the reset rows cut off what precedes them
+    assert cursors == {"users": at(14), "audit_events": at(50)}  # the reset rows cut off what precedes them
     for stream in STREAMS:
         [(by_dbt,)] = query(
             warehouse,
