@@ -10,6 +10,15 @@ source as (
     select * from {{ source('descope', '_sync_runs') }}
 ),
 
+latest_resets as (
+    select
+        stream,
+        max(finished_at) as finished_at
+    from source
+    where status = 'reset'
+    group by stream
+),
+
 typed as (
     select
         run_id,
@@ -32,7 +41,6 @@ typed as (
         {{ json_int('details', '$.source_total') }} as source_total,
         {{ json_int('details', '$.users_seen') }} as users_seen,
         {{ json_string('details', '$.reason') }} as reason,
-        max(case when status = 'reset' then finished_at end) over (partition by stream) as _latest_reset_at,
         -- the one row that ends a users full sweep (its checkpoints are `partial`); full runs
         -- written before sweeps had ids say nothing about which users were live when
         coalesce(
@@ -44,54 +52,44 @@ typed as (
 
 final as (
     select
-        run_id,
-        stream,
-        status,
-        mode,
-        started_at,
-        finished_at,
-        cursor_from,
-        cursor_to,
-        rows_loaded,
-        error,
-        sweep_id,
-        sweep_started_at,
-        details,
-        is_reconciled,
-        is_held,
-        would_remove,
-        live_before,
-        source_total,
-        users_seen,
-        reason,
+        typed.*,
         -- its cursor_to counts toward the stream's cursor: a status in var cursor_statuses, and
         -- finished after the stream's latest `reset` (a row without finished_at counts)
         coalesce(
-            status in ({{ quoted_list(var('cursor_statuses')) }})
-            and (_latest_reset_at is null or finished_at is null or finished_at > _latest_reset_at),
+            typed.status in ({{ quoted_list(var('cursor_statuses')) }})
+            and (
+                latest_resets.finished_at is null
+                or typed.finished_at is null
+                or typed.finished_at > latest_resets.finished_at
+            ),
             false
         ) as is_cursor_row,
-        is_sweep_end,
-        -- the sweep may delete the users it did not read: `success` (reconciled and not held;
-        -- details that say otherwise are not trusted, a row without details keeps its meaning), or
-        -- var confirm_deletions_sweep_id names it and it reconciled
+        -- the sweep may delete the users it did not read: it has a start, and its end is `success`
+        -- (reconciled and not held; details that say otherwise are not trusted, a row without
+        -- details keeps its meaning), or var confirm_deletions_sweep_id names it and it reconciled
         coalesce(
-            is_sweep_end
-            and sweep_started_at is not null
+            typed.is_sweep_end
+            and typed.sweep_started_at is not null
             and (
-                (status = 'success' and coalesce(is_reconciled, true) and not coalesce(is_held, false))
-                or (sweep_id = {{ confirmed_sweep_id }} and coalesce(is_reconciled, false))
+                (
+                    typed.status = 'success'
+                    and coalesce(typed.is_reconciled, true)
+                    and not coalesce(typed.is_held, false)
+                )
+                or (typed.sweep_id = {{ confirmed_sweep_id }} and coalesce(typed.is_reconciled, false))
             ),
             false
         ) as is_accepted_sweep,
         -- held by the deletion safety valve and not confirmed by var confirm_deletions_sweep_id
         coalesce(
-            is_sweep_end
-            and coalesce(is_held, false)
-            and not coalesce(sweep_id = {{ confirmed_sweep_id }}, false),
+            typed.is_sweep_end
+            and coalesce(typed.is_held, false)
+            and not coalesce(typed.sweep_id = {{ confirmed_sweep_id }}, false),
             false
         ) as is_held_sweep
     from typed
+    left join latest_resets
+        on typed.stream = latest_resets.stream
 )
 
 select * from final
