@@ -1,17 +1,17 @@
 {{ config(materialized='table') }}
 -- Users Descope no longer has (docs/design.md, "Deleted users"). Fail-closed: only proof deletes.
--- 1. By event, an audit action in var user_deletion_actions. `UserDeleted` names its user in
---    `userId`. Any other (bulk) action, `UsersDeleted`, carries its IDs where Descope does not
---    document: its `userId`, plus every string anywhere in its `data` and `externalIds` that is a
---    landed user_id, never its `actorId` (an admin who deletes others is not deleted).
+-- 1. By event. A single deletion (var single_user_deletion_actions, `UserDeleted`) names its user
+--    in `userId`. A bulk deletion (var bulk_user_deletion_actions, `UsersDeleted`) carries its IDs
+--    where Descope does not document: its `userId`, plus every string anywhere in its `data` and
+--    `externalIds` that is a landed user_id, never its `actorId` (an admin who deletes others is
+--    not deleted).
 -- 2. By sweep: the user was last extracted before the latest accepted users full sweep started (a
---    full sweep reads every user alive through it). Accepted: the sweep's terminal row has status
---    `success` (reconciled, not held by the safety valve), or its sweep_id is var
---    confirm_deletions_sweep_id and it reconciled. Checkpoints (`partial`), `incomplete` sweeps,
---    `failed` runs and unreconciled sweeps never delete anyone.
+--    full sweep reads every user alive through it). Accepted: stg_descope__sync_runs.is_accepted_sweep
+--    (the rule is written there once). Checkpoints (`partial`), `incomplete` sweeps, `failed` runs
+--    and unreconciled sweeps never delete anyone.
+-- The extractor counts live users by the same rules (landing/live_users.py; a test holds them equal).
 -- A table, rebuilt on every run from typed tables (a new accepted sweep can delete anyone): the
 -- users mart and two tests read it.
-{%- set confirmed_sweep_id = "nullif(" ~ sql_string(confirmed_deletions_sweep_id()) ~ ", '')" %}
 with
 
 audit_events as (
@@ -36,7 +36,8 @@ deletion_events as (
         event_data,
         occurred_at
     from audit_events
-    where action in ({{ quoted_list(var('user_deletion_actions')) }})
+    where
+        action in ({{ quoted_list(var('single_user_deletion_actions') + var('bulk_user_deletion_actions')) }})
 ),
 
 users_last_extracted as (
@@ -57,7 +58,7 @@ named_by_user_id as (
 bulk_deletion_events as (
     select *
     from deletion_events
-    where action != 'UserDeleted'
+    where action in ({{ quoted_list(var('bulk_user_deletion_actions')) }})
 ),
 
 strings_in_data as (
@@ -110,33 +111,10 @@ deleted_by_event as (
     group by user_id
 ),
 
--- The one row that ends a users full sweep (its checkpoints are `partial`). Rows written before
--- sweeps had ids span one run: their sweep started when the run did.
-terminal_sweep_rows as (
-    select
-        sweep_id,
-        status,
-        is_reconciled,
-        is_held,
-        coalesce(sweep_started_at, started_at) as sweep_started_at
-    from sync_runs
-    where stream = 'users' and mode = 'full' and status in ('success', 'incomplete')
-),
-
-accepted_sweeps as (
-    select sweep_started_at
-    from terminal_sweep_rows
-    where
-        -- `success` means reconciled and not held; details that say otherwise are not trusted
-        -- (a row without details predates them and keeps its meaning).
-        (status = 'success' and coalesce(is_reconciled, true) and not coalesce(is_held, false))
-        -- confirmed: var confirm_deletions_sweep_id names it (null when the var is empty)
-        or (sweep_id = {{ confirmed_sweep_id }} and coalesce(is_reconciled, false))
-),
-
 latest_accepted_sweep as (
     select max(sweep_started_at) as started_at
-    from accepted_sweeps
+    from sync_runs
+    where is_accepted_sweep
 ),
 
 missed_by_full_sweep as (

@@ -2,8 +2,9 @@
 
 One place for the names and rules that cross module boundaries: run statuses, the stream order,
 which audit actions are logins and deletions, the audit retention, how an audit event is
-identified, and the landing tables' columns. dbt's vars `login_actions`, `user_deletion_actions`
-and `audit_retention_days` (dbt_project.yml) repeat the values here; a test checks they agree.
+identified, and the landing tables' columns. dbt's vars `login_actions`,
+`single_user_deletion_actions`, `bulk_user_deletion_actions`, `cursor_statuses` and
+`audit_retention_days` (dbt_project.yml) repeat the values here; a test checks they agree.
 docs/design.md describes the same contract in prose.
 """
 
@@ -87,9 +88,13 @@ STREAMS: tuple[str, ...] = ("audit_events", "users", "ip_locations")
 # counted beside `LoginSucceed` it could count one login twice.
 LOGIN_ACTIONS: tuple[str, ...] = ("LoginSucceed",)
 
-# Audit actions that delete users: one user (`userId`) or many (IDs in `userId`, `data` or
-# `externalIds`; where exactly is not documented).
-USER_DELETION_ACTIONS: tuple[str, ...] = ("UserDeleted", "UsersDeleted")
+# Audit actions that delete one user, the one `userId` names (nothing else in the event counts).
+SINGLE_USER_DELETION_ACTIONS: tuple[str, ...] = ("UserDeleted",)
+# Audit actions that delete many users: IDs in `userId`, `data` or `externalIds` (where exactly is
+# not documented), never the `actorId` (an admin who deletes others is not deleted).
+BULK_USER_DELETION_ACTIONS: tuple[str, ...] = ("UsersDeleted",)
+# Every audit action that deletes users.
+USER_DELETION_ACTIONS: tuple[str, ...] = (*SINGLE_USER_DELETION_ACTIONS, *BULK_USER_DELETION_ACTIONS)
 
 # How far back Descope's audit search reaches.
 AUDIT_RETENTION_DAYS = 30

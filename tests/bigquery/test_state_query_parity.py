@@ -67,7 +67,7 @@ EVENTS = [
     event("E02", "LoginSucceed", 7, "U2", "203.0.113.6:443"),
     event("E03", "UserDeleted", 8, "U3", "198.51.100.1"),
     event("E04", "UserDeleted", 8, None, "198.51.100.1"),  # names nobody
-    event("E05", "UsersDeleted", 9, None, None, data=["U4", "U5"], externalIds=["U6"], actorId="U1"),
+    event("E05", "UsersDeleted", 9, None, None, data=["U4", "U5", "U1"], externalIds=["U6"], actorId="U1"),
     event("E06", "UsersDeleted", 9, "U7", "2001:db8::1", data={"nested": {"ids": ["U8"]}}),
     event("E07", "UsersDeleted", 9, None, None, data="U9"),
     event("E08", "UsersDeleted", 9, None, None, data=['U"q', 17, None, True, "Uë"]),
@@ -129,6 +129,14 @@ CASES = [
     ("last_run", ("users",), {"sweep_id": "S3"}, "users-partial-50"),
     ("last_run", ("users",), {"sweep_id": "nope"}, None),
     ("last_run", ("ip_locations",), {}, "ip_locations-success-6"),
+    (
+        "runs",
+        ("users",),
+        {"statuses": ["success", "incomplete"], "mode": "full"},
+        ["users-incomplete-20", "users-success-0"],
+    ),
+    ("runs", ("users",), {"in_sweep": True, "limit": 2}, ["users-incomplete-20", "users-success-0"]),
+    ("runs", ("nobody",), {}, []),
     # 17 users; deleted: U3, U13 (UserDeleted), U4-U6 (data, externalIds; not the actor U1), U7 (user_id),
     # U8 (nested), U9 (a lone string), Uë; not U14 (named by a UserDeleted's data), not U"q (escaped)
     ("live_user_count", (None,), {}, 8),
@@ -193,6 +201,8 @@ def test_both_writers_give_the_same_answer(writers, question, args, kwargs, impl
     assert actual == expected
     if question == "last_run":
         assert (expected.run_id if expected else None) == implied
+    elif question == "runs":
+        assert [r.run_id for r in expected] == implied
     elif question == "latest_audit_event":
         assert ((expected.event_id, expected.occurred_at) if expected else None) == implied
     elif question == "ips_without_location":

@@ -8,7 +8,6 @@
 -- depends_on: {{ ref('users_clean') }}
 -- depends_on: {{ ref('user_logins') }}
 {{ config(severity='error') }}
-{%- set confirmed_sweep_id = "nullif(" ~ sql_string(confirmed_deletions_sweep_id()) ~ ", '')" %}
 
 with
 
@@ -23,7 +22,7 @@ terminal_sweep_rows as (
             order by finished_at desc nulls last, started_at desc, run_id desc
         ) as recency_rank
     from sync_runs
-    where stream = 'users' and mode = 'full' and status in ('success', 'incomplete')
+    where is_sweep_end
 ),
 
 held_sweep as (
@@ -31,9 +30,8 @@ held_sweep as (
     from terminal_sweep_rows
     where
         recency_rank = 1
-        and coalesce(is_held, false)
-        -- not confirmed by var confirm_deletions_sweep_id (null when the var is empty)
-        and not coalesce(sweep_id = {{ confirmed_sweep_id }}, false)
+        -- held by the valve and not confirmed (stg_descope__sync_runs.is_held_sweep)
+        and is_held_sweep
 ),
 
 final as (

@@ -1,4 +1,4 @@
-"""dbt_project.yml repeats the contract's login actions, deletion actions and audit retention."""
+"""dbt_project.yml repeats the contract's login actions, deletion actions, cursor statuses and audit retention."""
 
 from __future__ import annotations
 
@@ -15,7 +15,10 @@ def project_vars() -> dict:
 def test_dbt_vars_equal_the_contract() -> None:
     dbt_vars = project_vars()
     assert tuple(dbt_vars["login_actions"]) == contract.LOGIN_ACTIONS
-    assert tuple(dbt_vars["user_deletion_actions"]) == contract.USER_DELETION_ACTIONS
+    assert tuple(dbt_vars["single_user_deletion_actions"]) == contract.SINGLE_USER_DELETION_ACTIONS
+    assert tuple(dbt_vars["bulk_user_deletion_actions"]) == contract.BULK_USER_DELETION_ACTIONS
+    assert not set(contract.SINGLE_USER_DELETION_ACTIONS) & set(contract.BULK_USER_DELETION_ACTIONS)
+    assert tuple(dbt_vars["cursor_statuses"]) == tuple(str(s) for s in contract.CURSOR_STATUSES)
     assert dbt_vars["audit_retention_days"] == contract.AUDIT_RETENTION_DAYS
 
 

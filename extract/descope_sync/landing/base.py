@@ -184,6 +184,19 @@ class LandingWriter(ABC):
         """How far `stream` has landed: the greatest `cursor_to` of rows in CURSOR_STATUSES, or None."""
 
     @abstractmethod
+    def runs(
+        self,
+        stream: str,
+        *,
+        statuses: Sequence[str] | None = None,
+        mode: str | None = None,
+        sweep_id: str | None = None,
+        in_sweep: bool = False,
+        limit: int | None = None,
+    ) -> list[SyncRun]:
+        """The `_sync_runs` rows of `stream` matching the filters (`in_sweep`: rows that belong to a
+        sweep), newest first by `finished_at` (unfinished last), then `started_at`; at most `limit`."""
+
     def last_run(
         self,
         stream: str,
@@ -193,13 +206,14 @@ class LandingWriter(ABC):
         sweep_id: str | None = None,
         in_sweep: bool = False,
     ) -> SyncRun | None:
-        """The most recent `_sync_runs` row of `stream` matching the filters (`in_sweep`: rows
-        that belong to a sweep), by `finished_at`."""
+        """The most recent `_sync_runs` row of `stream` matching the filters, by `finished_at`."""
+        found = self.runs(stream, statuses=statuses, mode=mode, sweep_id=sweep_id, in_sweep=in_sweep, limit=1)
+        return found[0] if found else None
 
     @abstractmethod
     def live_user_count(self, extracted_since: datetime | None) -> int:
-        """Distinct landed users extracted at or after `extracted_since` (every user when None),
-        less those a `UserDeleted` / `UsersDeleted` event names (docs/design.md, "Deleted users")."""
+        """Distinct landed users extracted at or after `extracted_since` (every user when None), less
+        those a deletion event names (landing/live_users.py; docs/design.md, "Deleted users")."""
 
     @abstractmethod
     def latest_audit_event(self, at_or_before: datetime, actions: Sequence[str] | None = None) -> AuditAnchor | None:

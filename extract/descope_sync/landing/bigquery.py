@@ -36,13 +36,13 @@ from google.cloud.bigquery.retry import DEFAULT_JOB_RETRY, DEFAULT_RETRY
 from descope_sync.contract import (
     CURSOR_STATUSES,
     LANDING_TABLES,
-    USER_DELETION_ACTIONS,
     Column,
     RunStatus,
     cursor_sql,
 )
 from descope_sync.errors import ConfigError, SyncError
 from descope_sync.landing.base import AuditAnchor, LandingWriter, SyncRun
+from descope_sync.landing.live_users import live_users_sql
 from descope_sync.secrets import scrub
 
 DEFAULT_BATCH_BYTES = 64 * 1024 * 1024
@@ -83,10 +83,6 @@ _CLUSTERING = {
     "_quarantine": (),
 }
 _SYNC_RUN_COLUMNS = tuple(c.name for c in LANDING_TABLES["_sync_runs"])
-_BULK_DELETION_ACTION = "UsersDeleted"  # names its users inside `data` / `externalIds`
-# Any JSON string literal in a JSON document's text, escapes included (the capture is its inside).
-# A constant of the query (BigQuery wants a constant regexp), written as a raw string literal.
-_JSON_STRING_LITERAL = r"""r'"((?:[^"\\]|\\.)*)"'"""
 
 # BigQuery naming rules (stricter where it costs nothing: table and column names are the contract's).
 _PROJECT = re.compile(r"(?:[a-z][a-z0-9.-]{0,61}[a-z0-9]:)?[a-z][a-z0-9-]{4,28}[a-z0-9]")
@@ -423,7 +419,7 @@ class BigQueryLandingWriter(LandingWriter):
         row = next(iter(rows), None)
         return _naive(row[0]) if row else None
 
-    def last_run(
+    def runs(
         self,
         stream: str,
         *,
@@ -431,7 +427,8 @@ class BigQueryLandingWriter(LandingWriter):
         mode: str | None = None,
         sweep_id: str | None = None,
         in_sweep: bool = False,
-    ) -> SyncRun | None:
+        limit: int | None = None,
+    ) -> list[SyncRun]:
         where, params = ["stream = @stream"], [_string("stream", stream)]
         if statuses is not None:
             where.append("status in unnest(@statuses)")
@@ -448,54 +445,24 @@ class BigQueryLandingWriter(LandingWriter):
         rows = self._query(
             f"select {columns} from {self.table_id('_sync_runs')} where {' and '.join(where)} "
             # Explicit NULL order: DuckDB's default (and BigQuery's for DESC), spelt out for both.
-            "order by finished_at desc nulls last, started_at desc nulls last limit 1",
+            "order by finished_at desc nulls last, started_at desc nulls last"
+            + (f" limit {int(limit)}" if limit is not None else ""),
             params,
-            "read the last run",
+            "read the last run" if limit == 1 else "read the runs",
         )
-        row = next(iter(rows), None)
-        if row is None:
-            return None
-        values: dict[str, Any] = {name: _naive(value) for name, value in zip(_SYNC_RUN_COLUMNS, row, strict=True)}
-        values["details"] = _details(values["details"])
-        values["rows_loaded"] = values["rows_loaded"] or 0
-        return SyncRun(**values)
+        return [_sync_run(row) for row in rows]
 
     def live_user_count(self, extracted_since: datetime | None) -> int:
-        params = [
-            _strings("deletion_actions", list(USER_DELETION_ACTIONS)),
-            _string("bulk_action", _BULK_DELETION_ACTION),
-        ]
-        since = ""
+        params = []
         if extracted_since is not None:
-            since = "where _extracted_at >= @since"
             params.append(bigquery.ScalarQueryParameter("since", "TIMESTAMP", extracted_since))
         rows = self._query(
-            f"""
-            with deletions as (
-                select user_id, payload, action from {self.table_id("audit_events")}
-                where action in unnest(@deletion_actions)
+            live_users_sql(
+                "bigquery",
+                self.table_id("users"),
+                self.table_id("audit_events"),
+                "@since" if extracted_since is not None else None,
             ),
-            deleted as (
-                select user_id from deletions where user_id is not null
-                union distinct
-                -- bulk deletions: every JSON string inside data and externalIds is a candidate id
-                -- (coalesced: a missing member must not turn the concatenation NULL on either engine)
-                select candidate as user_id
-                from deletions,
-                    unnest(regexp_extract_all(
-                        coalesce(to_json_string(payload['data']), '') || ' '
-                        || coalesce(to_json_string(payload['externalIds']), ''),
-                        {_JSON_STRING_LITERAL}
-                    )) as candidate
-                where action = @bulk_action
-            ),
-            seen as (
-                select distinct user_id from {self.table_id("users")}
-                {since}
-            )
-            select count(*) as live from seen
-            where not exists (select 1 from deleted where deleted.user_id = seen.user_id)
-            """,
             params,
             "count the live users",
         )
@@ -563,6 +530,13 @@ class BigQueryLandingWriter(LandingWriter):
 def _has_final_run_row(lines: Iterable[bytes]) -> bool:
     """Whether a run row is a stream's last word (anything but a `partial` checkpoint)."""
     return any(json.loads(line).get("status") != RunStatus.PARTIAL for line in lines)
+
+
+def _sync_run(row: Any) -> SyncRun:
+    values: dict[str, Any] = {name: _naive(value) for name, value in zip(_SYNC_RUN_COLUMNS, row, strict=True)}
+    values["details"] = _details(values["details"])
+    values["rows_loaded"] = values["rows_loaded"] or 0
+    return SyncRun(**values)
 
 
 def _string(name: str, value: str | None) -> bigquery.ScalarQueryParameter:

@@ -15,9 +15,10 @@ from typing import Any
 import duckdb
 
 from descope_sync import interrupts
-from descope_sync.contract import CURSOR_STATUSES, LANDING_TABLES, USER_DELETION_ACTIONS, Column, cursor_sql
+from descope_sync.contract import CURSOR_STATUSES, LANDING_TABLES, Column, cursor_sql
 from descope_sync.errors import WarehouseLocked, WarehouseReadOnly
 from descope_sync.landing.base import MAX_ROW_BYTES, AuditAnchor, LandingWriter, SyncRun, chunk_lines
+from descope_sync.landing.live_users import live_users_sql
 
 _DUCKDB_TYPES = {
     "string": "varchar",
@@ -141,7 +142,7 @@ class DuckDBLandingWriter(LandingWriter):
         ).fetchone()
         return row[0] if row else None
 
-    def last_run(
+    def runs(
         self,
         stream: str,
         *,
@@ -149,7 +150,8 @@ class DuckDBLandingWriter(LandingWriter):
         mode: str | None = None,
         sweep_id: str | None = None,
         in_sweep: bool = False,
-    ) -> SyncRun | None:
+        limit: int | None = None,
+    ) -> list[SyncRun]:
         where, params = ["stream = ?"], [stream]
         if statuses is not None:
             where.append(f"status in ({', '.join('?' for _ in statuses)})")
@@ -162,46 +164,19 @@ class DuckDBLandingWriter(LandingWriter):
             params.append(sweep_id)
         if in_sweep:
             where.append("sweep_id is not null")
-        row = self._con.execute(
+        rows = self._con.execute(
             f"select {', '.join(_SYNC_RUN_COLUMNS)} from {self._table('_sync_runs')} "
-            f"where {' and '.join(where)} order by finished_at desc nulls last, started_at desc limit 1",
+            f"where {' and '.join(where)} order by finished_at desc nulls last, started_at desc"
+            + (f" limit {int(limit)}" if limit is not None else ""),
             params,
-        ).fetchone()
-        if row is None:
-            return None
-        values: dict[str, Any] = dict(zip(_SYNC_RUN_COLUMNS, row, strict=True))
-        values["details"] = json.loads(values["details"]) if values["details"] else {}
-        values["rows_loaded"] = values["rows_loaded"] or 0
-        return SyncRun(**values)
+        ).fetchall()
+        return [_sync_run(row) for row in rows]
 
     def live_user_count(self, extracted_since: datetime | None) -> int:
-        deletion_actions = ", ".join(f"'{a}'" for a in USER_DELETION_ACTIONS)
+        since = "?" if extracted_since is not None else None
         row = self._con.execute(
-            f"""
-            with deletions as (
-                select user_id, payload, action from {self._table("audit_events")}
-                where action in ({deletion_actions})
-            ),
-            deleted as (
-                select user_id from deletions where user_id is not null
-                union
-                -- bulk deletions: every JSON string inside data and externalIds is a candidate id
-                select unnest(regexp_extract_all(
-                    coalesce(cast(json_extract(payload, '$.data') as varchar), '') || ' '
-                    || coalesce(cast(json_extract(payload, '$.externalIds') as varchar), ''),
-                    '"((?:[^"\\\\]|\\\\.)*)"', 1
-                )) as user_id
-                from deletions
-                where action = 'UsersDeleted'
-            ),
-            seen as (
-                select distinct user_id from {self._table("users")}
-                where ?::timestamp is null or _extracted_at >= ?::timestamp
-            )
-            select count(*) from seen
-            where not exists (select 1 from deleted where deleted.user_id = seen.user_id)
-            """,
-            [extracted_since, extracted_since],
+            live_users_sql("duckdb", self._table("users"), self._table("audit_events"), since),
+            [extracted_since] if extracted_since is not None else [],
         ).fetchone()
         return int(row[0])
 
@@ -251,6 +226,13 @@ class DuckDBLandingWriter(LandingWriter):
         self._con.close()
         with contextlib.suppress(OSError):
             os.rmdir(self._tmpdir)
+
+
+def _sync_run(row: Sequence[Any]) -> SyncRun:
+    values: dict[str, Any] = dict(zip(_SYNC_RUN_COLUMNS, row, strict=True))
+    values["details"] = json.loads(values["details"]) if values["details"] else {}
+    values["rows_loaded"] = values["rows_loaded"] or 0
+    return SyncRun(**values)
 
 
 def _names(columns: Sequence[Column]) -> str:

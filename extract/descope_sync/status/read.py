@@ -16,6 +16,7 @@ from descope_sync.status.checks import (
 )
 from descope_sync.status.findings import findings
 from descope_sync.status.model import USERS, StreamStatus, SweepStatus, WarehouseStatus, finished
+from descope_sync.sweeps import last_accepted_sweep
 from descope_sync.timeutil import utcnow
 
 
@@ -74,21 +75,12 @@ def _last_run_status(last: SyncRun | None) -> RunStatus | None:
 def _sweep_status(
     writer: LandingWriter, now: datetime, max_age_seconds: float, reconcile_days: float, confirmed: str | None
 ) -> SweepStatus:
-    """The same rules the users stream keeps: an accepted sweep is a `success` one, or an incomplete
-    one that reconciled and whose id is confirmed (held back by the valve, then confirmed)."""
+    """The same rules the users stream keeps (descope_sync/sweeps.py)."""
     newest = _naive(writer.last_run(USERS, mode=RunMode.FULL, in_sweep=True))
     last_finished = _naive(
         writer.last_run(USERS, statuses=[RunStatus.SUCCESS, RunStatus.INCOMPLETE], mode=RunMode.FULL, in_sweep=True)
     )
-    accepted = _naive(writer.last_run(USERS, statuses=[RunStatus.SUCCESS], mode=RunMode.FULL, in_sweep=True))
-    if confirmed:
-        chosen = _naive(writer.last_run(USERS, statuses=[RunStatus.INCOMPLETE], mode=RunMode.FULL, sweep_id=confirmed))
-        if (
-            chosen is not None
-            and chosen.details.get("reconciled")
-            and (accepted is None or finished(chosen) > finished(accepted))
-        ):
-            accepted = chosen
+    accepted = _naive(last_accepted_sweep(writer, confirmed))
     accepted_age = (now - finished(accepted)).total_seconds() if accepted is not None else None
     return SweepStatus(
         last_finished=last_finished,

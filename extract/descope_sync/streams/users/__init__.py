@@ -16,11 +16,12 @@ from descope_sync.errors import BudgetExhausted, UnprovedRead
 from descope_sync.streams.base import StreamContext
 from descope_sync.streams.result import StreamResult
 from descope_sync.streams.users import profile as server_profile
-from descope_sync.streams.users.due import last_accepted_sweep, sweep_reason
+from descope_sync.streams.users.due import sweep_reason
 from descope_sync.streams.users.incremental import incremental_run
 from descope_sync.streams.users.profile import ProfileContradicted, recall
 from descope_sync.streams.users.session import STREAM, Session
 from descope_sync.streams.users.sweep import sweep
+from descope_sync.sweeps import last_accepted_sweep
 
 log = logging.getLogger(__name__)
 

@@ -6,23 +6,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from descope_sync.contract import RunMode, RunStatus
-from descope_sync.landing.base import LandingWriter, SyncRun
+from descope_sync.landing.base import SyncRun
 from descope_sync.streams.base import StreamContext
 from descope_sync.streams.users.session import STREAM, Session
-
-
-def last_accepted_sweep(writer: LandingWriter, confirmed: str | None) -> SyncRun | None:
-    """The newest accepted sweep's terminal row, or the confirmed held one when it finished later."""
-    accepted = writer.last_run(STREAM, statuses=[RunStatus.SUCCESS], mode=RunMode.FULL, in_sweep=True)
-    if confirmed:
-        chosen = writer.last_run(STREAM, statuses=[RunStatus.INCOMPLETE], mode=RunMode.FULL, sweep_id=confirmed)
-        if (
-            chosen is not None
-            and chosen.details.get("reconciled")
-            and (accepted is None or _finished(chosen) > _finished(accepted))
-        ):
-            return chosen
-    return accepted
+from descope_sync.sweeps import is_held_sweep
 
 
 def _finished(row: SyncRun) -> datetime:
@@ -46,7 +33,7 @@ def sweep_reason(
         return "--full-refresh"
     if cursor is None or accepted is None:
         return "no reconciled sweep yet"
-    if latest is not None and latest.details.get("held") and latest.sweep_id != confirmed:
+    if latest is not None and is_held_sweep(latest, confirmed):
         return "the last sweep was held back by the deletion safety valve"
     age = ctx.now() - _finished(accepted)
     if age > timedelta(days=settings.reconcile_days):

@@ -83,8 +83,10 @@ def test_a_held_sweep_is_swept_again_and_says_why(simulator, tmp_path):
     assert again.details["sweep_reason"] == "the last sweep was held back by the deletion safety valve"
 
 
-def test_a_confirmed_held_sweep_that_ended_before_a_later_accepted_one_does_not_replace_it(simulator, tmp_path):
-    """Two overlapping sweeps: the accepted one started first but finished last, so it stays the baseline."""
+def test_of_two_overlapping_accepted_sweeps_the_one_that_started_last_is_the_baseline_as_in_dbt(simulator, tmp_path):
+    """Two overlapping sweeps: the accepted one started first but finished last; the held one, confirmed,
+    started last, so it is the baseline (descope_sync/sweeps.py, the rule dbt deletes by): the users it
+    did not see count as gone, and Descope's count, which says otherwise, starts a sweep."""
     from datetime import timedelta
 
     from descope_sync.contract import RunMode, RunStatus
@@ -134,8 +136,9 @@ def test_a_confirmed_held_sweep_that_ended_before_a_later_accepted_one_does_not_
         )
     settings = settings_for(sim, db, confirm_deletions_sweep_id="held")
     stream = extract_users(settings).streams[0]
-    # the accepted sweep, which finished last, is the baseline: it saw all 100 users
-    assert stream.details["warehouse_live_users"] == 100
+    # the confirmed sweep, which started last, is the baseline: it saw 80 of the 100 users
+    assert stream.details["warehouse_live_users"] == 80
+    assert stream.details["sweep_reason"] == "Descope counts 100 users, the warehouse holds 80 live"
 
 
 def test_a_count_that_collapses_moves_no_cursor_and_deletes_nobody(simulator, tmp_path, caplog):
