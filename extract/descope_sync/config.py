@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from descope_sync import catalog
 from descope_sync.contract import LOGIN_ACTIONS, STREAMS, USER_DELETION_ACTIONS
 from descope_sync.errors import ConfigError
 from descope_sync.geo_source import GcsDatabase, default_cache_dir, is_gcs_uri
@@ -28,7 +29,7 @@ DEFAULT_BASE_URL = "https://api.descope.com"
 SECRET_PROJECT_ID = "descope-project-id"
 SECRET_MANAGEMENT_KEY = "descope-management-key"
 DEFAULT_FUNCTION_MAX_SECONDS = 480.0  # below the function's 540 s timeout, so progress is always committed
-DEFAULT_STREAM_BUDGET_SHARES: dict[str, float] = {"audit_events": 0.4, "users": 0.5, "ip_locations": 0.1}
+DEFAULT_STREAM_BUDGET_SHARES: dict[str, float] = catalog.default_budget_shares()
 # Audit actions every filter keeps: the login marts and the deletion rules read them.
 REQUIRED_AUDIT_ACTIONS: tuple[str, ...] = (*LOGIN_ACTIONS, *USER_DELETION_ACTIONS)
 

@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from descope_sync import __version__, interrupts
+from descope_sync import __version__, catalog, interrupts
 from descope_sync.errors import (
     BudgetExhausted,
     DescopeAuthError,
@@ -44,8 +44,8 @@ from descope_sync.secrets import Secret
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-USER_SEARCH_PATH = "/v2/mgmt/user/search"
-AUDIT_SEARCH_PATH = "/v1/mgmt/audit/search"
+USER_SEARCH_PATH = catalog.api_path("users")
+AUDIT_SEARCH_PATH = catalog.api_path("audit_events")
 LICENCE_PATH = "/v1/mgmt/license"
 LICENCE_HEADER = "x-descope-license"
 LICENCE_TIMEOUT = 5.0  # the SDKs' handshake timeout
