@@ -109,6 +109,13 @@ IP_LOCATIONS = LandingTable(
     clustering=("ip",),
     key="ip",
 )
+TENANTS = LandingTable(
+    "tenants",
+    columns("tenant_id:string name:string payload:json _batch_id:string _extracted_at:timestamp"),
+    partition="_extracted_at",
+    clustering=("tenant_id",),
+    key="tenant_id",
+)
 # The extractor's own tables: its run log (the streams' cursors) and the records it could not land.
 SYNC_RUNS = LandingTable(
     "_sync_runs",
@@ -130,7 +137,8 @@ QUARANTINE = LandingTable(
 # compares Descope's user count with the live users the warehouse holds.
 STREAM_SPECS: tuple[StreamSpec, ...] = (
     StreamSpec("audit_events", AUDIT_EVENTS, Cursor.OCCURRED, 0.4, Endpoint("POST", "/v1/mgmt/audit/search")),
-    StreamSpec("users", USERS, Cursor.MODIFIED_TIME, 0.5, Endpoint("POST", "/v2/mgmt/user/search")),
+    StreamSpec("users", USERS, Cursor.MODIFIED_TIME, 0.45, Endpoint("POST", "/v2/mgmt/user/search")),
+    StreamSpec("tenants", TENANTS, Cursor.SNAPSHOT, 0.05, Endpoint("GET", "/v1/mgmt/tenant/all")),
     StreamSpec("ip_locations", IP_LOCATIONS, Cursor.DERIVED, 0.1),
 )
 INTERNAL_TABLES: tuple[LandingTable, ...] = (SYNC_RUNS, QUARANTINE)

@@ -12,12 +12,14 @@ import requests
 from descope_sync.pipeline import run_extract
 from descope_sync.progress import SilentProgress
 from descope_sync.simulator import Licence, RateLimits
+from descope_sync.simulator.tenants import TENANTS_PATH
 from tests.conftest import latest_landed_users, logged, settings_for
 
 LICENCE = "/v1/mgmt/license"
 USERS = "/v2/mgmt/user/search"
 AUDIT = "/v1/mgmt/audit/search"
-SEARCHES = (USERS, "/v2/mgmt/user/search/test", AUDIT)
+# Every API request a run makes, besides the licence read: the searches and the tenant list.
+SEARCHES = (USERS, "/v2/mgmt/user/search/test", AUDIT, TENANTS_PATH)
 # Licensed requests have room; a request without the matching header shares a bucket of one per window.
 STRICT_WITHOUT_LICENCE = RateLimits(user_search=(100_000, 2.0), audit_search=(10, 1.0), unlicensed_share=1e-6)
 

@@ -179,6 +179,7 @@ from .answer import FAULT_FAMILIES, answer, check_fault
 from .dialect import Dialect
 from .licence import HEADER_OUTCOMES, LICENCE_PATH, Licence
 from .store import USER_SORT_FIELDS, dumps
+from .tenants import TENANTS_PATH, TenantDirectory
 from .world import World
 
 log = logging.getLogger(__name__)
@@ -188,6 +189,7 @@ MAX_AUDIT_PAGE = 1000
 USER_PATHS = ("/v2/mgmt/user/search", "/v2/mgmt/user/search/test")
 AUDIT_PATH = "/v1/mgmt/audit/search"
 API_PATHS = {USER_PATHS[0]: "user_search", USER_PATHS[1]: "user_search", AUDIT_PATH: "audit_search"}
+API_PATHS[TENANTS_PATH] = "tenant_load"  # GET (simulator/tenants.py); every other API path is a POST
 CHAOS_5XX = (500, 502, 503, 520)
 # The body fields each search implements; any other field holding more than a protobuf default is
 # accepted, ignored and counted in stats["ignored_fields"] (so a test can see a filter it asked for
@@ -211,6 +213,7 @@ class RateLimits:
 
     user_search: tuple[int, float] = (200, 60.0)
     audit_search: tuple[int, float] = (10, 60.0)
+    tenant_load: tuple[int, float] = (100, 60.0)
     # Requests without the matching x-descope-license header: a stricter bucket of their own holding
     # this share of each limit (None: no separate bucket).
     unlicensed_share: float | None = None
@@ -339,6 +342,7 @@ class Simulator:
         self._limiters = {
             "user_search": _SlidingWindow(*rate_limits.user_search),
             "audit_search": _SlidingWindow(*rate_limits.audit_search),
+            "tenant_load": _SlidingWindow(*rate_limits.tenant_load),
         }
         share = rate_limits.unlicensed_share
         self._unlicensed_limiters = (
@@ -349,9 +353,11 @@ class Simulator:
                 for family, (limit, window) in (
                     ("user_search", rate_limits.user_search),
                     ("audit_search", rate_limits.audit_search),
+                    ("tenant_load", rate_limits.tenant_load),
                 )
             }
         )
+        self.tenants = TenantDirectory(world)
         self._stats = _Stats()
         self._mutations_planned = 0
         self._server: ThreadingHTTPServer | None = None
@@ -460,8 +466,9 @@ class Simulator:
         with self._lock:
             self._stats.requests[path] += 1
         if path in API_PATHS:
-            if method != "POST":
-                return 405, _error("E011005", "Method not allowed", f"use POST for {path}"), {}
+            expected = "GET" if path == TENANTS_PATH else "POST"
+            if method != expected:
+                return 405, _error("E011005", "Method not allowed", f"use {expected} for {path}"), {}
             return self._api(API_PATHS[path], path, headers, body)
         if path == LICENCE_PATH:
             if method != "GET":
@@ -542,6 +549,8 @@ class Simulator:
                 raise _BadRequest(f"request rejected for the management key {key}: the body is not understood")
             if endpoint == "user_search":
                 payload = self._user_search(request, test_only=path == USER_PATHS[1])
+            elif endpoint == "tenant_load":
+                payload = self.tenants.answer()
             else:
                 payload = self._audit_search(request)
             if self.on_request is not None:
