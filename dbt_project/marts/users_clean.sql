@@ -14,6 +14,37 @@ real_users as (
     where not coalesce(test, false)
 ),
 
+tenants as (
+    select * from {{ ref('stg_descope__tenants') }}
+),
+
+-- A user's tenants: the staged tenants whose id is a string in the user's `userTenants`.
+tenant_refs as (
+    select
+        real_users.user_id,
+        -- the unnested value; how to qualify it differs between engines
+        tenant_ref  -- noqa: RF03
+    from real_users
+    {{ cross_join_unnest(json_strings('real_users.user_tenants'), 'tenant_ref') }}
+),
+
+memberships as (
+    select distinct
+        tenant_refs.user_id,
+        tenants.tenant_id,
+        tenants.tenant_name
+    from tenant_refs
+    inner join tenants on tenant_refs.tenant_ref = tenants.tenant_id
+),
+
+user_tenant_names as (
+    select
+        user_id,
+        {{ dbt.listagg('tenant_name', "', '", 'order by tenant_name') }} as tenant_names
+    from memberships
+    group by user_id
+),
+
 cleaned as (
     select
         user_id,
@@ -33,12 +64,20 @@ cleaned as (
     from real_users
 ),
 
+with_tenant_names as (
+    select
+        cleaned.*,
+        user_tenant_names.tenant_names
+    from cleaned
+    left join user_tenant_names on cleaned.user_id = user_tenant_names.user_id
+),
+
 with_email_parts as (
     select
         *,
         case when strpos(email, '@') > 0 then substr(email, strpos(email, '@') + 1) end as email_domain,
         case when strpos(email, '@') > 1 then substr(email, 1, strpos(email, '@') - 1) end as email_local_part
-    from cleaned
+    from with_tenant_names
 ),
 
 with_activity as (
@@ -58,6 +97,7 @@ final as (
         email_domain,
         coalesce(display_name, given_family_name, email_local_part, first_login_id) as display_name,
         {{ passthrough_columns | join(',\n        ') }},
+        tenant_names,
         days_since_signup,
         days_since_last_login,
         signup_to_first_login_seconds,

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from descope_sync import catalog
 from descope_sync.contract import LOGIN_ACTIONS, STREAMS, USER_DELETION_ACTIONS
 from descope_sync.credentials import descope_credentials, uses_secret_manager
 from descope_sync.errors import ConfigError
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 
 DEFAULT_BASE_URL = "https://api.descope.com"
 DEFAULT_FUNCTION_MAX_SECONDS = 480.0  # below the function's 540 s timeout, so progress is always committed
-DEFAULT_STREAM_BUDGET_SHARES: dict[str, float] = {"audit_events": 0.4, "users": 0.5, "ip_locations": 0.1}
+DEFAULT_STREAM_BUDGET_SHARES: dict[str, float] = catalog.default_budget_shares()
 # Audit actions every filter keeps: the login marts and the deletion rules read them.
 REQUIRED_AUDIT_ACTIONS: tuple[str, ...] = (*LOGIN_ACTIONS, *USER_DELETION_ACTIONS)
 

@@ -1,10 +1,11 @@
 """What the extractor, the simulator's truth, the tests and the dev fixture must agree on.
 
-One place for the names and rules that cross module boundaries: run statuses, the stream order,
-which audit actions are logins and deletions, the audit retention, how an audit event is
-identified, and the landing tables' columns. dbt's vars `login_actions`,
-`single_user_deletion_actions`, `bulk_user_deletion_actions`, `cursor_statuses` and
-`audit_retention_days` (dbt_project.yml) repeat the values here; a test checks they agree.
+One place for the names and rules that cross module boundaries: run statuses, which audit actions
+are logins and deletions, the audit retention and how an audit event is identified. The streams
+and the landing tables are declared in catalog.py (re-exported here: `STREAMS`, `LANDING_TABLES`).
+dbt's vars `login_actions`, `single_user_deletion_actions`, `bulk_user_deletion_actions`,
+`cursor_statuses` and `audit_retention_days` (dbt_project.yml) repeat the values here; a test
+checks they agree.
 docs/design.md describes the same contract in prose.
 """
 
@@ -13,9 +14,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
+
+# Declared in catalog.py; re-exported, the names every module has always read here.
+from descope_sync.catalog import LANDING_TABLES as LANDING_TABLES
+from descope_sync.catalog import STREAMS as STREAMS
+from descope_sync.catalog import Column as Column
 
 
 class RunStatus(StrEnum):
@@ -80,10 +85,6 @@ def cursor_sql(table: str, stream_param: str, statuses_param: str) -> str:
     )
 
 
-# Streams in the order one run executes them. Audit first: deletion events land before the users
-# stream compares Descope's user count with the live users the warehouse holds.
-STREAMS: tuple[str, ...] = ("audit_events", "users", "ip_locations")
-
 # Audit actions that count as a successful login. `LoginFlowDone` appears in no Descope source;
 # counted beside `LoginSucceed` it could count one login twice.
 LOGIN_ACTIONS: tuple[str, ...] = ("LoginSucceed",)
@@ -110,35 +111,3 @@ def event_id(event: dict[str, Any]) -> str:
         return given
     key = [event.get(k) for k in EVENT_HASH_FIELDS]
     return "h_" + hashlib.sha256(json.dumps(key, default=str).encode()).hexdigest()[:40]
-
-
-@dataclass(frozen=True)
-class Column:
-    name: str
-    type: str  # logical type: string, timestamp, json, double, integer, boolean
-
-
-def _columns(spec: str) -> tuple[Column, ...]:
-    return tuple(Column(*item.split(":")) for item in spec.split())
-
-
-# The landing tables (schema/dataset `descope_raw`): append-only, written only by the extractor.
-LANDING_TABLES: dict[str, tuple[Column, ...]] = {
-    "users": _columns("user_id:string modified_at:timestamp payload:json _batch_id:string _extracted_at:timestamp"),
-    "audit_events": _columns(
-        "event_id:string action:string user_id:string occurred_at:timestamp remote_address:string "
-        "payload:json _batch_id:string _extracted_at:timestamp"
-    ),
-    "ip_locations": _columns(
-        "ip:string client_ip:string city:string region:string region_code:string country_code:string "
-        "country_name:string continent_code:string latitude:double longitude:double "
-        "accuracy_radius_km:integer time_zone:string is_found:boolean not_found_reason:string "
-        "database_type:string database_built_at:timestamp _looked_up_at:timestamp _batch_id:string"
-    ),
-    "_sync_runs": _columns(
-        "run_id:string stream:string status:string started_at:timestamp finished_at:timestamp "
-        "cursor_from:timestamp cursor_to:timestamp rows_loaded:integer error:string mode:string "
-        "sweep_id:string sweep_started_at:timestamp details:json"
-    ),
-    "_quarantine": _columns("stream:string reason:string payload:json _batch_id:string _extracted_at:timestamp"),
-}

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import duckdb
 
+from descope_sync.catalog import TABLES
 from descope_sync.config import load_settings
 from descope_sync.demo_mark import DEMO_MARKER, is_demo_warehouse
 from descope_sync.errors import ConfigError
@@ -30,11 +31,7 @@ GA4_DATASET = "ga4_demo"
 REPORT_NAME = "descope_report.html"  # beside the warehouse file
 
 REPORT_TABLES = (
-    ("descope_raw", "users"),
-    ("descope_raw", "audit_events"),
-    ("descope_raw", "ip_locations"),
-    ("descope_raw", "_sync_runs"),
-    ("descope_raw", "_quarantine"),
+    *(("descope_raw", table) for table in TABLES),
     ("descope_data_v2", "users"),
     ("descope_data_v2", "users_clean"),
     ("descope_data_v2", "user_logins"),

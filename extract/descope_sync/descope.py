@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import requests
 
-from descope_sync import __version__, interrupts
+from descope_sync import __version__, catalog, interrupts
 from descope_sync.deadline import Deadline
 from descope_sync.errors import (
     BudgetExhausted,
@@ -32,8 +32,8 @@ from descope_sync.transport_errors import describe_transport_error, host_of
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-USER_SEARCH_PATH = "/v2/mgmt/user/search"
-AUDIT_SEARCH_PATH = "/v1/mgmt/audit/search"
+USER_SEARCH_PATH = catalog.api_path("users")
+AUDIT_SEARCH_PATH = catalog.api_path("audit_events")
 LICENCE_PATH = "/v1/mgmt/license"
 LICENCE_HEADER = "x-descope-license"
 LICENCE_TIMEOUT = 5.0  # the SDKs' handshake timeout
@@ -198,12 +198,14 @@ class DescopeClient:
         ceiling = min(self.backoff_cap, self.backoff_base * (2**attempt))
         return ceiling * (0.5 + self._random.random() / 2)  # jitter: half to full
 
-    def _send(self, url: str, path: str, body: dict[str, Any]) -> requests.Response:
+    def _send(self, url: str, path: str, body: dict[str, Any] | None) -> requests.Response:
         """One HTTP request. Errors that cannot be retried leave without their message or chain:
         requests puts header values (the key) into some of them."""
         try:
             # a request sent just before the deadline waits only for what is left of it
             timeout = self.deadline.bound(self.timeout)
+            if body is None:
+                return self._session.get(url, headers=self._headers(), timeout=timeout)
             return self._session.post(url, json=body, headers=self._headers(), timeout=timeout)
         except RETRYABLE_TRANSPORT:
             raise
@@ -213,8 +215,12 @@ class DescopeClient:
                 "DESCOPE_PROJECT_ID and that DESCOPE_MANAGEMENT_KEY holds only the key"
             ) from None
 
-    def post(self, path: str, body: dict[str, Any], parse: Callable[[Any, int], T]) -> T:
-        """POST, then `parse(decoded_json, size_in_bytes)`; retries what can be retried."""
+    def get(self, path: str, parse: Callable[[Any, int], T]) -> T:
+        """GET, then `parse(decoded_json, size_in_bytes)`; retried as `post` retries."""
+        return self.post(path, None, parse)
+
+    def post(self, path: str, body: dict[str, Any] | None, parse: Callable[[Any, int], T]) -> T:
+        """POST `body` (None: a GET), then `parse(decoded_json, size_in_bytes)`; retries what can be retried."""
         url = self.base_url + path
         failures = 0
         rate_limit_waits = 0

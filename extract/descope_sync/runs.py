@@ -15,9 +15,10 @@ from typing import Any
 
 import duckdb
 
+from descope_sync.catalog import STREAM_SPECS
 from descope_sync.contract import STREAMS
 
-LANDED_IN = {"users": "users", "audit_events": "audit_events", "ip_locations": "ip_locations"}
+LANDED_IN = {spec.name: spec.table.name for spec in STREAM_SPECS}  # stream -> its landing table
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ class RateLimits:
 
     user_search: tuple[int, float] = (200, 60.0)
     audit_search: tuple[int, float] = (10, 60.0)
+    tenant_load: tuple[int, float] = (100, 60.0)
     # Requests without the matching x-descope-license header: a stricter bucket of their own holding
     # this share of each limit (None: no separate bucket).
     unlicensed_share: float | None = None

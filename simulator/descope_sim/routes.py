@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from . import api, audit_search, control, users_search
+from . import api, audit_search, control, tenants, users_search
 from .licence import LICENCE_PATH
 from .request_fields import error
 
@@ -62,6 +62,9 @@ ROUTES: dict[str, Route] = {
     audit_search.PATH: Route(
         "POST",
         api.Endpoint(audit_search.FAMILY, audit_search.IMPLEMENTED_FIELDS, lambda sim, body: sim._audit_search(body)),
+    ),
+    tenants.TENANTS_PATH: Route(
+        "GET", api.Endpoint(tenants.FAMILY, frozenset(), lambda sim, body: sim.tenants.answer())
     ),
     LICENCE_PATH: Route("GET", api.licence),
 }

@@ -21,6 +21,7 @@ from .handler import Handler
 from .licence import Licence
 from .limits import RateLimiter, RateLimits
 from .stats import Stats
+from .tenants import TenantDirectory
 from .users_search import search_users
 from .world import World
 
@@ -66,6 +67,7 @@ class Simulator:
         self.counters = Stats()
         self.limiter = RateLimiter(self.rate_limits)
         self.chaos_dice = ChaosDice(self.chaos.seed)
+        self.tenants = TenantDirectory(world)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._connections: set[Any] = set()

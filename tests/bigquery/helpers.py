@@ -27,11 +27,11 @@ def bq_query(emulator: BigQueryEmulator, sql: str, **params: Any) -> list[tuple[
     """A query through a client of its own (not the writer's: no flush)."""
     from google.cloud import bigquery
 
-    from descope_sync.landing.bigquery import _param
+    from descope_sync.landing.bigquery_values import query_param
 
     client = emulator.client()
     try:
-        config = bigquery.QueryJobConfig(query_parameters=[_param(k, v) for k, v in params.items()])
+        config = bigquery.QueryJobConfig(query_parameters=[query_param(k, v) for k, v in params.items()])
         return [tuple(row.values()) for row in client.query(sql, job_config=config).result()]
     finally:
         client.close()

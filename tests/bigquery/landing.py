@@ -2,7 +2,7 @@
 
 A stand-in for `descope_sync.landing.bigquery` (written elsewhere): rows are encoded by the shared
 `encode_row` (the NDJSON line every writer loads) and loaded with `load_table_from_file`. Tables
-follow `contract.LANDING_TABLES`, partitioned by day the way the writer partitions them.
+are the writer's own specs (`bigquery_schema.table_spec`) of the declared landing tables.
 """
 
 from __future__ import annotations
@@ -11,44 +11,21 @@ import io
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from descope_sync.contract import LANDING_TABLES
+from descope_sync.catalog import LANDING_TABLES, TABLES
 from descope_sync.landing.base import encode_row
-
-BIGQUERY_TYPES = {
-    "string": "STRING",
-    "timestamp": "TIMESTAMP",
-    "json": "JSON",
-    "double": "FLOAT64",
-    "integer": "INT64",
-    "boolean": "BOOL",
-}
-# The day partition of each landing table (architecture.md: by the landing time; tables without
-# `_extracted_at` use the time they have).
-PARTITION_FIELD = {
-    "users": "_extracted_at",
-    "audit_events": "_extracted_at",
-    "_quarantine": "_extracted_at",
-    "ip_locations": "_looked_up_at",
-    "_sync_runs": "started_at",
-}
-CLUSTERING = {"users": ["user_id"], "audit_events": ["action", "user_id"], "ip_locations": ["ip"]}
 
 
 class EmulatorLanding:
     """The landing tables of one dataset on the emulator (or any BigQuery client)."""
 
     def __init__(self, client: Any, dataset: str) -> None:
-        from google.cloud import bigquery
+        from descope_sync.landing.bigquery_schema import table_spec
 
         self.client = client
         self.dataset = dataset
         client.create_dataset(dataset, exists_ok=True)
-        for table, columns in LANDING_TABLES.items():
-            schema = [bigquery.SchemaField(c.name, BIGQUERY_TYPES[c.type]) for c in columns]
-            ref = bigquery.Table(f"{client.project}.{dataset}.{table}", schema=schema)
-            ref.time_partitioning = bigquery.TimePartitioning(field=PARTITION_FIELD[table])
-            ref.clustering_fields = CLUSTERING.get(table)
-            client.create_table(ref, exists_ok=True)
+        for name, table in TABLES.items():
+            client.create_table(table_spec(f"{client.project}.{dataset}.{name}", table), exists_ok=True)
 
     def append(self, table: str, rows: Sequence[Mapping[str, Any]]) -> int:
         """Load `rows` (dicts as the extractor builds them) into `table`; returns the rows loaded."""

@@ -14,6 +14,7 @@ import pytest
 from google.api_core.exceptions import BadRequest, Forbidden
 from google.cloud import bigquery
 
+from descope_sync.catalog import TABLES
 from descope_sync.config import load_settings
 from descope_sync.contract import RunStatus
 from descope_sync.errors import ConfigError, SyncError
@@ -610,8 +611,9 @@ def test_a_refused_dataset_or_table_creation_names_what_could_not_be_created(bq_
     bq_emulator.client().create_dataset(dataset)  # prepared by an administrator, without its tables
     with pytest.raises(SyncError) as caught:
         writer.ensure_tables()
+    first = next(iter(TABLES))  # tables are created in the catalog's order
     assert str(caught.value).startswith(
-        f"BigQuery refused to create table {dataset}.users in project {bq_emulator.project} "
+        f"BigQuery refused to create table {dataset}.{first} in project {bq_emulator.project} "
         f"(Forbidden: 403 Access Denied: bigquery.tables.create): {roles}"
     )
 

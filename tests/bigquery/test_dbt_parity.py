@@ -28,6 +28,7 @@ import duckdb
 import pytest
 
 from descope_sim import World
+from descope_sim.tenants import TenantDirectory
 from descope_sync.config import load_warehouse_settings
 from descope_sync.contract import LANDING_TABLES, RunMode, RunStatus
 from descope_sync.geo import GeoDatabase
@@ -35,6 +36,7 @@ from descope_sync.html_report import build_sections, duckdb_query, open_query, r
 from descope_sync.landing.base import SyncRun
 from descope_sync.landing.duckdb import DuckDBLandingWriter
 from descope_sync.streams.audit_events import to_landing_row
+from descope_sync.streams.tenants import to_landing_row as tenant_row
 from descope_sync.timeutil import from_epoch_seconds, to_ms
 from descope_sync.transform import DbtOutcome, project_dir, run_dbt, target_dir
 from tests.bigquery.landing import EmulatorLanding
@@ -83,6 +85,7 @@ class Extractor:
     clock: Clock
     run_number: int = 0
     geo_looked_up: set[str] = field(default_factory=set)
+    directory: TenantDirectory | None = None
 
     @property
     def run_id(self) -> str:
@@ -147,6 +150,23 @@ class Extractor:
             rows = geo.lookup_many(addresses, looked_up_at, batch_id)
         batch["ip_locations"].extend(rows)
         return len(rows)
+
+    def tenants(self, batch: Batch, extracted_at: datetime) -> SyncRun:
+        """The whole tenant list as one snapshot, and the `success` row naming it (streams/tenants.py)."""
+        if self.directory is None:
+            self.directory = TenantDirectory(self.world)
+        batch_id = self.batch_id("tenants")
+        rows = [tenant_row(t, batch_id, extracted_at) for t in self.directory.listing()]
+        batch["tenants"].extend(rows)
+        return SyncRun(
+            run_id=self.run_id,
+            stream="tenants",
+            status=RunStatus.SUCCESS,
+            started_at=extracted_at,
+            finished_at=extracted_at + timedelta(seconds=1),
+            rows_loaded=len(rows),
+            details={"batch_id": batch_id, "tenants": len(rows)},
+        )
 
     def newer_database(self, batch: Batch, looked_up_at: datetime, batch_id: str, n: int = 5) -> int:
         """A few addresses looked up again with a newer database build (same answers, later build
@@ -227,6 +247,7 @@ class Extractor:
                 rows_loaded=n_ips,
             )
         )
+        runs.append(self.tenants(batch, looked_up + timedelta(seconds=2)))
         batch["_sync_runs"] = [run.as_row() for run in runs]
         self.audit_cursor, self.users_cursor = audit_to, sweep_started
         return batch
@@ -276,6 +297,12 @@ class Extractor:
                 rows_loaded=n_ips,
             ),
         ]
+        # A tenant deleted and one renamed since the first run: the newest snapshot is what counts.
+        assert self.directory is not None
+        gone, renamed = self.directory.listing()[:2]
+        self.directory.remove(gone["id"])
+        self.directory.put(renamed["id"], renamed["name"] + " (renamed)")
+        runs.append(self.tenants(batch, looked_up + timedelta(seconds=2)))
         batch["_sync_runs"] = [run.as_row() for run in runs]
         self.audit_cursor, self.users_cursor = audit_to, users_at
         return batch
@@ -486,6 +513,21 @@ def test_the_html_report_is_the_same_from_either_engine(parity: Parity) -> None:
     assert parity.reports["duckdb"].count('<svg class="chart"') == 5  # GA4 off: no attribution chart
     differing = [(d, b) for d, b in zip(duckdb_lines, bigquery_lines, strict=False) if d != b][:1]
     assert duckdb_lines == bigquery_lines, f"first differing line (duckdb, bigquery): {differing}"[:1000]
+
+
+def test_tenant_names_follow_the_newest_snapshot_on_both_engines(parity: Parity) -> None:
+    """users_clean names each user's tenants from the newest snapshot: a deleted tenant drops out,
+    a renamed one shows its new name (the second run deleted one tenant and renamed another)."""
+
+    def names(stage: str, engine: str) -> set[str]:
+        rows = parity.snapshots[stage][engine]["users_clean"]
+        return {name for row in rows if row["tenant_names"] for name in row["tenant_names"].split(", ")}
+
+    for engine in ("duckdb", "bigquery"):
+        before, after = names("full", engine), names("incremental", engine)
+        assert before and not any(name.endswith("(renamed)") for name in before), engine
+        assert len([name for name in after if name.endswith("(renamed)")]) == 1, engine
+        assert len(after) == len(before) - 1, (engine, before, after)
 
 
 def test_the_incremental_build_took_in_the_second_extraction(parity: Parity) -> None:

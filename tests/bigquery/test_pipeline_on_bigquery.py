@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from descope_sim import RateLimits, World
+from descope_sync.catalog import STREAMS
 from descope_sync.contract import event_id
 from descope_sync.pipeline import run_extract
 from descope_sync.progress import SilentProgress
@@ -153,7 +154,7 @@ def test_the_cli_extracts_to_bigquery_with_only_the_emulator_and_descope_variabl
     statuses = bq_query(
         bq_emulator, f"select distinct stream, status from {table(bq_emulator, dataset, '_sync_runs')} order by 1, 2"
     )
-    assert {stream for stream, _ in statuses} == {"audit_events", "users", "ip_locations"}
+    assert {stream for stream, _ in statuses} == set(STREAMS)
     assert all(status in ("partial", "success") for _, status in statuses), statuses
 
 
@@ -182,4 +183,4 @@ def test_two_overlapping_invocations_on_one_dataset_lose_nothing(simulator, bq_e
         bq_emulator,
         f"select stream, count(distinct run_id) from {runs} where status = 'success' group by stream order by stream",
     )
-    assert cursors == [("audit_events", 2), ("ip_locations", 2), ("users", 2)]
+    assert cursors == [(stream, 2) for stream in sorted(STREAMS)]

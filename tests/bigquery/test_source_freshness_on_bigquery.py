@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from descope_sync.catalog import STREAMS
 from descope_sync.contract import RunStatus
 from descope_sync.landing.base import SyncRun
 from descope_sync.timeutil import utcnow
 from descope_sync.transform import run_dbt
 from tests.bigquery.helpers import bq_writer, dataset_for
 from tests.bigquery.test_dbt_parity import environment
+
+# The declared streams this test does not name: each ran an hour ago (fresh).
+FRESH_OTHERS = [s for s in STREAMS if s not in ("users", "audit_events", "ip_locations")]
 
 
 def test_freshness_on_bigquery_keys_on_each_stream_s_newest_run_that_did_not_fail(bq_emulator, request):
@@ -22,6 +26,7 @@ def test_freshness_on_bigquery_keys_on_each_stream_s_newest_run_that_did_not_fai
             ("audit_events", 30, RunStatus.PARTIAL),  # warns: older than 26 hours
             ("audit_events", 1, RunStatus.FAILED),  # a failed run is not the extractor having run
             ("ip_locations", 9 * 24, RunStatus.SUCCESS),  # errors: older than 7 days
+            *((stream, 1, RunStatus.SUCCESS) for stream in FRESH_OTHERS),
         ):
             at = now - timedelta(hours=hours_ago)
             writer.record_run(
@@ -31,6 +36,6 @@ def test_freshness_on_bigquery_keys_on_each_stream_s_newest_run_that_did_not_fai
     with environment(env):
         outcome = run_dbt("source freshness", target="bigquery")
     assert not outcome.success
-    assert dict(outcome.counts) == {"source:pass": 1, "source:warn": 1, "source:error": 1}
+    assert dict(outcome.counts) == {"source:pass": 1 + len(FRESH_OTHERS), "source:warn": 1, "source:error": 1}
     assert [w.split(":")[0] for w in outcome.warnings] == ["source audit_events"]
     assert [f.split(":")[0] for f in outcome.failures] == ["source ip_locations"]

@@ -10,6 +10,7 @@ from pathlib import Path
 import functions_framework
 import pytest
 
+from descope_sync.catalog import STREAMS
 from tests.conftest import query
 
 SOURCE = Path(__file__).resolve().parents[2] / "extract" / "main.py"
@@ -58,7 +59,7 @@ def test_the_function_reports_a_rejected_key_without_echoing_it(simulator, tmp_p
 # ---------------------------------------------------------------- the request body (run_extract faked in main.py)
 
 KEY = "K2function-key-27182818"
-STREAM_NAMES = ["audit_events", "users", "ip_locations"]
+STREAM_NAMES = list(STREAMS)
 
 
 def summary_of(*statuses: str):

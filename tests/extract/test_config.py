@@ -64,7 +64,7 @@ def test_the_new_stream_settings_have_their_defaults():
     assert settings.confirm_deletions_sweep_id is None
     assert settings.audit_settle_seconds == 120.0
     assert settings.max_page_bytes == 16 * 1024 * 1024
-    assert settings.stream_budget_shares == {"audit_events": 0.4, "users": 0.5, "ip_locations": 0.1}
+    assert settings.stream_budget_shares == {"audit_events": 0.4, "users": 0.45, "tenants": 0.05, "ip_locations": 0.1}
 
 
 def test_the_new_stream_settings_come_from_the_environment():
@@ -75,14 +75,14 @@ def test_the_new_stream_settings_come_from_the_environment():
             DESCOPE_MAX_DELETE_FRACTION="1",
             DESCOPE_CONFIRM_DELETIONS_SWEEP_ID=" sweep-abc123 ",
             DESCOPE_AUDIT_SETTLE_SECONDS="0",
-            DESCOPE_STREAM_BUDGET_SHARES="users=0.6, audit_events=0.3, ip_locations=0.1",
+            DESCOPE_STREAM_BUDGET_SHARES="users=0.55, audit_events=0.3, tenants=0.05, ip_locations=0.1",
         ),
     )
     assert settings.reconcile_days == 3.5
     assert settings.max_delete_fraction == 1.0
     assert settings.confirm_deletions_sweep_id == "sweep-abc123"
     assert settings.audit_settle_seconds == 0.0
-    assert settings.stream_budget_shares == {"audit_events": 0.3, "users": 0.6, "ip_locations": 0.1}
+    assert settings.stream_budget_shares == {"audit_events": 0.3, "users": 0.55, "tenants": 0.05, "ip_locations": 0.1}
 
 
 def test_the_new_stream_settings_can_be_overridden_by_name():
@@ -93,7 +93,7 @@ def test_the_new_stream_settings_can_be_overridden_by_name():
             "confirm_deletions_sweep_id": "s1",
             "audit_settle_seconds": 10,
             "max_page_bytes": 1024,
-            "stream_budget_shares": {"audit_events": 0.2, "users": 0.2, "ip_locations": 0.2},
+            "stream_budget_shares": {"audit_events": 0.2, "users": 0.2, "tenants": 0.2, "ip_locations": 0.2},
             "users_page_size": "50",
         },
         env=env(DESCOPE_RECONCILE_DAYS="9"),
@@ -103,7 +103,7 @@ def test_the_new_stream_settings_can_be_overridden_by_name():
     assert settings.confirm_deletions_sweep_id == "s1"
     assert settings.audit_settle_seconds == 10.0
     assert settings.max_page_bytes == 1024 and isinstance(settings.max_page_bytes, int)
-    assert settings.stream_budget_shares == {"audit_events": 0.2, "users": 0.2, "ip_locations": 0.2}
+    assert settings.stream_budget_shares == {"audit_events": 0.2, "users": 0.2, "tenants": 0.2, "ip_locations": 0.2}
     assert settings.users_page_size == 50
 
 
@@ -119,10 +119,10 @@ def test_the_new_stream_settings_can_be_overridden_by_name():
         ("DESCOPE_AUDIT_SETTLE_SECONDS", "-1"),
         ("DESCOPE_AUDIT_SETTLE_SECONDS", "soon"),
         ("DESCOPE_CONFIRM_DELETIONS_SWEEP_ID", "two words"),
-        ("DESCOPE_STREAM_BUDGET_SHARES", "users=0.6,audit_events=0.6,ip_locations=0.1"),
+        ("DESCOPE_STREAM_BUDGET_SHARES", "users=0.6,audit_events=0.6,tenants=0.1,ip_locations=0.1"),
         ("DESCOPE_STREAM_BUDGET_SHARES", "users=0.5,audit_events=0.4"),
-        ("DESCOPE_STREAM_BUDGET_SHARES", "users=0.5,audit_events=0.4,ip_locations=0,"),
-        ("DESCOPE_STREAM_BUDGET_SHARES", "users=0.5,audit_events=0.4,ip_locations=0.1,groups=0"),
+        ("DESCOPE_STREAM_BUDGET_SHARES", "users=0.5,audit_events=0.4,tenants=0.05,ip_locations=0,"),
+        ("DESCOPE_STREAM_BUDGET_SHARES", "users=0.4,audit_events=0.4,tenants=0.1,ip_locations=0.1,groups=0"),
         ("DESCOPE_STREAM_BUDGET_SHARES", "users:0.5"),
     ],
 )

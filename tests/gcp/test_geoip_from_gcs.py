@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from descope_sync.catalog import STREAMS
 from descope_sync.config import load_settings
 from descope_sync.errors import ConfigError
 from descope_sync.geo import GeoDatabase, default_database_path
@@ -88,7 +89,7 @@ def test_the_pipeline_looks_ips_up_in_the_database_from_cloud_storage(bucket, si
     db = tmp_path / "w.duckdb"
     settings = settings_for(sim, db, geoip_database=GcsDatabase.parse(URI, cache_dir=tmp_path / "cache"))
     summary = run_extract(settings)
-    assert [s.status for s in summary.streams] == ["success"] * 3
+    assert [s.status for s in summary.streams] == ["success"] * len(STREAMS)
     [(looked_up, found, types)] = query(
         db,
         "select count(*), count(*) filter (where is_found), list(distinct database_type) from descope_raw.ip_locations",

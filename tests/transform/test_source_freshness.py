@@ -12,10 +12,11 @@ from datetime import timedelta
 import pytest
 
 from descope_sync import cli
+from descope_sync.catalog import STREAMS
 
 from .conftest import NOW, Landing, user
 
-STREAMS = ("users", "audit_events", "ip_locations")
+OTHERS = len(STREAMS) - 1  # the streams but users, each with a freshness entry of its own
 
 
 def _ran(landing: Landing, stream: str, hours_ago: float, status: str = "success") -> None:
@@ -43,27 +44,32 @@ def test_a_quiet_tenant_whose_extractor_runs_daily_is_fresh(landing: Landing, ca
         _ran(landing, stream, hours_ago=1)
     code, out, err = _transform(landing, capsys)
     assert code == 0, out + err
-    assert _freshness_line(out) == "PASS (source:pass 3)"
+    assert _freshness_line(out) == f"PASS (source:pass {len(STREAMS)})"
 
 
 @pytest.mark.parametrize(
     ("hours_ago", "expected_code", "expected"),
-    [(25, 0, "PASS (source:pass 3)"), (27, 0, "PASS (source:pass 2, source:warn 1)"), (8 * 24, 1, None)],
+    [
+        (25, 0, f"PASS (source:pass {len(STREAMS)})"),
+        (27, 0, f"PASS (source:pass {OTHERS}, source:warn 1)"),
+        (8 * 24, 1, None),
+    ],
 )
 def test_a_stream_that_has_not_run_warns_after_26_hours_and_errors_after_7_days(
     landing: Landing, capsys, hours_ago, expected_code, expected
 ):
     landing.users(user("U1"), extracted_at=NOW - timedelta(hours=hours_ago))
     _ran(landing, "users", hours_ago=hours_ago)
-    for stream in ("audit_events", "ip_locations"):
-        _ran(landing, stream, hours_ago=1)
+    for stream in STREAMS:
+        if stream != "users":
+            _ran(landing, stream, hours_ago=1)
     code, out, err = _transform(landing, capsys)
     assert code == expected_code, out + err
     if expected:
         assert _freshness_line(out) == expected
         assert ("warn: source users: last loaded" in out) == ("warn" in expected)
     else:
-        assert _freshness_line(out) == "FAIL (source:error 1, source:pass 2)"
+        assert _freshness_line(out) == f"FAIL (source:error 1, source:pass {OTHERS})"
         assert "error: source users: last loaded" in out and "(error after 7 days)" in out
         errors = [line for line in err.splitlines() if line.startswith("descope-sync: error:")]
         assert errors == [
@@ -76,10 +82,12 @@ def test_failed_runs_do_not_count_as_the_extractor_having_run(landing: Landing, 
     _ran(landing, "users", hours_ago=9 * 24)
     _ran(landing, "users", hours_ago=1, status="failed")
     _ran(landing, "audit_events", hours_ago=1, status="partial")  # a budget-stopped run made progress
-    _ran(landing, "ip_locations", hours_ago=1)
+    for stream in STREAMS:
+        if stream not in ("users", "audit_events"):
+            _ran(landing, stream, hours_ago=1)
     code, out, _ = _transform(landing, capsys)
     assert code == 1
-    assert _freshness_line(out) == "FAIL (source:error 1, source:pass 2)"
+    assert _freshness_line(out) == f"FAIL (source:error 1, source:pass {OTHERS})"
     assert "error: source users" in out
 
 

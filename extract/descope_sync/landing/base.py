@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from descope_sync.contract import CURSOR_STATUSES, LANDING_TABLES, Column, RunMode, RunStatus
+from descope_sync.catalog import LANDING_TABLES, TABLES, Column
+from descope_sync.contract import CURSOR_STATUSES, RunMode, RunStatus
 
 __all__ = [
     "CHUNK_BYTES",
@@ -39,7 +40,6 @@ MAX_ROW_BYTES = 16 * 1024 * 1024
 CHUNK_BYTES = 8 * 1024 * 1024
 _PREVIEW_CHARS = 64 * 1024
 _SURROGATE = re.compile("[\ud800-\udfff]")
-_KEY_COLUMN = {"users": "user_id", "audit_events": "event_id", "ip_locations": "ip"}
 
 
 @dataclass(kw_only=True)
@@ -99,7 +99,7 @@ def encode_row(row: Mapping[str, Any], columns: Sequence[Column]) -> bytes:
 
 
 def _oversize_quarantine_row(table: str, row: Mapping[str, Any], line: bytes) -> dict[str, Any]:
-    key = _KEY_COLUMN.get(table)
+    key = TABLES[table].key
     return {
         "stream": table,
         "reason": (

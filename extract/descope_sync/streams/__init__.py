@@ -1,18 +1,18 @@
-"""One module per stream, each with `run(ctx: StreamContext) -> StreamResult`. A stream never imports another.
+"""One module per stream, `streams/<name>.py` (or a package), each with `run(ctx: StreamContext) -> StreamResult`.
 
-`REGISTRY` maps each name in `contract.STREAMS` to its `run`; the pipeline runs them in contract order.
+A stream never imports another. `REGISTRY` maps each stream declared in `catalog.STREAM_SPECS` to
+its module's `run`, in the declared order (the order the pipeline runs them).
 """
 
 from collections.abc import Callable
+from importlib import import_module
 
-from descope_sync.streams import audit_events, ip_locations, users
+from descope_sync.catalog import STREAMS
 from descope_sync.streams.base import StreamContext
 from descope_sync.streams.result import StreamResult
 
 REGISTRY: dict[str, Callable[[StreamContext], StreamResult]] = {
-    "audit_events": audit_events.run,
-    "users": users.run,
-    "ip_locations": ip_locations.run,
+    name: import_module(f"{__name__}.{name}").run for name in STREAMS
 }
 
 __all__ = ["REGISTRY", "StreamContext", "StreamResult"]

@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from descope_sync.catalog import STREAM_SPECS, STREAMS
 from tests.conftest import query
 from tests.extract.cli.commands import KEY, run_cli
 
@@ -352,8 +353,8 @@ def test_the_json_summary_of_a_real_extract_says_what_each_stream_did(in_process
     body = json.loads(capsys.readouterr().out)
     assert body["status"] == "success"
     streams = {s["stream"]: s for s in body["streams"]}
-    assert list(streams) == ["audit_events", "users", "ip_locations"]
-    for name, table in [("audit_events", "audit_events"), ("users", "users"), ("ip_locations", "ip_locations")]:
+    assert list(streams) == list(STREAMS)
+    for name, table in ((spec.name, spec.table.name) for spec in STREAM_SPECS):
         stream = streams[name]
         assert stream["status"] == "success", name
         assert stream["rows_loaded"] == query(db, f"select count(*) from descope_raw.{table}")[0][0] > 0, name

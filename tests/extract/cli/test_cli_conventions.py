@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from descope_sync.catalog import STREAMS
 from descope_sync.cli.parser import build_parser
 from tests.conftest import land_audit_cursor
 from tests.extract.cli.commands import run_cli
@@ -49,7 +50,7 @@ def test_json_is_accepted_before_or_after_the_command(argv, tmp_path):
     result = run_cli([*argv, "--duckdb-path", str(db)], {}, timeout=60)
     assert result.returncode in (0, 6), result.stdout + result.stderr  # users never ran: stale is fine here
     body = json.loads(result.stdout)
-    assert [s["stream"] for s in body["streams"]] == ["audit_events", "users", "ip_locations"]
+    assert [s["stream"] for s in body["streams"]] == list(STREAMS)
 
 
 def test_a_flag_before_the_command_survives_the_command_s_default():

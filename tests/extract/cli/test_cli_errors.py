@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from descope_sync.catalog import STREAMS
 from tests.conftest import query
 
 FIX = "check DESCOPE_BASE_URL (or the project ID it is derived from) and the network"
@@ -178,7 +179,7 @@ def test_status_reads_a_read_only_warehouse(simulator, tmp_path):
     finally:
         subprocess.run(["chattr", "-i", str(db)], check=True) if as_root else db.chmod(0o644)
     assert result.returncode == 0, result.stderr
-    assert set(streams) == {"audit_events", "users", "ip_locations"}
+    assert set(streams) == set(STREAMS)
 
 
 def test_a_real_project_is_not_extracted_into_the_demos_warehouse(tmp_path):

@@ -10,6 +10,7 @@ import sys
 
 import duckdb
 
+from descope_sync.catalog import STREAMS
 from tests.conftest import query
 from tests.extract.cli.commands import land, run_cli
 
@@ -41,8 +42,8 @@ def test_runs_shows_each_stream_s_runs_newest_first_with_what_they_landed(simula
     result = run_cli(["runs", "--json", "--duckdb-path", str(db)], {}, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
     runs = json.loads(result.stdout)
-    assert [r["stream"] for r in runs] == ["audit_events"] * 2 + ["users"] * 2 + ["ip_locations"] * 2
-    for stream in ("audit_events", "users", "ip_locations"):
+    assert [r["stream"] for r in runs] == [stream for stream in STREAMS for _ in range(2)]
+    for stream in STREAMS:
         newest, older = [r for r in runs if r["stream"] == stream]
         assert newest["started_at"] > older["started_at"]
         assert newest["status"] == older["status"] == "success"

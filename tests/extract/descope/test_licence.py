@@ -9,6 +9,7 @@ import traceback
 import pytest
 
 from descope_sim import Licence, RateLimits
+from descope_sync import catalog
 from descope_sync.descope import AUDIT_SEARCH_PATH, LICENCE_PATH, USER_SEARCH_PATH, Deadline
 from descope_sync.errors import BudgetExhausted, DescopeAuthError, DescopeRequestError
 from descope_sync.pipeline import run_extract
@@ -16,7 +17,8 @@ from descope_sync.progress import SilentProgress
 from tests.conftest import latest_landed_users, logged, settings_for
 from tests.extract.descope.conftest import KEY, ONE_USER, client_for, waiting_client
 
-SEARCHES = (USER_SEARCH_PATH, "/v2/mgmt/user/search/test", AUDIT_SEARCH_PATH)
+# Every API request a run makes, besides the licence read: the searches and the tenant list.
+SEARCHES = (USER_SEARCH_PATH, "/v2/mgmt/user/search/test", AUDIT_SEARCH_PATH, catalog.api_path("tenants"))
 # Licensed requests have room; a request without the matching header shares a bucket of one per window.
 STRICT_WITHOUT_LICENCE = RateLimits(user_search=(100_000, 2.0), audit_search=(10, 1.0), unlicensed_share=1e-6)
 
