@@ -15,7 +15,7 @@ real_users as (
 ),
 
 tenants as (
-    select * from {{ ref('stg_descope__tenants') }}
+    select * from {{ ref('int_tenants_current') }}
 ),
 
 -- A user's tenants: the staged tenants whose id is a string in the user's `userTenants`.

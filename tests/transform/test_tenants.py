@@ -41,7 +41,7 @@ def member_of(*tenants: tuple[str, str]) -> dict[str, Any]:
 
 
 def staged_tenants(db) -> dict[str, str]:
-    return dict(query(db, "select tenant_id, tenant_name from descope_staging.stg_descope__tenants"))
+    return dict(query(db, "select tenant_id, tenant_name from descope_staging.int_tenants_current"))
 
 
 def tenant_names(db) -> dict[str, str | None]:

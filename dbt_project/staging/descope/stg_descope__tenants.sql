@@ -1,33 +1,12 @@
--- The tenants there are: the newest complete snapshot the tenants stream landed, i.e. the batch its
--- newest `success` row in _sync_runs names (`details.batch_id`). A tenant missing from that
--- snapshot is gone; rows of a batch without its `success` row (a failed or cut-short run) never count.
+-- Every tenants snapshot the tenants stream landed, typed: one row per tenant and batch (a run lands
+-- the whole list as one batch). Which snapshot is current is int_tenants_current's rule.
 with
-
-runs as (
-    select * from {{ ref('stg_descope__sync_runs') }}
-),
-
-snapshots as (
-    select
-        {{ json_string('details', '$.batch_id') }} as batch_id,
-        finished_at
-    from runs
-    where stream = 'tenants' and status = 'success'
-),
-
-newest_snapshot as (
-    select batch_id
-    from snapshots
-    order by finished_at desc
-    limit 1
-),
 
 tenants as (
     select
-        tenants.*,
-        {{ json_int('tenants.payload', '$.createdTime') }} as created_time_epoch
-    from {{ source('descope', 'tenants') }} as tenants
-    inner join newest_snapshot on tenants._batch_id = newest_snapshot.batch_id
+        *,
+        {{ json_int('payload', '$.createdTime') }} as created_time_epoch
+    from {{ source('descope', 'tenants') }}
 ),
 
 final as (
