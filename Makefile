@@ -66,10 +66,12 @@ sqlfluff: install
 
 # pytest exits 5 when it collects nothing: make treats that, like any failure, as a failed test run.
 # Two workers (the machine has two cores), a test file per worker at a time (module fixtures stay
-# in one process); each worker keeps dbt's artifacts apart (tests/conftest.py). The 15 slowest tests are
-# listed at the end: the suite's time is watched (13 min on a fresh clone, 2026-12-07).
+# in one process); each worker keeps dbt's artifacts apart (tests/conftest.py). Files are handed out in
+# collection order, the slowest first (tests/conftest.py's SLOWEST_FILES; --no-loadscope-reorder keeps
+# xdist from ordering them by their number of tests). The 15 slowest tests are listed at the end: the
+# suite's time is watched (bench/RESULTS.md, "Test suite time").
 pytest: install
-	$(BIN)/pytest -q -n 2 --dist loadfile --durations=15
+	$(BIN)/pytest -q -n 2 --dist loadfile --no-loadscope-reorder --durations=15
 
 # The whole job as a user runs it, twice (simulator -> extract -> full dbt build; then creations,
 # modifications, deletions of every kind and late logins -> extract -> incremental dbt build), and

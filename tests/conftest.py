@@ -23,6 +23,33 @@ def pytest_configure(config):
         os.environ.setdefault("DBT_LOG_PATH", f"logs/pytest-{worker}")
 
 
+# The test files that take longest (the sum of their tests' times in a full run, 2026-12-07), longest first.
+# Under `--dist loadfile` a worker takes a whole file at a time, in collection order (`make pytest`
+# passes --no-loadscope-reorder, without which xdist orders files by their number of tests, and these,
+# with few tests each, came last): started first, no long file is still running on one worker while
+# the other has nothing left to do. The rest keep pytest's order.
+SLOWEST_FILES = (
+    "tests/transform/test_deletion_sweeps.py",
+    "tests/e2e/test_end_to_end.py",
+    "tests/e2e/test_interrupts.py",
+    "tests/bigquery/test_dbt_parity.py",
+    "tests/transform/test_audit_data_loss.py",
+    "tests/e2e/test_fail_closed_runs.py",
+    "tests/e2e/test_demo.py",
+    "tests/transform/test_source_freshness.py",
+    "tests/e2e/test_reset.py",
+    "tests/bigquery/test_cli_on_bigquery.py",
+    "tests/transform/test_dedup_order.py",
+    "tests/transform/test_full_refresh_equals_incremental.py",
+    "tests/gcp/test_function_deadline.py",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    first = {path: rank for rank, path in enumerate(SLOWEST_FILES)}
+    items.sort(key=lambda item: first.get(item.nodeid.split("::", 1)[0], len(first)))
+
+
 FAST_LIMITS = RateLimits(user_search=(100_000, 60.0), audit_search=(10, 1.0))
 
 

@@ -8,6 +8,12 @@ dataset (tests/bigquery/landing.py); `dbt build` runs on both after each extract
 `users_clean` and `user_logins` must hold the same rows and values once types are normalised
 (timestamps to naive UTC, JSON to parsed values, floats rounded). A failure names the mart, the
 column that differs, on how many rows, and the first key where it does.
+
+The same BigQuery builds (their own target path) then run every unit test the emulator can run, and
+every file they wrote is parsed with `sqlglot.parse(..., read="bigquery")`: the emulator runs DuckDB
+underneath and accepts some SQL BigQuery would not, so a second reader catches DuckDB-only syntax
+that slipped into a `bigquery__` macro or a model. The grammar check shares these builds rather than
+building the project on the emulator again (each build takes the emulator a minute on a busy machine).
 """
 
 from __future__ import annotations
@@ -26,6 +32,9 @@ from typing import Any
 
 import duckdb
 import pytest
+import sqlglot
+import yaml
+from sqlglot.errors import SqlglotError
 
 from descope_sim import World
 from descope_sim.tenants import TenantDirectory
@@ -38,7 +47,7 @@ from descope_sync.landing.duckdb import DuckDBLandingWriter
 from descope_sync.streams.audit_events import to_landing_row
 from descope_sync.streams.tenants import to_landing_row as tenant_row
 from descope_sync.timeutil import from_epoch_seconds, to_ms
-from descope_sync.transform import DbtOutcome, project_dir, run_dbt, target_dir
+from descope_sync.transform import DbtOutcome, project_dir, run_dbt
 from tests.bigquery.landing import EmulatorLanding
 from tests.bigquery.marts import (
     ACTIVITY_MARTS,
@@ -58,6 +67,13 @@ DATASETS = {
 USERS_OVERLAP = timedelta(minutes=10)
 REPORT_TIME = datetime(2024, 1, 1, 12, 0)  # the reports' "generated at"
 AUDIT_OVERLAP = timedelta(minutes=5)
+# The unit tests disabled on the emulator (`enabled` false when BIGQUERY_EMULATOR_HOST is set), each
+# with the reason; they run on DuckDB (tests/transform builds), and would on BigQuery itself.
+UNIT_TESTS_NOT_ON_THE_EMULATOR = {
+    "test_stg_descope__users_fractions_and_texts_are_null_times": (
+        "the emulator spells the JSON number 1700000000.5 as the text '1700000000.5e0', which BigQuery does not"
+    ),
+}
 
 
 # ---------------------------------------------------------------------------------- extraction
@@ -411,13 +427,14 @@ def duckdb_engine(path: Path) -> Engine:
     return Engine("duckdb", build, read)
 
 
-def bigquery_engine(emulator: Any) -> Engine:
+def bigquery_engine(emulator: Any, target: Path) -> Engine:
+    """dbt on the emulator, writing to `target` (a target path of its own: only these builds' SQL is there)."""
     client = emulator.client()
     env = {**emulator.env(), **DATASETS}
 
     def build(extra_args: Sequence[str]) -> DbtOutcome:
         with environment(env):
-            return run_dbt("build", target="bigquery", extra_args=extra_args)
+            return run_dbt("build", target="bigquery", extra_args=["--target-path", str(target), *extra_args])
 
     def read(mart: str) -> list[dict[str, Any]]:
         rows = client.query(f"select * from `{emulator.project}.{DATASETS['DESCOPE_MARTS_DATASET']}.{mart}`").result()
@@ -448,6 +465,8 @@ class Parity:
     # incremental model -> (its compiled select, the statements it ran) of the incremental BigQuery build
     bigquery_sql: dict[str, tuple[str, str]] = field(default_factory=dict)
     reports: dict[str, str] = field(default_factory=dict)  # engine -> the HTML report of its final marts
+    bigquery_target: Path = Path()  # the BigQuery builds' target path
+    unit_tests: DbtOutcome | None = None  # `dbt test --select test_type:unit` on the emulator, after the builds
 
 
 @pytest.fixture(scope="module")
@@ -456,11 +475,11 @@ def parity(bq_emulator, tmp_path_factory) -> Parity:
     world, clock = make_world()
     extractor = Extractor(world, clock)
     duckdb_path = tmp_path_factory.mktemp("parity") / "warehouse.duckdb"
-    engines = [duckdb_engine(duckdb_path), bigquery_engine(bq_emulator)]
+    parity = Parity(bigquery_target=tmp_path_factory.mktemp("bigquery_target"))
+    engines = [duckdb_engine(duckdb_path), bigquery_engine(bq_emulator, parity.bigquery_target)]
     bq_landing = EmulatorLanding(bq_emulator.client(), DATASETS["DESCOPE_RAW_DATASET"])
-    parity = Parity()
     for stage in ("full", "incremental"):
-        # Unit tests do not read the warehouse: test_bigquery_sql.py runs them on the emulator.
+        # Unit tests do not read the warehouse: they run once, on the emulator, after the builds.
         extra_args = ["--exclude", "test_type:unit"]
         if stage == "full":
             batch = extractor.first_run()
@@ -478,8 +497,16 @@ def parity(bq_emulator, tmp_path_factory) -> Parity:
             parity.seconds[stage][engine.name] = round(time.monotonic() - started, 1)
             parity.snapshots[stage][engine.name] = {mart: engine.read(mart) for mart in MARTS | ACTIVITY_MARTS}
             if stage == "incremental" and engine.name == "bigquery":
-                parity.bigquery_sql = incremental_sql()
+                parity.bigquery_sql = incremental_sql(parity.bigquery_target)
         parity.dates[stage] = (first_day, datetime.now(UTC).date())
+    started = time.monotonic()
+    with environment({**bq_emulator.env(), **DATASETS}):
+        parity.unit_tests = run_dbt(
+            "test",
+            target="bigquery",
+            extra_args=["--target-path", str(parity.bigquery_target), "--select", "test_type:unit"],
+        )
+    parity.seconds["unit tests"] = {"bigquery": round(time.monotonic() - started, 1)}
     print(f"\ndbt build wall time (s): {parity.seconds}")
     # the HTML report of each engine's marts, through the report's own readers, at one instant
     report_env = {**bq_emulator.env(), **DATASETS}
@@ -577,10 +604,10 @@ INCREMENTAL_READS = {
 MERGE_PREDICATES = {"user_logins": [r"DBT_INTERNAL_DEST\.login_date >= date\("]}
 
 
-def incremental_sql() -> dict[str, tuple[str, str]]:
-    """Each incremental model's compiled SQL and run SQL, as the last build left them in target/."""
+def incremental_sql(target: Path) -> dict[str, tuple[str, str]]:
+    """Each incremental model's compiled SQL and run SQL, as the last build left them in `target`."""
     found = {}
-    for compiled in (target_dir(project_dir()) / "compiled").rglob("*.sql"):
+    for compiled in (target / "compiled").rglob("*.sql"):
         # unit tests leave fixtures named after the models they feed, under the YAML that defines them
         if compiled.stem in INCREMENTAL_READS and not any(part.endswith(".yml") for part in compiled.parts):
             ran = Path(str(compiled).replace("/compiled/", "/run/", 1))
@@ -618,3 +645,65 @@ def test_values_are_compared_in_one_spelling() -> None:
     assert normalise(aware) == datetime(2024, 1, 1, 12)
     assert normalise('{"b": [1, 2.0000000001]}') == {"b": [1, 2.0]}
     assert normalise(Decimal("1.50")) == 1.5
+
+
+# ---------------------------------------------------------------------------------- BigQuery grammar
+def unit_tests() -> set[str]:
+    """The names of every unit test the project defines."""
+    names = set()
+    for path in (project_dir() / "dbt_project").rglob("*.yml"):
+        names |= {test["name"] for test in (yaml.safe_load(path.read_text()) or {}).get("unit_tests", [])}
+    return names
+
+
+def written_sql(target: Path) -> list[Path]:
+    """The SQL files the BigQuery builds and unit tests wrote (compiled/ and run/), unit-test fixtures aside.
+
+    A unit test's fixtures are compiled to compiled/<its yml>/<the ref's name>.sql, one path shared by every
+    unit test of that yml, written by dbt's threads at once (a file can hold two of them interleaved).
+    What ran is whole in run/<the unit test>.sql, fixtures included: that file is parsed instead."""
+    models = {p.stem for p in (project_dir() / "dbt_project").rglob("*.sql")}
+    compiled = set((target / "compiled").rglob("*.sql"))
+    fixtures = {p for p in compiled if p.parent.name.endswith(".yml") and p.stem in models}
+    return sorted(compiled - fixtures) + sorted((target / "run").rglob("*.sql"))
+
+
+def test_every_unit_test_the_emulator_can_run_passes_on_bigquery(parity: Parity) -> None:
+    outcome = parity.unit_tests
+    assert outcome is not None and outcome.success, outcome and outcome.failures
+    assert outcome.counts["unit_test:pass"] == len(unit_tests() - UNIT_TESTS_NOT_ON_THE_EMULATOR.keys())
+
+
+def test_every_model_and_data_test_was_compiled(parity: Parity) -> None:
+    compiled = written_sql(parity.bigquery_target)
+    models = {p.stem for p in (project_dir() / "dbt_project").rglob("*.sql")}
+    compiled_models = {p.stem for p in compiled if "/compiled/" in str(p) and ".yml" not in str(p.parent)}
+    assert models <= compiled_models, sorted(models - compiled_models)
+    singular = {p.stem for p in (project_dir() / "tests" / "dbt").glob("*.sql")}
+    assert singular <= compiled_models, sorted(singular - compiled_models)
+    generic = [p for p in compiled if "/compiled/" in str(p) and p.parent.name.endswith(".yml")]
+    assert len(generic) >= 40, f"only {len(generic)} generic data tests compiled"
+    defined = unit_tests()  # once: it reads every YAML file
+    unit = {p.stem for p in compiled if "/run/" in str(p) and p.stem in defined}
+    assert unit == defined - UNIT_TESTS_NOT_ON_THE_EMULATOR.keys()
+    merges = [p for p in compiled if "/run/" in str(p) and "merge into" in p.read_text().lower()]
+    assert merges, "the incremental build ran no MERGE"
+
+
+def test_the_sql_dbt_writes_for_bigquery_parses_as_bigquery(parity: Parity) -> None:
+    compiled, failures = written_sql(parity.bigquery_target), []
+    for path in compiled:
+        try:
+            sqlglot.parse(path.read_text(), read="bigquery")
+        except SqlglotError as exc:
+            failures.append(f"{path.relative_to(parity.bigquery_target)}: {str(exc).splitlines()[0]}")
+    assert not failures, f"{len(failures)} of {len(compiled)} files are not BigQuery SQL:\n" + "\n".join(failures)
+
+
+def test_the_unit_tests_left_off_the_emulator_are_the_disabled_ones() -> None:
+    disabled = set()
+    for path in (project_dir() / "dbt_project").rglob("*.yml"):
+        for test in (yaml.safe_load(path.read_text()) or {}).get("unit_tests", []):
+            if "BIGQUERY_EMULATOR_HOST" in str(test.get("config", {}).get("enabled", "")):
+                disabled.add(test["name"])
+    assert disabled == UNIT_TESTS_NOT_ON_THE_EMULATOR.keys()

@@ -6,12 +6,14 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
 
 from descope_sync.catalog import STREAMS
 from descope_sync.config import load_settings
+from descope_sync.descope import Deadline
 from descope_sync.errors import ConfigError
 from descope_sync.geo import GeoDatabase, default_database_path
 from descope_sync.geo_source import GcsDatabase
@@ -21,6 +23,7 @@ from tests.conftest import query, settings_for
 BUCKET = "geo-bucket"
 OBJECT = "maxmind/GeoLite2-City.mmdb"
 URI = f"gs://{BUCKET}/{OBJECT}"
+UNREACHABLE_DEADLINE = 2.0  # seconds the unreachable-storage case waits per read
 
 
 def storage_client():
@@ -127,19 +130,24 @@ def test_an_object_that_is_not_a_maxmind_database_is_refused_and_never_cached(bu
 
 
 def test_when_cloud_storage_cannot_be_reached_the_cached_copy_is_used(bucket, tmp_path, monkeypatch, caplog):
+    """Refused connections: the client's retries end with the stream's deadline (here 2 s; in production
+    what is left of the run's budget, at most 60 s), then the cached copy stands in, or the stream fails."""
     generation = upload(bucket)
     cache = tmp_path / "cache"
     GcsDatabase.parse(URI, cache_dir=cache).local_path()
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", "http://127.0.0.1:9")  # nothing listens there
-    monkeypatch.setattr("google.cloud.storage.retry.DEFAULT_RETRY._timeout", 1.0, raising=False)
+    started = time.monotonic()
     with caplog.at_level(logging.WARNING, logger="descope_sync.geo_source"):
-        path = GcsDatabase.parse(URI, cache_dir=cache).local_path()
+        path = GcsDatabase.parse(URI, cache_dir=cache).local_path(Deadline(UNREACHABLE_DEADLINE))
+    assert time.monotonic() - started < UNREACHABLE_DEADLINE + 3.0  # the retries stopped at the deadline
     assert path.name == f"{generation}.mmdb"
     assert "using the copy cached" in caplog.text
 
     shutil.rmtree(cache)
+    started = time.monotonic()
     with pytest.raises(ConfigError) as info:
-        GcsDatabase.parse(URI, cache_dir=cache).local_path()
+        GcsDatabase.parse(URI, cache_dir=cache).local_path(Deadline(UNREACHABLE_DEADLINE))
+    assert time.monotonic() - started < UNREACHABLE_DEADLINE + 3.0
     assert str(info.value).startswith(f"cannot read {URI} from Cloud Storage")
 
 
