@@ -23,7 +23,8 @@ import pytest
 
 from descope_sync.transform import run_dbt
 from tests.bigquery.marts import BUILD_STAMP_COLUMNS, NOW_DEPENDENT_COLUMNS
-from tests.bigquery.test_dbt_parity import Extractor, change_world, land_duckdb, make_world
+from tests.bigquery.parity_extraction import Extractor, change_world, make_world
+from tests.bigquery.test_dbt_parity import land_duckdb
 from tests.transform.conftest import assert_marts_built
 from tests.transform.ga4 import GA4_RELATIONS, assert_attribution_matches, fixture_for, write_until
 
