@@ -39,6 +39,8 @@ SLOWEST_FILES = (
     "tests/transform/test_source_freshness.py",
     "tests/e2e/test_reset.py",
     "tests/bigquery/test_cli_on_bigquery.py",
+    "tests/bigquery/test_live_users_rule.py",
+    "tests/transform/test_project_rules.py",
     "tests/transform/test_dedup_order.py",
     "tests/transform/test_full_refresh_equals_incremental.py",
     "tests/gcp/test_function_deadline.py",
