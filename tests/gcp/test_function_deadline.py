@@ -136,7 +136,9 @@ def test_the_function_answers_within_its_budget_plus_the_trigger_slice_with_prog
     # the answer comes within the budget and the trigger's slice: before the timeout (540 s = 480 + 60)
     assert elapsed < BUDGET + TRIGGER_SLICE + 2.0, (elapsed, body)
     by_stream = {s["stream"]: s["status"] for s in body["streams"]}
-    assert by_stream["audit_events"] == "success", body
+    # the audit stream reads its events within its share (on a loaded machine it may stop at its share's
+    # end: then it is `partial`, its progress committed all the same)
+    assert by_stream["audit_events"] in ("success", "partial"), body
     if landing_hangs_after is not None:
         # the last stream's load never answered: that stream failed at the budget's end, so no dbt build
         # (there is nothing proved to build on); the extract itself overran its budget by only this much
@@ -157,7 +159,7 @@ def test_the_function_answers_within_its_budget_plus_the_trigger_slice_with_prog
         bq_emulator,
         f"select status, cursor_to from {table(bq_emulator, dataset, '_sync_runs')} where stream = 'audit_events'",
     )
-    assert ("success" in {status for status, _ in rows}) and any(cursor for _, cursor in rows), rows
+    assert {status for status, _ in rows} & {"success", "partial"} and any(cursor for _, cursor in rows), rows
 
 
 def test_secret_manager_reads_end_with_the_deadline(secret_manager_server):
