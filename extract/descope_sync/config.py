@@ -167,10 +167,11 @@ def _audit_actions(value: Any, label: str) -> list[str] | None:
 
 
 def _budget_shares(value: Any, label: str) -> dict[str, float]:
-    """`audit_events=0.4,users=0.5,ip_locations=0.1` (or a mapping): every stream, each > 0, at most 1 together."""
+    """`name=share,...` (or a mapping): every stream, each > 0, at most 1 together."""
+    example = ",".join(f"{name}={share:g}" for name, share in catalog.default_budget_shares().items())
     rule = (
         f"{label} must give every stream ({', '.join(STREAMS)}) a share > 0 and <= 1, together at most 1, "
-        "e.g. audit_events=0.4,users=0.5,ip_locations=0.1"
+        f"e.g. {example}"
     )
     if isinstance(value, str):
         pairs: list[tuple[str, Any]] = []
