@@ -63,6 +63,17 @@ def run(ctx: StreamContext) -> StreamResult:
         result.message = f"tenants stopped before the list was read: {exc}; nothing landed, the next run reads it"
         ctx.writer.record_run(ctx.run_row(RunStatus.PARTIAL, started_at, error=result.message))
         return result
+    previous = _previous_snapshot_size(ctx) if not tenants else 0
+    if previous > 0:
+        # An empty 200 after a snapshot that held tenants proves nothing (an outage can answer an empty
+        # list): it does not replace the snapshot. Nothing lands; the row is not `success`, so dbt keeps it.
+        result.status = RunStatus.INCOMPLETE
+        result.message = (
+            "tenants: Descope answered an empty tenant list after a snapshot of "
+            f"{previous}; not taken as a snapshot (the previous one stands)"
+        )
+        ctx.writer.record_run(ctx.run_row(RunStatus.INCOMPLETE, started_at, error=result.message))
+        return result
     extracted_at = ctx.now()
     rows = [to_landing_row(tenant, ctx.batch_id, extracted_at) for tenant in tenants]
     # The rows first, then the row naming their batch: a batch without its `success` row is no snapshot.
@@ -80,3 +91,9 @@ def run(ctx: StreamContext) -> StreamResult:
     if result.status == RunStatus.SUCCESS:
         ctx.progress.done(STREAM)
     return result
+
+
+def _previous_snapshot_size(ctx: StreamContext) -> int:
+    """How many tenants the newest snapshot (the batch of the newest `success` row) held."""
+    previous = ctx.writer.last_run(STREAM, statuses=[RunStatus.SUCCESS])
+    return int(previous.details.get("tenants") or 0) if previous is not None else 0

@@ -103,6 +103,21 @@ def test_an_empty_list_is_a_complete_snapshot_of_no_tenants(simulator, tmp_path)
     assert (status, rows) == ("success", 0) and batch
 
 
+def test_an_empty_list_after_a_snapshot_of_tenants_does_not_replace_it(simulator, tmp_path):
+    sim = simulator(users=20)
+    db = tmp_path / "w.duckdb"
+    first = extract(sim, db)
+    assert str(first.status) == "success" and first.rows_loaded > 0
+    (batch,) = landed(db)
+    for tenant in sim.tenants.listing():
+        sim.tenants.remove(tenant["id"])
+    empty = extract(sim, db)
+    assert str(empty.status) == "incomplete" and empty.rows_loaded == 0
+    assert "empty tenant list" in empty.message
+    assert list(landed(db)) == [batch]
+    assert [(status, rows) for status, rows, _ in run_rows(db)] == [("success", first.rows_loaded), ("incomplete", 0)]
+
+
 def test_a_tenant_without_an_id_fails_the_snapshot(simulator, tmp_path):
     sim = simulator(users=20)
     sim.tenants.put("", "No id")
